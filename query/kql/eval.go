@@ -1,0 +1,590 @@
+package kql
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/obs-dev/obs/store/logs"
+)
+
+// Query is a compiled KQL query; it implements logs.Matcher.
+type Query struct {
+	src  string
+	root expr
+}
+
+// Compile parses q. Relative dates (now-15m) are resolved against now.
+func Compile(q string, now time.Time) (*Query, error) {
+	n, err := parse(q)
+	if err != nil {
+		return nil, err
+	}
+	e, err := compile(n, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Query{src: q, root: e}, nil
+}
+
+// MustCompile is Compile for queries known to be valid (tests, built-ins).
+func MustCompile(q string) *Query {
+	c, err := Compile(q, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func (q *Query) String() string { return q.src }
+
+// Prune implements logs.Matcher.
+func (q *Query) Prune() query.Query { return q.root.prune() }
+
+// MatchBlock implements logs.Matcher.
+func (q *Query) MatchBlock(ix *logs.BlockIndex) (logs.Bits, bool) { return q.root.block(ix) }
+
+// MatchFields implements logs.Matcher.
+func (q *Query) MatchFields(fields []logs.Field) bool { return q.root.event(fields) }
+
+// MatchJSON evaluates the query against one JSON event.
+func (q *Query) MatchJSON(raw []byte) bool {
+	f, err := logs.Flatten(raw)
+	return err == nil && q.root.event(f)
+}
+
+type expr interface {
+	block(ix *logs.BlockIndex) (logs.Bits, bool)
+	event(fields []logs.Field) bool
+	prune() query.Query
+}
+
+func compile(n node, now time.Time) (expr, error) {
+	switch t := n.(type) {
+	case matchAllNode:
+		return matchAll{}, nil
+	case orNode, andNode:
+		var kids []node
+		if o, ok := t.(orNode); ok {
+			kids = o.kids
+		} else {
+			kids = t.(andNode).kids
+		}
+		var es []expr
+		for _, k := range kids {
+			e, err := compile(k, now)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, e)
+		}
+		if _, ok := t.(orNode); ok {
+			return orExpr(es), nil
+		}
+		return andExpr(es), nil
+	case notNode:
+		e, err := compile(t.kid, now)
+		if err != nil {
+			return nil, err
+		}
+		return notExpr{e}, nil
+	case termNode:
+		return newTerm(t), nil
+	case existsNode:
+		return existsExpr{sel: newSelector(t.field)}, nil
+	case rangeNode:
+		return newRange(t, now)
+	}
+	panic("kql: unknown node")
+}
+
+// selector picks the fields a clause applies to: one path, a wildcard
+// pattern, or (free text) every field.
+type selector struct {
+	path  string
+	parts []string // wildcard pattern; nil when exact
+	all   bool
+}
+
+func newSelector(f literal) selector {
+	if f.text == "" && !f.wildcard() {
+		return selector{all: true}
+	}
+	if !f.quoted && f.wildcard() {
+		if allStars(f) {
+			return selector{all: true}
+		}
+		return selector{parts: f.parts}
+	}
+	return selector{path: f.text}
+}
+
+func (s selector) matches(path string) bool {
+	switch {
+	case s.all:
+		return true
+	case s.parts != nil:
+		return matchParts(s.parts, path)
+	}
+	return path == s.path
+}
+
+func (s selector) fields(ix *logs.BlockIndex) []*logs.FieldIndex {
+	if !s.all && s.parts == nil {
+		if f := ix.Field(s.path); f != nil {
+			return []*logs.FieldIndex{f}
+		}
+		return nil
+	}
+	var out []*logs.FieldIndex
+	for _, name := range ix.Fields() {
+		if s.matches(name) {
+			out = append(out, ix.Field(name))
+		}
+	}
+	return out
+}
+
+// matchParts matches s against a pattern split at its wildcards.
+func matchParts(parts []string, s string) bool {
+	if len(parts) == 1 {
+		return s == parts[0]
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return strings.HasSuffix(s, last)
+}
+
+type matchAll struct{}
+
+func (matchAll) block(ix *logs.BlockIndex) (logs.Bits, bool) { return logs.AllBits(ix.N), true }
+func (matchAll) event([]logs.Field) bool                     { return true }
+func (matchAll) prune() query.Query                          { return nil }
+
+type orExpr []expr
+
+func (o orExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	acc, exact := o[0].block(ix)
+	for _, e := range o[1:] {
+		b, ex := e.block(ix)
+		acc.Or(b)
+		exact = exact && ex
+	}
+	return acc, exact
+}
+
+func (o orExpr) event(f []logs.Field) bool {
+	for _, e := range o {
+		if e.event(f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o orExpr) prune() query.Query {
+	var qs []query.Query
+	for _, e := range o {
+		q := e.prune()
+		if q == nil {
+			return nil // one side may match anywhere
+		}
+		qs = append(qs, q)
+	}
+	return bleve.NewDisjunctionQuery(qs...)
+}
+
+type andExpr []expr
+
+func (a andExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	acc, exact := a[0].block(ix)
+	for _, e := range a[1:] {
+		if acc.Empty() {
+			break
+		}
+		b, ex := e.block(ix)
+		acc.And(b)
+		exact = exact && ex
+	}
+	return acc, exact
+}
+
+func (a andExpr) event(f []logs.Field) bool {
+	for _, e := range a {
+		if !e.event(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (a andExpr) prune() query.Query {
+	var qs []query.Query
+	for _, e := range a {
+		if q := e.prune(); q != nil {
+			qs = append(qs, q)
+		}
+	}
+	if len(qs) == 0 {
+		return nil
+	}
+	return bleve.NewConjunctionQuery(qs...)
+}
+
+type notExpr struct{ e expr }
+
+func (n notExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	b, exact := n.e.block(ix)
+	if !exact {
+		// The complement of a superset is not a superset: check every row.
+		return logs.AllBits(ix.N), false
+	}
+	return b.Not(ix.N), true
+}
+
+func (n notExpr) event(f []logs.Field) bool { return !n.e.event(f) }
+func (n notExpr) prune() query.Query        { return nil }
+
+// termExpr is field:value (or free text).
+type termExpr struct {
+	sel     selector
+	val     literal
+	num     float64
+	isNum   bool
+	toks    []string // words of the value, for text fields
+	tokPat  []string // lower-cased wildcard pattern, for text fields
+	tokWild bool     // the wildcard pattern can match a single word
+}
+
+func newTerm(t termNode) termExpr {
+	e := termExpr{sel: newSelector(t.field), val: t.value}
+	if !t.value.wildcard() {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(t.value.text), 64); err == nil {
+			e.num, e.isNum = f, true
+		}
+		e.toks = logs.Tokens(t.value.text)
+	} else {
+		e.tokWild = true
+		for _, p := range t.value.parts {
+			lp := strings.ToLower(p)
+			if len(logs.Tokens(lp)) > 1 || (lp != "" && len(logs.Tokens(lp)) == 0) || strings.TrimSpace(lp) != lp {
+				e.tokWild = false // spans several words: only whole values can match
+			}
+			e.tokPat = append(e.tokPat, lp)
+		}
+	}
+	return e
+}
+
+func (t termExpr) phrase() bool { return t.val.quoted && len(t.toks) > 1 }
+
+func (t termExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	acc := logs.NewBits(ix.N)
+	exact := true
+	for _, f := range t.sel.fields(ix) {
+		if t.val.wildcard() {
+			acc.Or(f.MatchDict(ix.N, func(v string) bool { return matchParts(t.val.parts, v) }))
+			if t.tokWild && f.HasText() {
+				acc.Or(f.MatchTokens(ix.N, func(w string) bool { return matchParts(t.tokPat, w) }))
+			}
+			continue
+		}
+		acc.Or(f.Term(ix.N, t.val.text))
+		if t.isNum && f.Nums != nil {
+			b, ex := f.NumMatch(ix.N, func(v float64) bool { return v == t.num })
+			acc.Or(b)
+			exact = exact && ex
+		}
+		if f.HasText() && len(t.toks) > 0 {
+			if t.phrase() {
+				// All words present; their order is checked per event.
+				b := f.Token(ix.N, t.toks[0])
+				for _, w := range t.toks[1:] {
+					b.And(f.Token(ix.N, w))
+				}
+				if !b.Empty() {
+					acc.Or(b)
+					exact = false
+				}
+			} else {
+				for _, w := range t.toks {
+					acc.Or(f.Token(ix.N, w))
+				}
+			}
+		}
+	}
+	return acc, exact
+}
+
+func (t termExpr) event(fields []logs.Field) bool {
+	for i := range fields {
+		f := &fields[i]
+		if f.Kind == logs.KindNull || !t.sel.matches(f.Path) {
+			continue
+		}
+		if t.val.wildcard() {
+			if matchParts(t.val.parts, f.Str) {
+				return true
+			}
+			if t.tokWild && f.Kind == logs.KindString && logs.IsText(f.Path, f.Str) {
+				for _, w := range logs.Tokens(f.Str) {
+					if matchParts(t.tokPat, w) {
+						return true
+					}
+				}
+			}
+			continue
+		}
+		if f.Str == t.val.text || (t.isNum && f.Kind == logs.KindNumber && f.Num == t.num) {
+			return true
+		}
+		if f.Kind == logs.KindString && len(t.toks) > 0 && logs.IsText(f.Path, f.Str) {
+			words := logs.Tokens(f.Str)
+			if t.phrase() {
+				if containsSeq(words, t.toks) {
+					return true
+				}
+			} else if anyCommon(words, t.toks) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsSeq(words, seq []string) bool {
+	for i := 0; i+len(seq) <= len(words); i++ {
+		ok := true
+		for j, w := range seq {
+			if words[i+j] != w {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func anyCommon(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (t termExpr) prune() query.Query {
+	if t.sel.all || t.sel.parts != nil || t.isNum {
+		return nil
+	}
+	path := t.sel.path
+	if t.val.wildcard() {
+		w := bleve.NewWildcardQuery(t.val.text)
+		w.SetField(logs.BleveValueField(path))
+		if !t.tokWild {
+			return w
+		}
+		tw := bleve.NewWildcardQuery(strings.Join(t.tokPat, "*"))
+		tw.SetField(logs.BleveTokenField(path))
+		return bleve.NewDisjunctionQuery(w, tw)
+	}
+	exact := bleve.NewTermQuery(t.val.text)
+	exact.SetField(logs.BleveValueField(path))
+	if len(t.toks) == 0 {
+		return exact
+	}
+	var words []query.Query
+	for _, w := range t.toks {
+		q := bleve.NewTermQuery(w)
+		q.SetField(logs.BleveTokenField(path))
+		words = append(words, q)
+	}
+	if t.phrase() {
+		return bleve.NewDisjunctionQuery(exact, bleve.NewConjunctionQuery(words...))
+	}
+	return bleve.NewDisjunctionQuery(append([]query.Query{exact}, words...)...)
+}
+
+type existsExpr struct{ sel selector }
+
+func (e existsExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	acc := logs.NewBits(ix.N)
+	for _, f := range e.sel.fields(ix) {
+		acc.Or(f.Present(ix.N))
+	}
+	return acc, true
+}
+
+func (e existsExpr) event(fields []logs.Field) bool {
+	for i := range fields {
+		if fields[i].Kind != logs.KindNull && e.sel.matches(fields[i].Path) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e existsExpr) prune() query.Query {
+	if e.sel.all || e.sel.parts != nil {
+		return nil
+	}
+	q := bleve.NewTermQuery(e.sel.path)
+	q.SetField(logs.BleveFieldsField())
+	return q
+}
+
+// rangeExpr is field < value and friends: numeric on numbers, dates (with
+// date math) on @timestamp and date-like strings, else string order.
+type rangeExpr struct {
+	sel    selector
+	op     string
+	text   string
+	num    float64
+	isNum  bool
+	date   int64 // unix ms
+	isDate bool
+}
+
+func newRange(n rangeNode, now time.Time) (expr, error) {
+	e := rangeExpr{sel: newSelector(n.field), op: n.op, text: n.value.text}
+	if f, err := strconv.ParseFloat(strings.TrimSpace(n.value.text), 64); err == nil {
+		e.num, e.isNum = f, true
+	}
+	roundUp := n.op == "<=" || n.op == ">"
+	if t, err := ParseDateMath(n.value.text, now, roundUp); err == nil {
+		e.date, e.isDate = t.UnixMilli(), true
+	} else if isTimestampField(n.field.text) && !e.isNum {
+		return nil, &SyntaxError{Pos: n.value.pos, Expected: []string{"a date or date math such as now-15m or 2026-01-02T15:04:05Z"},
+			Found: strconv.Quote(n.value.text)}
+	}
+	if isTimestampField(n.field.text) && e.isNum && !e.isDate {
+		e.date, e.isDate = int64(e.num), true // epoch milliseconds, as Elasticsearch reads them
+	}
+	return e, nil
+}
+
+func isTimestampField(f string) bool { return f == "@timestamp" }
+
+func cmpOK(op string, c int) bool {
+	switch op {
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	}
+	return false
+}
+
+func cmpNum(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// value tests one string value that is not a number.
+func (r rangeExpr) strOK(s string) bool {
+	if r.isDate {
+		if t, err := ParseDateMath(s, time.Time{}, false); err == nil {
+			return cmpOK(r.op, cmpInt(t.UnixMilli(), r.date))
+		}
+		return false
+	}
+	if r.isNum {
+		return false
+	}
+	return cmpOK(r.op, strings.Compare(s, r.text))
+}
+
+func (r rangeExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
+	acc := logs.NewBits(ix.N)
+	exact := true
+	for _, name := range ix.Fields() {
+		if !r.sel.matches(name) {
+			continue
+		}
+		if name == "@timestamp" && r.isDate {
+			for i, t := range ix.TS {
+				if cmpOK(r.op, cmpInt(t, r.date)) {
+					acc.Set(i)
+				}
+			}
+			continue
+		}
+		f := ix.Field(name)
+		if f.Nums != nil && r.isNum {
+			b, ex := f.NumMatch(ix.N, func(v float64) bool { return cmpOK(r.op, cmpNum(v, r.num)) })
+			acc.Or(b)
+			exact = exact && ex
+		}
+		if !r.isNum || r.isDate {
+			// Numbers in the dictionary fail strOK, so only strings count here.
+			acc.Or(f.MatchDict(ix.N, func(v string) bool {
+				if _, err := strconv.ParseFloat(v, 64); err == nil && f.Nums != nil {
+					return false
+				}
+				return r.strOK(v)
+			}))
+		}
+	}
+	return acc, exact
+}
+
+func (r rangeExpr) event(fields []logs.Field) bool {
+	for i := range fields {
+		f := &fields[i]
+		if f.Kind == logs.KindNull || !r.sel.matches(f.Path) {
+			continue
+		}
+		if f.Kind == logs.KindNumber {
+			if r.isNum && cmpOK(r.op, cmpNum(f.Num, r.num)) {
+				return true
+			}
+			continue
+		}
+		if (!r.isNum || r.isDate) && r.strOK(f.Str) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r rangeExpr) prune() query.Query { return nil }
+
+var _ logs.Matcher = (*Query)(nil)

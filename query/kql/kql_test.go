@@ -1,0 +1,267 @@
+package kql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/obs-dev/obs/store/logs"
+)
+
+var base = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// corpus: the seed's event shape plus edge cases. ev[i] has "n": i.
+var corpus = []string{
+	`{"@timestamp":"2026-11-20T12:00:00Z","app":"web-api","severity":"error","type":"http","message":"Connection refused by recipe-api","fields":{"path":"/recipes/42","status":500,"latency":120.5}}`,
+	`{"@timestamp":"2026-11-20T12:00:01Z","app":"web-api","severity":"warn","type":"http","message":"slow response from recipe-api","fields":{"path":"/recipes/7","status":200,"latency":900}}`,
+	`{"@timestamp":"2026-11-20T12:00:02Z","app":"web-api","severity":"info","type":"http","message":"request done","fields":{"path":"/recipes/42","status":200,"latency":12}}`,
+	`{"@timestamp":"2026-11-20T12:00:03Z","app":"recipe-api","severity":"error","type":"db","message":"refused connection to postgres","fields":{"status":503}}`,
+	`{"@timestamp":"2026-11-20T12:00:04Z","app":"recipe-api","severity":"debug","type":"db","message":"query ok","tags":["slow","db"],"user":null}`,
+	`{"@timestamp":"2026-11-09T12:00:00Z","app":"web-api","severity":"info","type":"cron","message":"nightly job","fields":{"status":"200"},"weird key":"a:b(c)"}`,
+	`{"@timestamp":"2026-11-20T12:00:05Z","app":"Web-API","severity":"ERROR","message":"case differs","ok":true,"traceId":"00000000000000aa"}`,
+}
+
+func eventN(t *testing.T, raw []byte) int {
+	var v struct{ N int }
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.N
+}
+
+var cases = []struct {
+	q    string
+	want []int
+}{
+	{``, []int{0, 1, 2, 3, 4, 5, 6}},
+	{`*`, []int{0, 1, 2, 3, 4, 5, 6}},
+	{`app:"web-api" AND (severity:error OR severity:warn)`, []int{0, 1}},
+	{`app:web-api and severity:(error or warn)`, []int{0, 1}},
+	{`app:web-api AND NOT severity:info`, []int{0, 1}},
+	{`not app:web-api`, []int{3, 4, 6}},
+	{`severity:error or severity:warn and app:recipe-api`, []int{0, 3}}, // AND binds tighter
+	{`(severity:error or severity:warn) and app:recipe-api`, []int{3}},
+	{`app:WEB-API`, []int{}},  // keywords are exact
+	{`app:Web-API`, []int{6}}, // case-sensitive
+	{`app:web*`, []int{0, 1, 2, 5}},
+	{`app:*api`, []int{0, 1, 2, 3, 4, 5}},
+	{`app:w*-a*i`, []int{0, 1, 2, 5}},
+	{`fields.path:"/recipes/42"`, []int{0, 2}},
+	{`fields.status:200`, []int{1, 2, 5}},
+	{`fields.status >= 500`, []int{0, 3}},
+	{`fields.status < 300`, []int{1, 2}},
+	{`fields.latency > 100`, []int{0, 1}},
+	{`fields.latency <= 12`, []int{2}},
+	{`fields.*:200`, []int{1, 2, 5}},
+	{`fields.latency:*`, []int{0, 1, 2}},
+	{`user:*`, []int{}}, // null is no value
+	{`tags:slow`, []int{4}},
+	{`tags:(slow and db)`, []int{4}},
+	{`message:refused`, []int{0, 3}},
+	{`message:"connection refused"`, []int{0}},
+	{`message:"refused connection"`, []int{3}},
+	{`message:connection refused`, []int{0, 3}}, // unquoted: match any word
+	{`message:recipe*`, []int{0, 1}},
+	{`refused`, []int{0, 3}},
+	{`"recipe-api"`, []int{0, 1, 3, 4}}, // free text: exact value or the phrase in text
+	{`recipe-api`, []int{0, 1, 3, 4}},
+	{`"refused by recipe"`, []int{0}},
+	{`ok:true`, []int{6}},
+	{`weird key:a\:b\(c\)`, []int{5}},
+	{`"weird key":"a:b(c)"`, []int{5}},
+	{`@timestamp < "2026-11-19"`, []int{5}},
+	{`@timestamp >= "2026-11-20T12:00:03Z"`, []int{3, 4, 6}},
+	{`@timestamp > "2026-11-20T12:00:03Z" and @timestamp < "2026-11-20T12:00:05Z"`, []int{4}},
+	{`@timestamp < now-1d`, []int{5}},
+	{`@timestamp >= now-1d/d`, []int{0, 1, 2, 3, 4, 6}},
+	{`traceId:*`, []int{6}},
+	{`NOT (app:web-api or app:recipe-api)`, []int{6}},
+	{`app:web-api AND NOT message:"request done" AND NOT type:cron`, []int{0, 1}},
+	{`type:http and not fields.latency > 100`, []int{2}},
+	{`n:3`, []int{3}},
+	{`severity:(error OR warn) AND NOT app:(recipe-api or Web-API)`, []int{0, 1}},
+}
+
+func init() {
+	for i := range corpus {
+		corpus[i] = strings.Replace(corpus[i], "{", fmt.Sprintf(`{"n":%d,`, i), 1)
+	}
+}
+
+func entries(t *testing.T) []logs.Entry {
+	var out []logs.Entry
+	for _, raw := range corpus {
+		var v struct {
+			TS time.Time `json:"@timestamp"`
+		}
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			t.Fatal(err)
+		}
+		f, err := logs.Flatten([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, logs.Entry{TS: v.TS, Raw: []byte(raw), Fields: f})
+	}
+	return out
+}
+
+// TestQueries checks every case three ways: against single events (live
+// tail), against the in-memory head and against on-disk blocks.
+func TestQueries(t *testing.T) {
+	now := base.Add(time.Hour)
+	es := entries(t)
+	st, err := logs.Open(t.TempDir(), logs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Append(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	st.Sync()
+	check := func(stage string) {
+		for _, c := range cases {
+			q, err := Compile(c.q, now)
+			if err != nil {
+				t.Errorf("%s: Compile(%q): %v", stage, c.q, err)
+				continue
+			}
+			want := append([]int{}, c.want...)
+			sort.Ints(want)
+			var got []int
+			for i, e := range es {
+				if q.MatchFields(e.Fields) {
+					got = append(got, i)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
+				t.Errorf("event: %q = %v, want %v", c.q, got, want)
+			}
+			res, err := st.Search(context.Background(), logs.SearchRequest{Match: q, Limit: 100})
+			if err != nil {
+				t.Fatalf("%s: search %q: %v", stage, c.q, err)
+			}
+			got = got[:0]
+			for _, h := range res.Hits {
+				got = append(got, eventN(t, h.Raw))
+			}
+			sort.Ints(got)
+			if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
+				t.Errorf("%s: %q = %v, want %v", stage, c.q, got, want)
+			}
+			n, err := st.CountMatches(context.Background(), q, logs.Range{})
+			if err != nil || n != len(want) {
+				t.Errorf("%s: count %q = %d, %v; want %d", stage, c.q, n, err, len(want))
+			}
+		}
+	}
+	check("head")
+	st.Flush()
+	check("blocks")
+}
+
+func TestNested(t *testing.T) {
+	q, err := Compile(`fields:{ status >= 500 and path:"/recipes/42" }`, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entries(t)
+	var got []int
+	for i, e := range es {
+		if q.MatchFields(e.Fields) {
+			got = append(got, i)
+		}
+	}
+	if fmt.Sprint(got) != "[0]" {
+		t.Fatalf("nested = %v", got)
+	}
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	for _, c := range []struct {
+		q   string
+		pos int
+		exp string
+	}{
+		{`app:`, 4, "value"},
+		{`app:"web-api`, 12, `closing '"'`},
+		{`(app:x`, 6, `")"`},
+		{`app:x and`, 9, "value"},
+		{`app:x )`, 6, "end of query"},
+		{`:x`, 0, "field name"},
+		{`severity:(error or)`, 18, "value"},
+		{`a < `, 4, "value"},
+		{`@timestamp < yesterday`, 13, "date"},
+		{`app:x\`, 5, "escape"},
+		{`a:b:c`, 3, "AND"},
+	} {
+		_, err := Compile(c.q, base)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: want SyntaxError, got %v", c.q, err)
+			continue
+		}
+		if se.Pos != c.pos || !strings.Contains(se.Error(), c.exp) {
+			t.Errorf("%q: got %v (pos %d), want pos %d mentioning %q", c.q, se, se.Pos, c.pos, c.exp)
+		}
+	}
+}
+
+func TestDateMath(t *testing.T) {
+	now := time.Date(2026, 11, 22, 15, 30, 45, 0, time.UTC)
+	for _, c := range []struct {
+		in   string
+		up   bool
+		want string
+	}{
+		{"now", false, "2026-11-22T15:30:45Z"},
+		{"now-2w", false, "2026-11-08T15:30:45Z"},
+		{"now-15m", false, "2026-11-22T15:15:45Z"},
+		{"now/d", false, "2026-11-22T00:00:00Z"},
+		{"now/d", true, "2026-11-22T23:59:59.999Z"},
+		{"now-1M/M", false, "2026-10-01T00:00:00Z"},
+		{"2026-01-31||+1M", false, "2026-03-03T00:00:00Z"},
+		{"2026-11-20T10:00:00+02:00", false, "2026-11-20T08:00:00Z"},
+		{"2026-11-20", false, "2026-11-20T00:00:00Z"},
+	} {
+		got, err := ParseDateMath(c.in, now, c.up)
+		if err != nil || got.Format(time.RFC3339Nano) != c.want {
+			t.Errorf("%s (up=%v) = %v, %v; want %s", c.in, c.up, got.Format(time.RFC3339Nano), err, c.want)
+		}
+	}
+	for _, bad := range []string{"now-", "now+1x", "yesterday", "now/q"} {
+		if _, err := ParseDateMath(bad, now, false); err == nil {
+			t.Errorf("%q: want error", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, c := range cases {
+		f.Add(c.q)
+	}
+	f.Add(`fields:{ a:b }`)
+	f.Add(`a\:b:"x\"y" or not (c >= now-1d/d)`)
+	f.Fuzz(func(t *testing.T, q string) {
+		c, err := Compile(q, base)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.Pos < 0 || se.Pos > len(q) {
+				t.Fatalf("%q: bad error %v", q, err)
+			}
+			return
+		}
+		// A compiled query must evaluate without panicking.
+		for _, e := range corpus {
+			f, _ := logs.Flatten([]byte(e))
+			c.MatchFields(f)
+		}
+		c.Prune()
+	})
+}

@@ -1,0 +1,443 @@
+package logs
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Range selects events with From <= @timestamp <= To. Zero values are open.
+type Range struct{ From, To time.Time }
+
+func (r Range) millis() (int64, int64) {
+	from, to := int64(-1<<63), int64(1<<63-1)
+	if !r.From.IsZero() {
+		from = r.From.UnixMilli()
+	}
+	if !r.To.IsZero() {
+		to = r.To.UnixMilli()
+	}
+	return from, to
+}
+
+// unit is one block (or a partition's head) to evaluate.
+type unit struct {
+	p      *partition
+	meta   blockMeta
+	head   []Entry // non-nil for the head
+	headIx *BlockIndex
+}
+
+func (u *unit) key() string { return cacheKey(u.p.name, u.meta.Seq) }
+
+func (s *Store) units(ctx context.Context, m Matcher, r Range) ([]unit, error) {
+	from, to := r.millis()
+	var q = m.Prune()
+	var out []unit
+	for _, p := range s.partitionList() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dayStart := p.day.UnixMilli()
+		if dayStart > to || dayStart+int64(24*time.Hour/time.Millisecond) <= from {
+			// Events are partitioned by their own timestamp, so a day
+			// outside the range cannot hold a match.
+			continue
+		}
+		blocks, head, headSeq, headIx, err := p.candidates(q, from, to)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range blocks {
+			out = append(out, unit{p: p, meta: b})
+		}
+		if len(head) > 0 {
+			u := unit{p: p, head: head, headIx: headIx, meta: blockMeta{Seq: headSeq, N: len(head)}}
+			u.meta.MinTS, u.meta.MaxTS = headIx.TS[0], headIx.TS[0]
+			for _, t := range headIx.TS {
+				u.meta.MinTS, u.meta.MaxTS = min(u.meta.MinTS, t), max(u.meta.MaxTS, t)
+			}
+			if u.meta.MaxTS >= from && u.meta.MinTS <= to {
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) index(u *unit) (*BlockIndex, error) {
+	if u.head != nil {
+		return u.headIx, nil
+	}
+	k := u.key()
+	if ix := s.cache.get(k); ix != nil {
+		return ix, nil
+	}
+	u.p.mu.RLock()
+	ix, err := readBlockIndex(u.p.seg, u.meta)
+	u.p.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u.p.name, err)
+	}
+	s.cache.put(k, ix)
+	return ix, nil
+}
+
+func (s *Store) raw(u *unit) ([][]byte, error) {
+	if u.head != nil {
+		out := make([][]byte, len(u.head))
+		for i := range u.head {
+			out[i] = u.head[i].Raw
+		}
+		return out, nil
+	}
+	u.p.mu.RLock()
+	defer u.p.mu.RUnlock()
+	r, err := readBlockRaw(u.p.seg, u.meta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u.p.name, err)
+	}
+	return r, nil
+}
+
+// rows evaluates m on a unit, restricted to the time range, and resolves an
+// inexact answer by checking the candidate events one by one.
+func (s *Store) rows(u *unit, m Matcher, from, to int64) (*BlockIndex, Bits, [][]byte, error) {
+	ix, err := s.index(u)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bits, exact := m.MatchBlock(ix)
+	if u.meta.MinTS < from || u.meta.MaxTS > to {
+		for i, t := range ix.TS {
+			if (t < from || t > to) && bits.Has(i) {
+				bits[i>>6] &^= 1 << uint(i&63)
+			}
+		}
+	}
+	if exact || bits.Empty() {
+		return ix, bits, nil, nil
+	}
+	raw, err := s.raw(u)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bits.Each(func(i int) {
+		var fields []Field
+		if u.head != nil {
+			fields = u.head[i].Fields
+		} else {
+			fields, _ = Flatten(raw[i])
+		}
+		if !m.MatchFields(fields) {
+			bits[i>>6] &^= 1 << uint(i&63)
+		}
+	})
+	return ix, bits, raw, nil
+}
+
+type sortKey struct {
+	ts  int64
+	day string
+	seq uint32
+	row uint16
+}
+
+// less orders newest first, then by id descending, so that pages are stable.
+func (a sortKey) before(b sortKey) bool {
+	if a.ts != b.ts {
+		return a.ts > b.ts
+	}
+	if a.day != b.day {
+		return a.day > b.day
+	}
+	if a.seq != b.seq {
+		return a.seq > b.seq
+	}
+	return a.row > b.row
+}
+
+func (k sortKey) cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d|%s|%d|%d", k.ts, k.day, k.seq, k.row)))
+}
+
+func parseCursor(c string) (sortKey, error) {
+	var k sortKey
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return k, fmt.Errorf("bad cursor: %w", err)
+	}
+	parts := strings.Split(string(b), "|")
+	if len(parts) != 4 {
+		return k, fmt.Errorf("bad cursor")
+	}
+	ts, e1 := strconv.ParseInt(parts[0], 10, 64)
+	seq, e2 := strconv.ParseUint(parts[2], 10, 32)
+	row, e3 := strconv.ParseUint(parts[3], 10, 16)
+	if e1 != nil || e2 != nil || e3 != nil {
+		return k, fmt.Errorf("bad cursor")
+	}
+	return sortKey{ts, parts[1], uint32(seq), uint16(row)}, nil
+}
+
+// SearchRequest asks for the newest matching events.
+type SearchRequest struct {
+	Match  Matcher
+	Range  Range
+	Limit  int
+	Cursor string // from a previous SearchResult.Next: continue after it
+	// Oldest reverses the order (oldest first); used for "surrounding events".
+	Oldest bool
+}
+
+// SearchResult is one page of hits, newest first.
+type SearchResult struct {
+	Hits []Hit
+	// Next continues the search after the last hit; "" when there is no more.
+	Next string
+}
+
+// Search returns matching events newest first.
+func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	if req.Limit <= 0 {
+		req.Limit = 100
+	}
+	var after *sortKey
+	if req.Cursor != "" {
+		k, err := parseCursor(req.Cursor)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		after = &k
+	}
+	from, to := req.Range.millis()
+	if after != nil {
+		if req.Oldest {
+			from = max(from, after.ts)
+		} else {
+			to = min(to, after.ts)
+		}
+	}
+	units, err := s.units(ctx, req.Match, Range{From: msTime(from), To: msTime(to)})
+	if err != nil {
+		return SearchResult{}, err
+	}
+	// Visit the blocks most likely to hold the first hits first, and stop
+	// once no remaining block can beat the page we have.
+	if req.Oldest {
+		sort.Slice(units, func(i, j int) bool { return units[i].meta.MinTS < units[j].meta.MinTS })
+	} else {
+		sort.Slice(units, func(i, j int) bool { return units[i].meta.MaxTS > units[j].meta.MaxTS })
+	}
+	type cand struct {
+		k sortKey
+		u int
+	}
+	better := func(a, b sortKey) bool {
+		if req.Oldest {
+			return b.before(a)
+		}
+		return a.before(b)
+	}
+	var cands []cand
+	for ui := range units {
+		if err := ctx.Err(); err != nil {
+			return SearchResult{}, err
+		}
+		u := &units[ui]
+		if len(cands) > req.Limit {
+			last := cands[req.Limit].k.ts
+			if (!req.Oldest && u.meta.MaxTS < last) || (req.Oldest && u.meta.MinTS > last) {
+				break
+			}
+		}
+		ix, bits, _, err := s.rows(u, req.Match, from, to)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		bits.Each(func(r int) {
+			k := sortKey{ix.TS[r], u.p.name, u.meta.Seq, uint16(r)}
+			if after != nil && !better(*after, k) {
+				return
+			}
+			cands = append(cands, cand{k, ui})
+		})
+		sort.Slice(cands, func(i, j int) bool { return better(cands[i].k, cands[j].k) })
+		if len(cands) > req.Limit+1 {
+			cands = cands[:req.Limit+1]
+		}
+	}
+	var res SearchResult
+	if len(cands) > req.Limit {
+		cands = cands[:req.Limit]
+		res.Next = cands[len(cands)-1].k.cursor()
+	}
+	raws := map[int][][]byte{}
+	for _, c := range cands {
+		raw, ok := raws[c.u]
+		if !ok {
+			if raw, err = s.raw(&units[c.u]); err != nil {
+				return SearchResult{}, err
+			}
+			raws[c.u] = raw
+		}
+		res.Hits = append(res.Hits, Hit{
+			ID:  ID{Day: c.k.day, Block: c.k.seq, Row: c.k.row},
+			TS:  time.UnixMilli(c.k.ts).UTC(),
+			Raw: json.RawMessage(raw[c.k.row]),
+		})
+	}
+	return res, nil
+}
+
+func msTime(ms int64) time.Time {
+	if ms == int64(-1<<63) || ms == int64(1<<63-1) {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Bucket is one histogram bar.
+type Bucket struct {
+	Start time.Time `json:"start"`
+	Count int       `json:"count"`
+}
+
+// Histogram counts matches per interval over the range, as Kibana's Discover
+// draws them; buckets start at multiples of interval since the epoch.
+func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time.Duration) ([]Bucket, int, error) {
+	if r.From.IsZero() || r.To.IsZero() {
+		return nil, 0, fmt.Errorf("histogram needs a closed time range")
+	}
+	if interval <= 0 {
+		return nil, 0, fmt.Errorf("histogram interval must be positive")
+	}
+	iv := interval.Milliseconds()
+	from, to := r.millis()
+	first := floorDiv(from, iv) * iv
+	nb := int((to-first)/iv) + 1
+	if nb > 100000 {
+		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
+	}
+	counts := make([]int, nb)
+	total := 0
+	units, err := s.units(ctx, m, r)
+	if err != nil {
+		return nil, 0, err
+	}
+	for ui := range units {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		ix, bits, _, err := s.rows(&units[ui], m, from, to)
+		if err != nil {
+			return nil, 0, err
+		}
+		bits.Each(func(row int) {
+			counts[(ix.TS[row]-first)/iv]++
+			total++
+		})
+	}
+	out := make([]Bucket, nb)
+	for i := range out {
+		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
+	}
+	return out, total, nil
+}
+
+// CountMatches counts matching events in the range.
+func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, error) {
+	from, to := r.millis()
+	units, err := s.units(ctx, m, r)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for ui := range units {
+		_, bits, _, err := s.rows(&units[ui], m, from, to)
+		if err != nil {
+			return 0, err
+		}
+		total += bits.Count()
+	}
+	return total, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// FieldStat is one field with its most frequent values among sampled hits.
+type FieldStat struct {
+	Field  string       `json:"field"`
+	Count  int          `json:"count"` // sampled events having the field
+	Top    []ValueCount `json:"top"`
+	Sample int          `json:"sample"`
+}
+
+// ValueCount is a value and how often it occurs.
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
+}
+
+// Fields returns the top values of every field among the newest sample
+// matching events, as Kibana's field sidebar does (it samples 500 hits).
+func (s *Store) Fields(ctx context.Context, m Matcher, r Range, sample, top int) ([]FieldStat, error) {
+	res, err := s.Search(ctx, SearchRequest{Match: m, Range: r, Limit: sample})
+	if err != nil {
+		return nil, err
+	}
+	type acc struct {
+		n    int
+		vals map[string]int
+	}
+	stats := map[string]*acc{}
+	for _, h := range res.Hits {
+		fields, err := Flatten(h.Raw)
+		if err != nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range fields {
+			a := stats[f.Path]
+			if a == nil {
+				a = &acc{vals: map[string]int{}}
+				stats[f.Path] = a
+			}
+			if !seen[f.Path] {
+				a.n++
+				seen[f.Path] = true
+			}
+			a.vals[f.Str]++
+		}
+	}
+	var out []FieldStat
+	for _, name := range sortedKeys(stats) {
+		a := stats[name]
+		fs := FieldStat{Field: name, Count: a.n, Sample: len(res.Hits)}
+		for v, c := range a.vals {
+			fs.Top = append(fs.Top, ValueCount{v, c})
+		}
+		sort.Slice(fs.Top, func(i, j int) bool {
+			if fs.Top[i].Count != fs.Top[j].Count {
+				return fs.Top[i].Count > fs.Top[j].Count
+			}
+			return fs.Top[i].Value < fs.Top[j].Value
+		})
+		if len(fs.Top) > top {
+			fs.Top = fs.Top[:top]
+		}
+		out = append(out, fs)
+	}
+	return out, nil
+}

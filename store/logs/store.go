@@ -1,0 +1,444 @@
+package logs
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// Matcher is a compiled query. The store asks it three things: which blocks
+// may hold matches (Prune, a bleve query over block documents, nil for "any"),
+// which rows of a block match (MatchBlock; exact=false means the rows are a
+// superset to be checked event by event), and whether one event matches.
+type Matcher interface {
+	Prune() query.Query
+	MatchBlock(ix *BlockIndex) (rows Bits, exact bool)
+	MatchFields(fields []Field) bool
+}
+
+// Options configure a Store.
+type Options struct {
+	// Retention is how long whole days are kept; 0 keeps everything.
+	Retention time.Duration
+	// QueueSize bounds the events waiting for the writer.
+	QueueSize int
+	// MaxHeadAge flushes a partially filled head into a block after this long.
+	MaxHeadAge time.Duration
+	// IndexCacheBlocks bounds the decoded block indexes kept in memory.
+	IndexCacheBlocks int
+	Logger           *slog.Logger
+	// OnAppend, when set, sees every batch once it is searchable (live tail).
+	OnAppend func([]Entry)
+}
+
+// Stats are the store's counters, for /metrics and /health.
+type Stats struct {
+	Stored     atomic.Int64
+	Dropped    atomic.Int64 // queue full
+	WriteError atomic.Int64
+	Queued     atomic.Int64
+}
+
+// Store is the logs store rooted at one directory.
+type Store struct {
+	dir   string
+	opts  Options
+	log   *slog.Logger
+	Stats Stats
+
+	mu    sync.RWMutex
+	parts map[string]*partition
+
+	queue   chan []Entry
+	ctl     chan ctlReq
+	done    chan struct{}
+	closing sync.Once
+	closeMu sync.RWMutex // senders hold it shared so Close never closes under them
+	closed  bool
+	lastErr atomic.Pointer[string]
+
+	cache *indexCache
+}
+
+// Open opens (or creates) the store in dir and starts its writer.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	if opts.MaxHeadAge <= 0 {
+		opts.MaxHeadAge = 5 * time.Minute
+	}
+	if opts.IndexCacheBlocks <= 0 {
+		opts.IndexCacheBlocks = 2048
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create logs dir: %w", err)
+	}
+	s := &Store{dir: dir, opts: opts, log: opts.Logger, parts: map[string]*partition{},
+		queue: make(chan []Entry, opts.QueueSize), ctl: make(chan ctlReq), done: make(chan struct{}),
+		cache: newIndexCache(opts.IndexCacheBlocks)}
+	names, err := filepath.Glob(filepath.Join(dir, "logs-*"))
+	if err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	for _, n := range names {
+		p, err := openPartition(dir, filepath.Base(n))
+		if err != nil {
+			s.closeParts()
+			return nil, err
+		}
+		s.parts[p.name] = p
+	}
+	go s.writer()
+	return s, nil
+}
+
+// TryAppend queues entries without blocking; when the queue is full the
+// entries are dropped, counted, and false is returned.
+func (s *Store) TryAppend(entries []Entry) bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		s.Stats.Dropped.Add(int64(len(entries)))
+		return false
+	}
+	select {
+	case s.queue <- entries:
+		s.Stats.Queued.Add(int64(len(entries)))
+		return true
+	default:
+		s.Stats.Dropped.Add(int64(len(entries)))
+		return false
+	}
+}
+
+// Append queues entries, waiting for room (TCP and HTTP senders get backpressure).
+func (s *Store) Append(ctx context.Context, entries []Entry) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return errors.New("logs store closed")
+	}
+	select {
+	case s.queue <- entries:
+		s.Stats.Queued.Add(int64(len(entries)))
+		return nil
+	case <-ctx.Done():
+		s.Stats.Dropped.Add(int64(len(entries)))
+		return ctx.Err()
+	case <-s.done:
+		return errors.New("logs store closed")
+	}
+}
+
+// writer is the only goroutine that writes partitions.
+func (s *Store) writer() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	retention := time.NewTicker(time.Minute)
+	defer retention.Stop()
+	s.applyRetention()
+	for {
+		select {
+		case batch, ok := <-s.queue:
+			if !ok {
+				s.flushAll(true)
+				close(s.done)
+				return
+			}
+			// Coalesce whatever else is waiting into one write.
+			for more := true; more && len(batch) < BlockSize; {
+				select {
+				case b, ok2 := <-s.queue:
+					if !ok2 {
+						more = false
+						s.write(batch)
+						s.flushAll(true)
+						close(s.done)
+						return
+					}
+					batch = append(batch, b...)
+				default:
+					more = false
+				}
+			}
+			s.write(batch)
+		case req := <-s.ctl:
+			s.drain()
+			if req.flush {
+				s.flushAll(true)
+			}
+			close(req.done)
+		case <-tick.C:
+			s.flushAll(false)
+		case <-retention.C:
+			s.applyRetention()
+		}
+	}
+}
+
+func (s *Store) write(batch []Entry) {
+	s.Stats.Queued.Add(-int64(len(batch)))
+	byDay := map[string][]Entry{}
+	for i := range batch {
+		e := &batch[i]
+		if e.Fields == nil {
+			f, err := Flatten(e.Raw)
+			if err != nil {
+				f = []Field{}
+			}
+			e.Fields = f
+		}
+		d := dayName(e.TS)
+		byDay[d] = append(byDay[d], *e)
+	}
+	for day, entries := range byDay {
+		p, err := s.partition(day)
+		if err == nil {
+			err = p.append(entries)
+		}
+		if err != nil {
+			s.Stats.WriteError.Add(int64(len(entries)))
+			s.setErr(err)
+			s.log.Error("store log events", "partition", day, "err", err)
+			continue
+		}
+		s.Stats.Stored.Add(int64(len(entries)))
+	}
+	s.clearErr()
+	if s.opts.OnAppend != nil {
+		s.opts.OnAppend(batch)
+	}
+}
+
+func (s *Store) setErr(err error) { msg := err.Error(); s.lastErr.Store(&msg) }
+func (s *Store) clearErr()        { s.lastErr.Store(nil) }
+
+// Err is the last write error, or "" while writes succeed.
+func (s *Store) Err() string {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *Store) partition(day string) (*partition, error) {
+	s.mu.RLock()
+	p := s.parts[day]
+	s.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := openPartition(s.dir, day)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.parts[day] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *Store) flushAll(force bool) {
+	for _, p := range s.partitionList() {
+		p.mu.RLock()
+		due := len(p.head) > 0 && (force || time.Since(p.headAt) >= s.opts.MaxHeadAge)
+		p.mu.RUnlock()
+		if due {
+			if err := p.flushHead(); err != nil {
+				s.setErr(err)
+				s.log.Error("flush log block", "partition", p.name, "err", err)
+			}
+		}
+	}
+}
+
+func (s *Store) partitionList() []*partition {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*partition, 0, len(s.parts))
+	for _, p := range s.parts {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// applyRetention removes whole days older than the retention.
+func (s *Store) applyRetention() {
+	if s.opts.Retention <= 0 {
+		return
+	}
+	cutoff := time.Now().UTC().Add(-s.opts.Retention)
+	for _, p := range s.partitionList() {
+		if !p.day.Add(24 * time.Hour).Before(cutoff) {
+			continue
+		}
+		s.mu.Lock()
+		delete(s.parts, p.name)
+		s.mu.Unlock()
+		p.mu.Lock() // wait for readers holding the partition's lock
+		p.mu.Unlock()
+		if err := p.close(); err != nil {
+			s.log.Warn("close expired partition", "partition", p.name, "err", err)
+		}
+		s.cache.dropPartition(p.name)
+		if err := os.RemoveAll(p.dir); err != nil {
+			s.log.Error("remove expired partition", "partition", p.name, "err", err)
+			continue
+		}
+		s.log.Info("removed expired log partition", "partition", p.name)
+	}
+}
+
+// Close stops the writer after it has stored everything queued, flushes the
+// heads into blocks and closes every partition.
+func (s *Store) Close() error {
+	s.closing.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.closeMu.Unlock()
+	})
+	<-s.done
+	return s.closeParts()
+}
+
+func (s *Store) closeParts() error {
+	var errs []error
+	for _, p := range s.partitionList() {
+		errs = append(errs, p.close())
+	}
+	return errors.Join(errs...)
+}
+
+// Partitions lists the day partitions, oldest first.
+func (s *Store) Partitions() []string {
+	var out []string
+	for _, p := range s.partitionList() {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// DiskBytes is the size of everything under the store's directory.
+func (s *Store) DiskBytes() int64 {
+	var n int64
+	for _, p := range s.partitionList() {
+		n += p.diskBytes()
+	}
+	return n
+}
+
+// Count is the number of stored events.
+func (s *Store) Count() int {
+	n := 0
+	for _, p := range s.partitionList() {
+		n += p.eventCount()
+	}
+	return n
+}
+
+// Flush stores everything queued before the call and turns every head
+// into a block (shutdown, tests and benchmarks).
+func (s *Store) Flush() { s.control(true) }
+
+// Sync returns once everything queued before the call is searchable.
+func (s *Store) Sync() { s.control(false) }
+
+func (s *Store) control(flush bool) {
+	req := ctlReq{flush: flush, done: make(chan struct{})}
+	select {
+	case s.ctl <- req:
+		<-req.done
+	case <-s.done:
+	}
+}
+
+type ctlReq struct {
+	flush bool
+	done  chan struct{}
+}
+
+// drain writes whatever is queued right now.
+func (s *Store) drain() {
+	for {
+		select {
+		case b, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.write(b)
+		default:
+			return
+		}
+	}
+}
+
+// indexCache keeps decoded block indexes, least recently used first out.
+type indexCache struct {
+	mu    sync.Mutex
+	max   int
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+type cacheItem struct {
+	key string
+	ix  *BlockIndex
+}
+
+func newIndexCache(n int) *indexCache {
+	return &indexCache{max: n, ll: list.New(), items: map[string]*list.Element{}}
+}
+
+func cacheKey(part string, seq uint32) string { return fmt.Sprintf("%s/%d", part, seq) }
+
+func (c *indexCache) get(key string) *BlockIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.ll.MoveToFront(el)
+		return el.Value.(*cacheItem).ix
+	}
+	return nil
+}
+
+func (c *indexCache) put(key string, ix *BlockIndex) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[key]; ok {
+		return
+	}
+	c.items[key] = c.ll.PushFront(&cacheItem{key, ix})
+	for c.ll.Len() > c.max {
+		el := c.ll.Back()
+		c.ll.Remove(el)
+		delete(c.items, el.Value.(*cacheItem).key)
+	}
+}
+
+func (c *indexCache) dropPartition(part string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, el := range c.items {
+		if strings.HasPrefix(k, part+"/") {
+			c.ll.Remove(el)
+			delete(c.items, k)
+		}
+	}
+}
