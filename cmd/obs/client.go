@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// serverFlag and outputFlag are shared by every query command.
+var (
+	serverFlag = &cli.StringFlag{Name: "server", Value: "http://127.0.0.1:8000", EnvVars: []string{"OBS_SERVER"}, Usage: "obs server to query"}
+	outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"}
+)
+
+func jsonOutput(c *cli.Context) (bool, error) {
+	switch c.String("output") {
+	case "json":
+		return true, nil
+	case "text", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("--output must be text or json, got %q", c.String("output"))
+}
+
+var httpClient = &http.Client{Timeout: 60 * time.Second}
+
+// apiGet calls the server and decodes its JSON answer into out. API errors
+// come back with the server's message (and, for KQL, a pointer to the spot).
+func apiGet(c *cli.Context, path string, params url.Values, out any) error {
+	u := strings.TrimRight(c.String("server"), "/") + path
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	resp, err := httpClient.Get(u)
+	if err != nil {
+		return fmt.Errorf("cannot reach obs at %s (is `obs serve` running? set --server or OBS_SERVER): %w", c.String("server"), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read answer from %s: %w", u, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error    string `json:"error"`
+			Position *int   `json:"position"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			if e.Position != nil && params.Get("q") != "" {
+				return fmt.Errorf("%s\n  %s\n  %s^", e.Error, params.Get("q"), strings.Repeat(" ", *e.Position))
+			}
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode answer from %s: %w", u, err)
+	}
+	return nil
+}
+
+func printJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// colorOK says whether stdout is a terminal that wants colour.
+func colorOK() bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := os.Stdout.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,27 @@
+// Command obs is one binary for logs, metrics, traces and health checks on a
+// developer box. This package only wires flags to the packages that work.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	app := &cli.App{
+		Name:                 "obs",
+		Usage:                "logs, metrics, traces and alerts for a developer box",
+		EnableBashCompletion: true,
+		Commands: []*cli.Command{
+			serveCommand(),
+			logsCommand(),
+			versionCommand(),
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "obs:", err)
+		os.Exit(1)
+	}
+}

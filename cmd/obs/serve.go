@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/urfave/cli/v2"
+
+	"github.com/obs-dev/obs/configs"
+	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/store/logs"
+	"github.com/obs-dev/obs/web"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the obs server: every listener, the stores and the UI",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "YAML config file (see configs/obs.example.yaml)", EnvVars: []string{"OBS_CONFIG"}},
+			&cli.StringFlag{Name: "data", Usage: "data directory (default ./obs-data)", EnvVars: []string{"OBS_DATA"}},
+			&cli.StringFlag{Name: "http", Usage: "UI and HTTP API address (default 127.0.0.1:8000)", EnvVars: []string{"OBS_HTTP"}},
+			&cli.StringFlag{Name: "logs-udp", Usage: "Logstash JSON over UDP, json_lines over TCP (default 127.0.0.1:7777)", EnvVars: []string{"OBS_LOGS_UDP"}},
+			&cli.StringFlag{Name: "logs-retention", Usage: "keep logs this long, whole days (default 7d)", EnvVars: []string{"OBS_LOGS_RETENTION"}},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
+		},
+		Action: runServe,
+	}
+}
+
+// loadConfig layers defaults, the config file, then flags and env vars.
+func loadConfig(c *cli.Context) (configs.Config, error) {
+	cfg := configs.Default()
+	if p := c.String("config"); p != "" {
+		var err error
+		if cfg, err = configs.Load(p); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("data") {
+		cfg.Data = c.String("data")
+	}
+	if c.IsSet("http") {
+		cfg.HTTP = c.String("http")
+	}
+	if c.IsSet("logs-udp") {
+		cfg.Logs.UDP = c.String("logs-udp")
+	}
+	if c.IsSet("logs-retention") {
+		d, err := configs.ParseDuration(c.String("logs-retention"))
+		if err != nil {
+			return cfg, fmt.Errorf("--logs-retention: %w", err)
+		}
+		cfg.Logs.Retention = configs.Duration(d)
+	}
+	return cfg, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServe(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := shutdownContext(log)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	health := web.NewHealth()
+	tail := web.NewTailHub()
+
+	logStore, err := logs.Open(filepath.Join(cfg.Data, "logs"), logs.Options{
+		Retention: cfg.Logs.Retention.D(), QueueSize: cfg.Logs.QueueSize, Logger: log.With("component", "logs"),
+		OnAppend: tail.Publish,
+	})
+	if err != nil {
+		return fmt.Errorf("open logs store: %w", err)
+	}
+	reg.MustRegister(logStore.Collectors()...)
+	health.Register("logs_store", func() (string, string) {
+		if e := logStore.Err(); e != "" {
+			return web.StatusDegraded, e
+		}
+		return web.StatusOK, ""
+	})
+
+	logMetrics := logudp.NewMetrics(reg)
+	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics}
+	if err := logSrv.Start(ctx); err != nil {
+		logStore.Close()
+		return err
+	}
+	port := logSrv.UDPAddr().Port
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_udp_kernel_drops",
+		Help: "Datagrams the kernel dropped on the logs UDP socket (receive buffer full), from /proc/net/udp."},
+		func() float64 { n, _ := logudp.KernelDrops(port); return float64(n) }))
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		logSrv.Close()
+		logStore.Close()
+		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
+	}
+	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics})
+	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(), "data", cfg.Data)
+
+	httpErr := web.Serve(ctx, ln, srv.Handler())
+
+	// Stop intake first, then flush what was accepted, then close stores.
+	log.Info("shutting down")
+	var errs []error
+	errs = append(errs, logSrv.Close())
+	errs = append(errs, logStore.Close())
+	if httpErr != nil && !errors.Is(httpErr, net.ErrClosed) {
+		errs = append(errs, httpErr)
+	}
+	return errors.Join(errs...)
+}
+
+// shutdownContext ends on the first SIGINT/SIGTERM; a second one exits at once.
+func shutdownContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		log.Info("signal received, flushing; send it again to exit at once", "signal", s.String())
+		cancel()
+		s = <-sig
+		log.Warn("second signal, exiting without flushing", "signal", s.String())
+		os.Exit(2)
+	}()
+	return ctx, func() { signal.Stop(sig); cancel() }
+}

@@ -1,0 +1,21 @@
+package logs
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Collectors exports the store's counters in Prometheus form.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_logs_stored_total", Help: "Log events stored (searchable)."},
+			func() float64 { return float64(s.Stats.Stored.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_logs_dropped_total", Help: "Log events dropped because the ingest queue was full."},
+			func() float64 { return float64(s.Stats.Dropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_logs_write_errors_total", Help: "Log events that could not be written (disk full, I/O errors)."},
+			func() float64 { return float64(s.Stats.WriteError.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_queue_events", Help: "Log events waiting for the writer."},
+			func() float64 { return float64(s.Stats.Queued.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_disk_bytes", Help: "Bytes on disk under the logs directory."},
+			func() float64 { return float64(s.DiskBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_partitions", Help: "Day partitions kept."},
+			func() float64 { return float64(len(s.Partitions())) }),
+	}
+}

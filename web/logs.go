@@ -1,0 +1,242 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/obs-dev/obs/configs"
+	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/query/kql"
+	"github.com/obs-dev/obs/store/logs"
+)
+
+// SearchHit is one event in a search response.
+type SearchHit struct {
+	ID        string          `json:"id"`
+	Timestamp time.Time       `json:"@timestamp"`
+	Event     json.RawMessage `json:"event"`
+}
+
+// SearchResponse is the body of GET /api/logs/search.
+type SearchResponse struct {
+	Hits   []SearchHit `json:"hits"`
+	Next   string      `json:"next,omitempty"`
+	TookMs float64     `json:"took_ms"`
+}
+
+func (s *Server) compile(w http.ResponseWriter, r *http.Request, now time.Time) (*kql.Query, logs.Range, bool) {
+	q, err := kql.Compile(r.URL.Query().Get("q"), now)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return nil, logs.Range{}, false
+	}
+	rng, err := timeRange(r, now)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return nil, logs.Range{}, false
+	}
+	return q, rng, true
+}
+
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a number from %d to %d, got %q", name, lo, hi, v)
+	}
+	return n, nil
+}
+
+func (s *Server) logsSearch(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q, rng, ok := s.compile(w, r, start)
+	if !ok {
+		return
+	}
+	limit, err := intParam(r, "limit", 100, 1, 10000)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	req := logs.SearchRequest{Match: q, Range: rng, Limit: limit, Cursor: r.URL.Query().Get("cursor"),
+		Oldest: r.URL.Query().Get("order") == "asc"}
+	res, err := s.d.Logs.Search(r.Context(), req)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := SearchResponse{Hits: make([]SearchHit, 0, len(res.Hits)), Next: res.Next}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, SearchHit{ID: h.ID.String(), Timestamp: h.TS, Event: h.Raw})
+	}
+	out.TookMs = float64(time.Since(start).Microseconds()) / 1000
+	writeJSON(w, http.StatusOK, out)
+}
+
+// HistogramResponse is the body of GET /api/logs/histogram.
+type HistogramResponse struct {
+	Interval string        `json:"interval"`
+	Total    int           `json:"total"`
+	Buckets  []logs.Bucket `json:"buckets"`
+	TookMs   float64       `json:"took_ms"`
+}
+
+// autoInterval picks a round interval giving about 60 bars, as Discover does.
+func autoInterval(span time.Duration) time.Duration {
+	for _, iv := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+		time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour,
+		12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
+		if span/iv <= 60 {
+			return iv
+		}
+	}
+	return 30 * 24 * time.Hour
+}
+
+func (s *Server) logsHistogram(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q, rng, ok := s.compile(w, r, start)
+	if !ok {
+		return
+	}
+	iv := autoInterval(rng.To.Sub(rng.From))
+	if v := r.URL.Query().Get("interval"); v != "" && v != "auto" {
+		d, err := configs.ParseDuration(v)
+		if err != nil || d <= 0 {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("interval: want a duration such as 30s, 1m or 1h, got %q", v))
+			return
+		}
+		iv = d
+	}
+	buckets, total, err := s.d.Logs.Histogram(r.Context(), q, rng, iv)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, HistogramResponse{Interval: iv.String(), Total: total, Buckets: buckets,
+		TookMs: float64(time.Since(start).Microseconds()) / 1000})
+}
+
+func (s *Server) logsFields(w http.ResponseWriter, r *http.Request) {
+	q, rng, ok := s.compile(w, r, time.Now())
+	if !ok {
+		return
+	}
+	top, err := intParam(r, "top", 5, 1, 100)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	fs, err := s.d.Logs.Fields(r.Context(), q, rng, 500, top)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	if fs == nil {
+		fs = []logs.FieldStat{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"fields": fs})
+}
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 64 << 10}
+
+// logsTail streams matching events as they are stored, one JSON text
+// message per event, until the client goes away.
+func (s *Server) logsTail(w http.ResponseWriter, r *http.Request) {
+	q, err := kql.Compile(r.URL.Query().Get("q"), time.Now())
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	c, err := upgrader.Upgrade(w, r, nil) // rejects cross-origin browsers
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	sub := s.d.Tail.subscribe(q)
+	defer s.d.Tail.unsubscribe(sub)
+	gone := make(chan struct{})
+	go func() {
+		// Reading is how a websocket notices the client left.
+		defer close(gone)
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	var reported int64
+	for {
+		select {
+		case <-gone:
+			return
+		case <-r.Context().Done():
+			return
+		case ev := <-sub.ch:
+			c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.WriteMessage(websocket.TextMessage, ev); err != nil {
+				return
+			}
+			if d := sub.dropped.Load(); d > reported {
+				reported = d
+				notice, _ := json.Marshal(map[string]any{"obs_tail_dropped": d})
+				c.WriteMessage(websocket.TextMessage, notice)
+			}
+		case <-ping.C:
+			c.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second))
+		}
+	}
+}
+
+// logsPost takes NDJSON or a JSON array, like Elasticsearch's bulk-ish intake.
+func (s *Server) logsPost(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.d.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", s.d.MaxBody))
+			return
+		}
+		writeErr(w, http.StatusBadRequest, err)
+		return
+	}
+	sender, _, _ := net.SplitHostPort(r.RemoteAddr)
+	now := time.Now()
+	var entries []logs.Entry
+	failures := 0
+	add := func(p []byte) {
+		res := logudp.Normalize(p, now, sender)
+		if s.d.LogsMetrics != nil {
+			s.d.LogsMetrics.Count("http", res)
+		}
+		failures += res.JSONFailures
+		entries = append(entries, res.Entries...)
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		add(t)
+	} else {
+		logudp.ReadLines(bytes.NewReader(body), len(body)+1, nil, func(line []byte, _ bool) error {
+			add(line)
+			return nil
+		})
+	}
+	if err := s.d.Logs.Append(r.Context(), entries); err != nil {
+		writeErr(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(entries), "json_parse_failures": failures})
+}

@@ -1,0 +1,150 @@
+// Package web serves obs's HTTP API: the logs API, live tail over a
+// websocket, /health and /metrics. It owns no data; the stores do.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/query/kql"
+	"github.com/obs-dev/obs/store/logs"
+)
+
+// LogStore is what the logs API needs from the store.
+type LogStore interface {
+	Search(context.Context, logs.SearchRequest) (logs.SearchResult, error)
+	Histogram(context.Context, logs.Matcher, logs.Range, time.Duration) ([]logs.Bucket, int, error)
+	Fields(context.Context, logs.Matcher, logs.Range, int, int) ([]logs.FieldStat, error)
+	Append(context.Context, []logs.Entry) error
+}
+
+// Deps are the parts the server exposes.
+type Deps struct {
+	Logs        LogStore
+	Tail        *TailHub
+	Registry    *prometheus.Registry
+	Health      *Health
+	Log         *slog.Logger
+	LogsMetrics *logudp.Metrics
+	// MaxBody bounds POST bodies (413 beyond).
+	MaxBody int64
+}
+
+// Server is the main HTTP server.
+type Server struct {
+	d   Deps
+	mux *http.ServeMux
+}
+
+// New builds the routes.
+func New(d Deps) *Server {
+	if d.MaxBody <= 0 {
+		d.MaxBody = 16 << 20
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{d: d, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /health", s.health)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /api/logs/search", s.logsSearch)
+	s.mux.HandleFunc("GET /api/logs/histogram", s.logsHistogram)
+	s.mux.HandleFunc("GET /api/logs/fields", s.logsFields)
+	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
+	s.mux.HandleFunc("POST /api/logs", s.logsPost)
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve runs the server on l until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-errc
+		return nil
+	}
+}
+
+// apiError is the JSON error body of every API.
+type apiError struct {
+	Error    string   `json:"error"`
+	Position *int     `json:"position,omitempty"`
+	Expected []string `json:"expected,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	body := apiError{Error: err.Error()}
+	var se *kql.SyntaxError
+	if errors.As(err, &se) {
+		body.Position, body.Expected = &se.Pos, se.Expected
+	}
+	writeJSON(w, code, body)
+}
+
+// parseTime reads an absolute (RFC 3339, epoch ms) or relative (now-15m) time.
+func parseTime(s string, now time.Time, roundUp bool) (time.Time, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	if !strings.HasPrefix(s, "now") && (strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+")) {
+		s = "now" + s
+	}
+	t, err := kql.ParseDateMath(s, now, roundUp)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad time %q: want RFC 3339, epoch milliseconds or now-15m", s)
+	}
+	return t, nil
+}
+
+// timeRange reads from/to (default: the last 15 minutes, as Discover).
+func timeRange(r *http.Request, now time.Time) (logs.Range, error) {
+	q := r.URL.Query()
+	from, to := q.Get("from"), q.Get("to")
+	if from == "" {
+		from = "now-15m"
+	}
+	if to == "" {
+		to = "now"
+	}
+	f, err := parseTime(from, now, false)
+	if err != nil {
+		return logs.Range{}, fmt.Errorf("from: %w", err)
+	}
+	t, err := parseTime(to, now, true)
+	if err != nil {
+		return logs.Range{}, fmt.Errorf("to: %w", err)
+	}
+	if t.Before(f) {
+		return logs.Range{}, fmt.Errorf("to (%s) is before from (%s)", t.Format(time.RFC3339), f.Format(time.RFC3339))
+	}
+	return logs.Range{From: f, To: t}, nil
+}
