@@ -98,4 +98,3 @@ func sortedNames(m map[string]SubsystemStatus) []string {
 	sort.Strings(ks)
 	return ks
 }
-

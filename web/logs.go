@@ -65,7 +65,7 @@ func (s *Server) logsSearch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit, err := intParam(r, "limit", 100, 1, 10000)
+	limit, err := intParam(r, "limit", 100, 1, 100000)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
 		return

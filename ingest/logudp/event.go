@@ -41,6 +41,20 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 	var v any
 	err := dec.Decode(&v)
 	if err == nil && dec.More() {
+		// Several JSON lines in one datagram: pino-socket and other
+		// stream-based UDP senders batch NDJSON this way.
+		if bytes.IndexByte(trimmed, '\n') > 0 {
+			for _, line := range bytes.Split(trimmed, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) == 0 {
+					continue
+				}
+				sub := Normalize(line, recv, sender)
+				res.Entries = append(res.Entries, sub.Entries...)
+				res.JSONFailures += sub.JSONFailures
+				res.TimestampFailure += sub.TimestampFailure
+			}
+			return res
+		}
 		err = errTrailing
 	}
 	if err != nil {
