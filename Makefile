@@ -1,0 +1,36 @@
+# The README's two commands are `make run` and `make test`.
+GO ?= go
+FUZZTIME ?= 30s
+BENCHTIME ?= 1x
+
+.PHONY: build run test test-go e2e-deps bench fuzz clean
+
+build:
+	$(GO) build -o bin/obs ./cmd/obs
+
+run:
+	$(GO) run ./cmd/obs serve
+
+# The npm clients (log4js, winston, pino...) the end-to-end tests drive.
+e2e-deps:
+	npm ci --prefix e2e/node --no-audit --no-fund --loglevel=error
+
+test: e2e-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Benchmarks behind the BENCHMARKS.md numbers. Long: the logs ingest run
+# alone sustains load for 60 s.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./store/... ./ingest/... ./query/... ./bench/...
+
+# Every parser's fuzz target, FUZZTIME each.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./query/kql
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./ingest/logudp
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./ingest/logudp
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlockIndex$$' -fuzztime $(FUZZTIME) ./store/logs
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./configs
+
+clean:
+	rm -rf bin obs-data
