@@ -1,0 +1,235 @@
+package logs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// all matches every event (the store's own tests need no KQL).
+type all struct{}
+
+func (all) Prune() query.Query                     { return nil }
+func (all) MatchBlock(ix *BlockIndex) (Bits, bool) { return AllBits(ix.N), true }
+func (all) MatchFields([]Field) bool               { return true }
+
+var day = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+
+func mkEntries(n int, start time.Time, step time.Duration) []Entry {
+	out := make([]Entry, n)
+	for i := range out {
+		raw := fmt.Sprintf(`{"seq":%d,"app":"a%d","message":"event number %d"}`, i, i%3, i)
+		out[i] = Entry{TS: start.Add(time.Duration(i) * step), Raw: []byte(raw)}
+	}
+	return out
+}
+
+func seqs(t *testing.T, hits []Hit) []int {
+	var out []int
+	for _, h := range hits {
+		var v struct{ Seq int }
+		if err := json.Unmarshal(h.Raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v.Seq)
+	}
+	return out
+}
+
+func openT(t *testing.T, dir string, o Options) *Store {
+	t.Helper()
+	s, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPagingAcrossHeadAndBlocks(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	defer s.Close()
+	// 5,500 events: two full blocks plus a head.
+	s.Append(context.Background(), mkEntries(5500, day, time.Millisecond))
+	s.Sync()
+	var got []int
+	cursor := ""
+	for {
+		res, err := s.Search(context.Background(), SearchRequest{Match: all{}, Limit: 700, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, seqs(t, res.Hits)...)
+		if res.Next == "" {
+			break
+		}
+		cursor = res.Next
+	}
+	if len(got) != 5500 {
+		t.Fatalf("paged %d events", len(got))
+	}
+	for i, v := range got {
+		if v != 5499-i {
+			t.Fatalf("position %d holds %d: not newest first", i, v)
+		}
+	}
+	// Oldest first with a time range.
+	res, _ := s.Search(context.Background(), SearchRequest{Match: all{}, Limit: 3, Oldest: true,
+		Range: Range{From: day.Add(10 * time.Millisecond), To: day.Add(time.Hour)}})
+	if fmt.Sprint(seqs(t, res.Hits)) != "[10 11 12]" {
+		t.Fatalf("oldest first: %v", seqs(t, res.Hits))
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	defer s.Close()
+	s.Append(context.Background(), mkEntries(3000, day, time.Second)) // 50 minutes
+	s.Flush()
+	b, total, err := s.Histogram(context.Background(), all{}, Range{From: day, To: day.Add(time.Hour)}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3000 || len(b) != 7 || b[0].Count != 600 || b[4].Count != 600 || b[5].Count != 0 {
+		t.Fatalf("total %d buckets %v", total, b)
+	}
+}
+
+// TestCrashRecovery simulates kill -9 at the worst moments: a WAL with a torn
+// last record, a block torn mid-write, and a block written but not indexed.
+func TestCrashRecovery(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{})
+	s.Append(context.Background(), mkEntries(2500, day, time.Millisecond))
+	s.Sync()
+	// Simulate a kill: copy the files as they are now, without Close.
+	crash := t.TempDir()
+	copyDir(t, dir, crash)
+	s.Close()
+
+	part := filepath.Join(crash, dayName(day))
+	wals, _ := filepath.Glob(filepath.Join(part, "wal-*.log"))
+	if len(wals) != 1 {
+		t.Fatalf("wals %v", wals)
+	}
+	// A torn record at the WAL's end and a torn block at the segment's end.
+	appendFile(t, wals[0], []byte{0x80, 0x01, 0x02})
+	appendFile(t, filepath.Join(part, "segment.dat"), []byte("OBSB\x07\x00\x00\x00garbage"))
+
+	r := openT(t, crash, Options{})
+	defer r.Close()
+	if n, _ := r.CountMatches(context.Background(), all{}, Range{}); n != 2500 {
+		t.Fatalf("after crash %d events, want 2500", n)
+	}
+	// New writes go on from there.
+	r.Append(context.Background(), mkEntries(10, day.Add(time.Hour), time.Millisecond))
+	r.Flush()
+	if n, _ := r.CountMatches(context.Background(), all{}, Range{}); n != 2510 {
+		t.Fatalf("after more writes %d events", n)
+	}
+}
+
+func TestReindexMissingBlocks(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{})
+	s.Append(context.Background(), mkEntries(4000, day, time.Millisecond))
+	s.Flush()
+	s.Close()
+	// Lose the bleve index entirely: it is derived data.
+	os.RemoveAll(filepath.Join(dir, dayName(day), "blocks.bleve"))
+	r := openT(t, dir, Options{})
+	defer r.Close()
+	if n, _ := r.CountMatches(context.Background(), all{}, Range{}); n != 4000 {
+		t.Fatalf("%d events", n)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{Retention: 48 * time.Hour})
+	old := time.Now().UTC().AddDate(0, 0, -5)
+	s.Append(context.Background(), mkEntries(10, old, time.Second))
+	s.Append(context.Background(), mkEntries(10, time.Now().UTC(), time.Millisecond))
+	s.Flush()
+	if len(s.Partitions()) != 2 {
+		t.Fatalf("partitions %v", s.Partitions())
+	}
+	s.applyRetention()
+	if p := s.Partitions(); len(p) != 1 || p[0] != dayName(time.Now()) {
+		t.Fatalf("after retention %v", p)
+	}
+	if _, err := os.Stat(filepath.Join(dir, dayName(old))); !os.IsNotExist(err) {
+		t.Fatalf("old day still on disk: %v", err)
+	}
+	s.Close()
+}
+
+func TestQueueFullDropsAndCounts(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{QueueSize: 1})
+	defer s.Close()
+	sent := 0
+	for i := 0; i < 2000; i++ {
+		if s.TryAppend(mkEntries(1, day, 0)) {
+			sent++
+		}
+	}
+	s.Sync()
+	if int(s.Stats.Dropped.Load())+sent != 2000 {
+		t.Fatalf("dropped %d + accepted %d != 2000", s.Stats.Dropped.Load(), sent)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+func appendFile(t *testing.T, p string, b []byte) {
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(b)
+	f.Close()
+}
+
+func FuzzDecodeBlockIndex(f *testing.F) {
+	bb := newBlockBuilder()
+	for _, e := range mkEntries(20, day, time.Second) {
+		fields, _ := Flatten(e.Raw)
+		bb.add(e.TS.UnixMilli(), fields)
+	}
+	f.Add(bb.build().encode(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, err := decodeBlockIndex(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must be safe to query.
+		for _, name := range ix.Fields() {
+			fi := ix.Field(name)
+			fi.Present(ix.N)
+			fi.Term(ix.N, "x")
+			fi.MatchDict(ix.N, func(string) bool { return true })
+			fi.MatchTokens(ix.N, func(string) bool { return true })
+			fi.NumMatch(ix.N, func(float64) bool { return true })
+		}
+	})
+}
