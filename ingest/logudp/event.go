@@ -30,17 +30,15 @@ type Result struct {
 }
 
 // Normalize turns one payload (a datagram or a line) into events:
-// an object is one event, an array of objects one event per element, and
-// anything else is kept whole as the message of a _jsonparsefailure event.
-// recv is the receive time and sender the peer's IP (for "host").
+// an object is one event, an array of objects one event per element, several
+// JSON lines one event each, and anything else is kept whole as the message
+// of a _jsonparsefailure event. recv is the receive time and sender the
+// peer's IP (for "host").
 func Normalize(payload []byte, recv time.Time, sender string) Result {
 	var res Result
 	trimmed := bytes.TrimSpace(payload)
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	if err == nil && dec.More() {
+	p, err := logs.ParseJSON(trimmed)
+	if err == nil && p.N < len(trimmed) {
 		// Several JSON lines in one datagram: pino-socket and other
 		// stream-based UDP senders batch NDJSON this way.
 		if bytes.IndexByte(trimmed, '\n') > 0 {
@@ -62,23 +60,23 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 		res.JSONFailures++
 		return res
 	}
-	switch t := v.(type) {
-	case map[string]any:
-		res.add(normalizeObject(trimmed, t, recv, sender))
-	case []any:
-		for _, el := range t {
-			obj, ok := el.(map[string]any)
-			if !ok {
-				b, _ := json.Marshal(el)
-				res.add(failure(b, recv, sender))
+	switch p.Root {
+	case '{':
+		res.add(normalizeObject(trimmed, p, recv, sender))
+	case '[':
+		for _, el := range p.Elems {
+			if el[0] != '{' {
+				res.add(failure(el, recv, sender))
 				res.JSONFailures++
 				continue
 			}
-			b, err := json.Marshal(obj)
-			if err != nil {
+			sub, err := logs.ParseJSON(el)
+			if err != nil { // cannot happen: el was validated with its array
+				res.add(failure(el, recv, sender))
+				res.JSONFailures++
 				continue
 			}
-			res.add(normalizeObject(b, obj, recv, sender))
+			res.add(normalizeObject(el, sub, recv, sender))
 		}
 	default:
 		res.add(failure(payload, recv, sender))
@@ -118,91 +116,91 @@ func failure(payload []byte, recv time.Time, sender string) (logs.Entry, bool) {
 
 func formatTS(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// topValue finds a root key's leaf value; ok is false when the key is absent.
+// A key holding an object or array has no leaf of its own name.
+func topValue(p logs.Parsed, key string) (f *logs.Field, present bool) {
+	for _, k := range p.Top {
+		if k.Key == key {
+			present = true
+		}
+	}
+	if !present {
+		return nil, false
+	}
+	for i := range p.Fields {
+		if p.Fields[i].Path == key {
+			return &p.Fields[i], true
+		}
+	}
+	return nil, true
+}
+
 // normalizeObject fills in @timestamp, @version and host. When nothing has to
 // change, the event is stored byte for byte as it was sent; added fields are
 // appended so that the sender's own field order is kept.
-func normalizeObject(raw []byte, obj map[string]any, recv time.Time, sender string) (logs.Entry, bool) {
-	var add [][2]string // key, JSON value
+func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (logs.Entry, bool) {
+	var add []logs.Field
 	ts := recv.UTC()
-	tsFailed := false
-	if v, ok := obj["@timestamp"]; ok {
-		if t, ok := parseTS(v); ok {
-			ts = t
-		} else {
-			// Logstash: keep the original in _@timestamp, tag, use now.
-			tsFailed = true
-			obj["_@timestamp"] = v
-			obj["@timestamp"] = formatTS(recv)
-			obj["tags"] = appendTag(obj["tags"], TagTimestampParseFailure)
+	if f, present := topValue(p, "@timestamp"); present {
+		t, ok := time.Time{}, false
+		if f != nil {
+			t, ok = parseTS(f)
 		}
+		if !ok {
+			return timestampFailure(raw, recv, sender)
+		}
+		ts = t
 	} else {
 		for _, k := range []string{"timestamp", "time", "ts"} {
-			if v, ok := obj[k]; ok {
-				if t, ok := parseTS(v); ok {
+			if f, _ := topValue(p, k); f != nil {
+				if t, ok := parseTS(f); ok {
 					ts = t
 					break
 				}
 			}
 		}
-		add = append(add, [2]string{"@timestamp", strconv.Quote(formatTS(ts))})
+		add = append(add, logs.Field{Path: "@timestamp", Kind: logs.KindString, Str: formatTS(ts)})
 	}
-	if _, ok := obj["@version"]; !ok {
-		add = append(add, [2]string{"@version", `"1"`})
+	if _, present := topValue(p, "@version"); !present {
+		add = append(add, logs.Field{Path: "@version", Kind: logs.KindString, Str: "1"})
 	}
-	if _, ok := obj["host"]; !ok && sender != "" {
-		add = append(add, [2]string{"host", strconv.Quote(sender)})
+	if _, present := topValue(p, "host"); !present && sender != "" {
+		add = append(add, logs.Field{Path: "host", Kind: logs.KindString, Str: sender})
 	}
-	if tsFailed {
-		for _, kv := range add {
-			var v any
-			json.Unmarshal([]byte(kv[1]), &v)
-			obj[kv[0]] = v
-		}
-		b, err := json.Marshal(obj)
-		if err == nil {
-			raw = b
-		}
-	} else if len(add) > 0 {
+	if len(add) > 0 {
 		raw = appendKeys(raw, add)
 	}
-	if !isCompact(raw) {
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			raw = buf.Bytes()
-		}
-	}
-	fields := logs.FlattenValue(obj)
-	if !tsFailed {
-		for _, kv := range add {
-			var v any
-			dec := json.NewDecoder(strings.NewReader(kv[1]))
-			dec.UseNumber()
-			dec.Decode(&v)
-			fields = append(fields, logs.FlattenValue(map[string]any{kv[0]: v})...)
-		}
-	}
-	return logs.Entry{TS: ts, Raw: raw, Fields: fields}, tsFailed
+	return logs.Entry{TS: ts, Raw: raw, Fields: append(p.Fields, add...)}, false
 }
 
-func isCompact(b []byte) bool {
-	inStr, esc := false, false
-	for _, c := range b {
-		switch {
-		case esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
-		case c == '"':
-			inStr = !inStr
-		case !inStr && (c == ' ' || c == '\n' || c == '\t' || c == '\r'):
-			return false
-		}
+// timestampFailure is Logstash's answer to an unreadable @timestamp: keep
+// the original in _@timestamp, tag the event, use the receive time. Rare, so
+// it takes the slow generic path.
+func timestampFailure(raw []byte, recv time.Time, sender string) (logs.Entry, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return failure(raw, recv, sender)
 	}
-	return true
+	obj["_@timestamp"] = obj["@timestamp"]
+	obj["@timestamp"] = formatTS(recv)
+	obj["tags"] = appendTag(obj["tags"], TagTimestampParseFailure)
+	if _, ok := obj["@version"]; !ok {
+		obj["@version"] = "1"
+	}
+	if _, ok := obj["host"]; !ok && sender != "" {
+		obj["host"] = sender
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return failure(raw, recv, sender)
+	}
+	return logs.Entry{TS: recv.UTC(), Raw: out}, true
 }
 
-// appendKeys inserts "k":v pairs before the object's closing brace.
-func appendKeys(raw []byte, kvs [][2]string) []byte {
+// appendKeys inserts string-valued keys before the object's closing brace.
+func appendKeys(raw []byte, kvs []logs.Field) []byte {
 	end := bytes.LastIndexByte(raw, '}')
 	body := bytes.TrimSpace(raw[1:end])
 	out := make([]byte, 0, len(raw)+64)
@@ -212,9 +210,9 @@ func appendKeys(raw []byte, kvs [][2]string) []byte {
 		if len(body) > 0 || i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, strconv.Quote(kv[0])...)
-		out = append(out, ':')
-		out = append(out, kv[1]...)
+		k, _ := json.Marshal(kv.Path)
+		v, _ := json.Marshal(kv.Str)
+		out = append(append(append(out, k...), ':'), v...)
 	}
 	return append(out, '}')
 }
@@ -232,9 +230,10 @@ func appendTag(tags any, tag string) any {
 
 // parseTS reads ISO 8601 strings and epoch seconds or milliseconds (numbers
 // or numeric strings), as pino ("time": 1700000000000) and bunyan send them.
-func parseTS(v any) (time.Time, bool) {
-	switch t := v.(type) {
-	case string:
+func parseTS(f *logs.Field) (time.Time, bool) {
+	switch f.Kind {
+	case logs.KindString:
+		t := f.Str
 		for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05,999"} {
 			if ts, err := time.Parse(l, t); err == nil {
 				return ts.UTC(), true
@@ -243,12 +242,8 @@ func parseTS(v any) (time.Time, bool) {
 		if f, err := strconv.ParseFloat(t, 64); err == nil {
 			return epoch(f)
 		}
-	case json.Number:
-		if f, err := t.Float64(); err == nil {
-			return epoch(f)
-		}
-	case float64:
-		return epoch(t)
+	case logs.KindNumber:
+		return epoch(f.Num)
 	}
 	return time.Time{}, false
 }

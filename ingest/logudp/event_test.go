@@ -24,7 +24,7 @@ func TestNormalize(t *testing.T) {
 			wantTS:  []string{"2026-11-20T12:00:00.5Z"}},
 		{name: "missing fields appended",
 			in:      ` {"app": "x"} `,
-			wantRaw: []string{`{"app":"x","@timestamp":"2026-11-22T10:00:00.123Z","@version":"1","host":"10.0.0.9"}`},
+			wantRaw: []string{`{"app": "x","@timestamp":"2026-11-22T10:00:00.123Z","@version":"1","host":"10.0.0.9"}`},
 			wantTS:  []string{"2026-11-22T10:00:00.123Z"}},
 		{name: "empty object",
 			in:      `{}`,

@@ -396,6 +396,14 @@ func (t termExpr) prune() query.Query {
 	if t.sel.all || t.sel.parts != nil || t.isNum {
 		return nil
 	}
+	q := t.pruneTerms()
+	// Blocks whose values of this field were too many to index stay candidates.
+	un := bleve.NewTermQuery(t.sel.path)
+	un.SetField(logs.BleveUnprunedField())
+	return bleve.NewDisjunctionQuery(q, un)
+}
+
+func (t termExpr) pruneTerms() query.Query {
 	path := t.sel.path
 	if t.val.wildcard() {
 		w := bleve.NewWildcardQuery(t.val.text)

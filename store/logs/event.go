@@ -11,7 +11,6 @@
 package logs
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -80,17 +79,6 @@ type Hit struct {
 	ID  ID
 	TS  time.Time
 	Raw json.RawMessage
-}
-
-// Flatten decodes raw JSON into leaves. Numbers keep the text they were sent with.
-func Flatten(raw []byte) ([]Field, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return FlattenValue(v), nil
 }
 
 // FlattenValue flattens an already decoded value (decoded with UseNumber).

@@ -24,6 +24,9 @@ import (
 // keyword term: the block index has already tokenized text.
 const (
 	bleveFieldsField = "_fields" // the paths present in the block
+	// _unpruned: paths with too many distinct values (or words) in the block
+	// to index; a query on such a path cannot rule the block out.
+	bleveUnprunedField = "_unpruned"
 	bleveValuePrefix = "f."      // f.<path>: distinct values
 	bleveTokenPrefix = "t."      // t.<path>: distinct words of text values
 )
@@ -33,6 +36,13 @@ const (
 func BleveValueField(path string) string { return bleveValueField(path) }
 func BleveTokenField(path string) string { return bleveTokenPrefix + path }
 func BleveFieldsField() string           { return bleveFieldsField }
+func BleveUnprunedField() string         { return bleveUnprunedField }
+
+// maxBleveTerms is the most distinct values (and, separately, words) of one
+// field a block document carries. Beyond it (request ids, timestamps) the
+// terms make bleve's segment merges the ingest bottleneck while pruning
+// almost nothing: such a field's block is simply always a candidate.
+const maxBleveTerms = 256
 func bleveValueField(path string) string { return bleveValuePrefix + path }
 
 var keywordAnalyzer analysis.Analyzer = &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()}
@@ -60,6 +70,7 @@ type partition struct {
 	headAt  time.Time
 	headIx  *BlockIndex // cached index of head, nil when stale
 	wal     *wal
+	pending []pendingBlock // flushed, not yet in bleve
 }
 
 func dayName(t time.Time) string { return "logs-" + t.UTC().Format("2006.01.02") }
@@ -142,11 +153,9 @@ func (p *partition) openBleve() error {
 		if err != nil {
 			return fmt.Errorf("reindex %s: %w", p.name, err)
 		}
-		if err := p.indexBlock(p.blocks[i].Seq, ix); err != nil {
-			return err
-		}
+		p.pending = append(p.pending, pendingBlock{p.blocks[i].Seq, ix})
 	}
-	return nil
+	return p.indexPending()
 }
 
 // recoverWAL deletes WALs whose block is already in the segment and replays
@@ -249,10 +258,11 @@ func (p *partition) flushHead() error {
 	p.headSeq = seq + 1
 	old := p.wal
 	p.wal = nw
+	p.pending = append(p.pending, pendingBlock{seq, ix})
 	p.mu.Unlock()
 	old.close()
 	os.Remove(walName(p.dir, seq))
-	return p.indexBlock(seq, ix)
+	return nil
 }
 
 func buildIndex(entries []Entry) *BlockIndex {
@@ -264,32 +274,69 @@ func buildIndex(entries []Entry) *BlockIndex {
 	return bb.build()
 }
 
-// indexBlock adds the block's document to bleve with the new high-water mark.
-func (p *partition) indexBlock(seq uint32, ix *BlockIndex) error {
+type pendingBlock struct {
+	seq uint32
+	ix  *BlockIndex
+}
+
+// blockDoc is the bleve document of one block.
+func blockDoc(seq uint32, ix *BlockIndex) *document.Document {
 	doc := document.NewDocument(strconv.FormatUint(uint64(seq), 10))
 	opts := index.IndexField
+	add := func(field, v string) {
+		doc.AddField(document.NewTextFieldCustom(field, nil, []byte(v), opts, keywordAnalyzer))
+	}
 	for _, name := range ix.names {
 		f := ix.fields[name]
-		doc.AddField(document.NewTextFieldCustom(bleveFieldsField, nil, []byte(name), opts, keywordAnalyzer))
-		fn := bleveValueField(name)
-		for _, v := range f.Dict {
-			doc.AddField(document.NewTextFieldCustom(fn, nil, []byte(v), opts, keywordAnalyzer))
+		add(bleveFieldsField, name)
+		if len(f.Dict) > maxBleveTerms || len(f.Tokens) > maxBleveTerms {
+			add(bleveUnprunedField, name)
 		}
-		tn := bleveTokenPrefix + name
-		for _, t := range f.Tokens {
-			doc.AddField(document.NewTextFieldCustom(tn, nil, []byte(t), opts, keywordAnalyzer))
+		if len(f.Dict) <= maxBleveTerms {
+			fn := bleveValueField(name)
+			for _, v := range f.Dict {
+				add(fn, v)
+			}
 		}
+		if len(f.Tokens) <= maxBleveTerms {
+			tn := bleveTokenPrefix + name
+			for _, t := range f.Tokens {
+				add(tn, t)
+			}
+		}
+	}
+	return doc
+}
+
+// indexPending adds the documents of blocks flushed since the last call to
+// bleve in one batch, with the new high-water mark. Batching keeps bleve's
+// segment count (and merge work) low at high ingest rates; until a block is
+// indexed, queries treat it as a candidate.
+func (p *partition) indexPending() error {
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
 	}
 	b := p.idx.NewBatch()
-	if err := b.IndexAdvanced(doc); err != nil {
-		return fmt.Errorf("index block %d of %s: %w", seq, p.name, err)
+	top := uint32(0)
+	for _, pb := range pending {
+		if err := b.IndexAdvanced(blockDoc(pb.seq, pb.ix)); err != nil {
+			return fmt.Errorf("index block %d of %s: %w", pb.seq, p.name, err)
+		}
+		top = max(top, pb.seq)
 	}
-	b.SetInternal(indexedKey, []byte(strconv.FormatUint(uint64(seq), 10)))
+	b.SetInternal(indexedKey, []byte(strconv.FormatUint(uint64(top), 10)))
 	if err := p.idx.Batch(b); err != nil {
-		return fmt.Errorf("index block %d of %s: %w", seq, p.name, err)
+		p.mu.Lock()
+		p.pending = append(pending, p.pending...) // retry next time
+		p.mu.Unlock()
+		return fmt.Errorf("index blocks of %s: %w", p.name, err)
 	}
 	p.mu.Lock()
-	p.indexed = max(p.indexed, seq)
+	p.indexed = max(p.indexed, top)
 	p.mu.Unlock()
 	return nil
 }

@@ -254,6 +254,7 @@ func (s *Store) partition(day string) (*partition, error) {
 }
 
 func (s *Store) flushAll(force bool) {
+	defer s.indexAll()
 	for _, p := range s.partitionList() {
 		p.mu.RLock()
 		due := len(p.head) > 0 && (force || time.Since(p.headAt) >= s.opts.MaxHeadAge)
@@ -263,6 +264,16 @@ func (s *Store) flushAll(force bool) {
 				s.setErr(err)
 				s.log.Error("flush log block", "partition", p.name, "err", err)
 			}
+		}
+	}
+}
+
+// indexAll brings every partition's bleve index up to date.
+func (s *Store) indexAll() {
+	for _, p := range s.partitionList() {
+		if err := p.indexPending(); err != nil {
+			s.setErr(err)
+			s.log.Error("index log blocks", "partition", p.name, "err", err)
 		}
 	}
 }
