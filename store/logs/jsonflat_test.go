@@ -11,14 +11,14 @@ import (
 
 // reference flattens with encoding/json, the behaviour ParseJSON must match.
 func reference(raw []byte) ([]string, error) {
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("invalid")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("trailing data")
 	}
 	var out []Field
 	flattenInto(&out, "", v)
