@@ -57,7 +57,7 @@ type timerData struct {
 type Aggregator struct {
 	opts Options
 
-	mu       sync.Mutex
+	mu sync.Mutex
 	// Values are pointers so that updating a known series is a map lookup,
 	// not an assignment (which would allocate the key string every time).
 	counters map[string]*float64

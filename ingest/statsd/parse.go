@@ -36,9 +36,9 @@ type Metric struct {
 type LineKind uint8
 
 const (
-	LineMetrics LineKind = iota
-	LineEvent            // DogStatsD _e{…}
-	LineServiceCheck     // DogStatsD _sc|…
+	LineMetrics      LineKind = iota
+	LineEvent                 // DogStatsD _e{…}
+	LineServiceCheck          // DogStatsD _sc|…
 	LineEmpty
 )
 

@@ -27,8 +27,8 @@ const (
 	// _unpruned: paths with too many distinct values (or words) in the block
 	// to index; a query on such a path cannot rule the block out.
 	bleveUnprunedField = "_unpruned"
-	bleveValuePrefix = "f."      // f.<path>: distinct values
-	bleveTokenPrefix = "t."      // t.<path>: distinct words of text values
+	bleveValuePrefix   = "f." // f.<path>: distinct values
+	bleveTokenPrefix   = "t." // t.<path>: distinct words of text values
 )
 
 // BleveValueField and BleveTokenField name the block-document fields a
@@ -43,6 +43,7 @@ func BleveUnprunedField() string         { return bleveUnprunedField }
 // terms make bleve's segment merges the ingest bottleneck while pruning
 // almost nothing: such a field's block is simply always a candidate.
 const maxBleveTerms = 256
+
 func bleveValueField(path string) string { return bleveValuePrefix + path }
 
 var keywordAnalyzer analysis.Analyzer = &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()}
