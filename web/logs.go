@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/obs-dev/obs/configs"
+	"github.com/obs-dev/obs/ingest/framing"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
@@ -229,7 +230,7 @@ func (s *Server) logsPost(w http.ResponseWriter, r *http.Request) {
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
 		add(t)
 	} else {
-		logudp.ReadLines(bytes.NewReader(body), len(body)+1, nil, func(line []byte, _ bool) error {
+		framing.ReadLines(bytes.NewReader(body), len(body)+1, nil, func(line []byte, _ bool) error {
 			add(line)
 			return nil
 		})

@@ -1,12 +1,9 @@
 package logudp
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/obs-dev/obs/ingest/framing"
 	"github.com/obs-dev/obs/store/logs"
 )
 
@@ -201,7 +199,7 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		sender = ta.AddrPort().Addr().Unmap().String()
 	}
-	err := ReadLines(c, MaxLine, func() { c.SetReadDeadline(time.Now().Add(idleTimeout)) }, func(line []byte, tooLong bool) error {
+	err := framing.ReadLines(c, MaxLine, func() { c.SetReadDeadline(time.Now().Add(idleTimeout)) }, func(line []byte, tooLong bool) error {
 		s.Metrics.Lines.Inc()
 		if tooLong {
 			s.Metrics.BadInput.WithLabelValues("line_too_long").Inc()
@@ -213,57 +211,6 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 	})
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && s.Log != nil {
 		s.Log.Debug("logs tcp connection ended", "peer", c.RemoteAddr().String(), "err", err)
-	}
-}
-
-// ReadLines calls fn for each non-empty newline-terminated line (a final
-// unterminated line counts too). Lines over max bytes are reported with
-// tooLong and their content skipped. before runs before each read.
-func ReadLines(r io.Reader, max int, before func(), fn func(line []byte, tooLong bool) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var long []byte
-	skipping := false
-	for {
-		if before != nil {
-			before()
-		}
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if !skipping {
-				long = append(long, chunk...)
-				if len(long) > max {
-					skipping, long = true, nil
-				}
-			}
-			continue
-		}
-		line := chunk
-		if len(long) > 0 {
-			line = append(long, chunk...)
-			long = long[:0]
-		}
-		if skipping {
-			skipping = false
-			if len(chunk) > 0 || err == nil {
-				if ferr := fn(nil, true); ferr != nil {
-					return ferr
-				}
-			}
-		} else if len(bytes.TrimSpace(line)) > 0 {
-			if len(line) > max {
-				if ferr := fn(nil, true); ferr != nil {
-					return ferr
-				}
-			} else if ferr := fn(bytes.TrimRight(line, "\r\n"), false); ferr != nil {
-				return ferr
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
 	}
 }
 

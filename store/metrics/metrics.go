@@ -1,0 +1,212 @@
+// Package metrics stores samples in the Prometheus TSDB
+// (github.com/prometheus/prometheus/tsdb) under <data>/metrics. A Graphite
+// path such as stats.timers.web-api.x.upper_90 is the series' __name__;
+// DogStatsD tags are further labels. The same DB serves Graphite-style reads
+// (glob over names) and PromQL (it is a storage.Queryable).
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Sample is one value to store.
+type Sample struct {
+	Name   string
+	Labels []Label
+	TS     int64 // unix milliseconds
+	Value  float64
+}
+
+// Label is a name/value pair besides __name__.
+type Label struct{ Name, Value string }
+
+// Options configure the store.
+type Options struct {
+	Retention time.Duration
+	Logger    *slog.Logger
+	// Registerer receives the TSDB's own metrics (prometheus_tsdb_*); nil skips them.
+	Registerer prometheus.Registerer
+}
+
+// Store wraps one TSDB.
+type Store struct {
+	db      *tsdb.DB
+	log     *slog.Logger
+	mu      sync.Mutex
+	Written atomic.Int64
+	Failed  atomic.Int64
+	lastErr atomic.Pointer[string]
+}
+
+// Open opens or creates the TSDB in dir, replaying its WAL after a crash.
+func Open(dir string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create metrics dir: %w", err)
+	}
+	opts := tsdb.DefaultOptions()
+	if o.Retention > 0 {
+		opts.RetentionDuration = o.Retention.Milliseconds()
+	}
+	// StatsD |T and Graphite plaintext carry their own timestamps, which
+	// may arrive late; accept up to an hour out of order.
+	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+	db, err := tsdb.Open(dir, o.Logger, o.Registerer, opts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open metrics tsdb %s: %w", dir, err)
+	}
+	return &Store{db: db, log: o.Logger}, nil
+}
+
+// DB is the TSDB, a storage.Queryable for the PromQL engine.
+func (s *Store) DB() *tsdb.DB { return s.db }
+
+// Queryable is the storage PromQL reads.
+func (s *Store) Queryable() storage.Queryable { return s.db }
+
+// Append writes samples in one transaction. Samples the TSDB refuses (too
+// old, duplicates with another value) are counted, not fatal for the rest.
+func (s *Store) Append(ctx context.Context, samples []Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	app := s.db.Appender(ctx)
+	var b labels.ScratchBuilder
+	failed := 0
+	var firstErr error
+	for _, smp := range samples {
+		b.Reset()
+		b.Add(labels.MetricName, smp.Name)
+		for _, l := range smp.Labels {
+			b.Add(l.Name, l.Value)
+		}
+		b.Sort()
+		if _, err := app.Append(0, b.Labels(), smp.TS, smp.Value); err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = fmt.Errorf("append %s: %w", smp.Name, err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		s.Failed.Add(int64(len(samples)))
+		s.setErr(err)
+		return fmt.Errorf("commit %d samples: %w", len(samples), err)
+	}
+	s.Written.Add(int64(len(samples) - failed))
+	if failed > 0 {
+		s.Failed.Add(int64(failed))
+		s.setErr(firstErr)
+		return firstErr
+	}
+	s.lastErr.Store(nil)
+	return nil
+}
+
+func (s *Store) setErr(err error) { m := err.Error(); s.lastErr.Store(&m) }
+
+// Err is the last write error, "" while writes succeed.
+func (s *Store) Err() string {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Series is one stored series over a time range.
+type Series struct {
+	Name   string
+	Labels map[string]string // without __name__
+	TS     []int64           // unix ms
+	Values []float64
+}
+
+// Select reads series matching ms in [from, to] (unix ms).
+func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	set := q.Select(ctx, true, nil, ms...)
+	var out []Series
+	for set.Next() {
+		st := set.At()
+		ser := Series{Labels: map[string]string{}}
+		st.Labels().Range(func(l labels.Label) {
+			if l.Name == labels.MetricName {
+				ser.Name = l.Value
+			} else {
+				ser.Labels[l.Name] = l.Value
+			}
+		})
+		it := st.Iterator(nil)
+		for it.Next() != 0 {
+			t, v := it.At()
+			if math.IsNaN(v) {
+				continue // staleness markers
+			}
+			ser.TS = append(ser.TS, t)
+			ser.Values = append(ser.Values, v)
+		}
+		if err := it.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", ser.Name, err)
+		}
+		out = append(out, ser)
+	}
+	if err := set.Err(); err != nil {
+		return nil, fmt.Errorf("select series: %w", err)
+	}
+	return out, nil
+}
+
+// Names lists metric names with data in [from, to], sorted.
+func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	names, _, err := q.LabelValues(ctx, labels.MetricName, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list metric names: %w", err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Close flushes the head and closes the TSDB.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("close metrics tsdb: %w", err)
+	}
+	return nil
+}
+
+// Collectors exports the store's counters.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_metrics_samples_written_total", Help: "Samples written to the TSDB."},
+			func() float64 { return float64(s.Written.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_metrics_samples_failed_total", Help: "Samples the TSDB refused (out of bounds, duplicates, disk errors)."},
+			func() float64 { return float64(s.Failed.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_metrics_series", Help: "Series in the TSDB head."},
+			func() float64 { return float64(s.db.Head().NumSeries()) }),
+	}
+}
