@@ -25,9 +25,42 @@ var Example []byte
 
 // Config is the whole file. Every key is optional.
 type Config struct {
-	Data string     `yaml:"data"`
-	HTTP string     `yaml:"http"`
-	Logs LogsConfig `yaml:"logs"`
+	Data    string        `yaml:"data"`
+	HTTP    string        `yaml:"http"`
+	Logs    LogsConfig    `yaml:"logs"`
+	StatsD  StatsDConfig  `yaml:"statsd"`
+	Metrics MetricsConfig `yaml:"metrics"`
+	Carbon  CarbonConfig  `yaml:"carbon"`
+}
+
+// StatsDConfig mirrors the Etsy daemon's options that change results.
+type StatsDConfig struct {
+	Addr             string      `yaml:"addr"`
+	FlushInterval    Duration    `yaml:"flush_interval"`
+	PercentThreshold []float64   `yaml:"percent_threshold"`
+	DeleteIdleStats  bool        `yaml:"delete_idle_stats"`
+	DeleteCounters   *bool       `yaml:"delete_counters"`
+	DeleteTimers     *bool       `yaml:"delete_timers"`
+	DeleteGauges     *bool       `yaml:"delete_gauges"`
+	DeleteSets       *bool       `yaml:"delete_sets"`
+	MaxSeries        int         `yaml:"max_series"`
+	Histogram        []Histogram `yaml:"histogram"`
+}
+
+// Histogram is one entry of Etsy's histogram option.
+type Histogram struct {
+	Metric string    `yaml:"metric"`
+	Bins   []float64 `yaml:"bins"` // .inf for Etsy's "inf"
+}
+
+// MetricsConfig configures the TSDB.
+type MetricsConfig struct {
+	Retention Duration `yaml:"retention"`
+}
+
+// CarbonConfig configures the Graphite plaintext listener.
+type CarbonConfig struct {
+	Addr string `yaml:"addr"`
 }
 
 // LogsConfig configures log ingest and storage.
@@ -45,6 +78,10 @@ func Default() Config {
 		Data: "./obs-data",
 		HTTP: "127.0.0.1:8000",
 		Logs: LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
+		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
+			PercentThreshold: []float64{90}, MaxSeries: 100000},
+		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
+		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
 	}
 }
 
@@ -168,7 +205,7 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
 	}
-	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP} {
+	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP, "statsd.addr": c.StatsD.Addr, "carbon.addr": c.Carbon.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "want host:port, got %q", addr)
 		}
@@ -181,6 +218,20 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Logs.QueueSize < 0 {
 		bad("logs.queue_size", "must not be negative")
+	}
+	if c.StatsD.FlushInterval.D() < time.Millisecond {
+		bad("statsd.flush_interval", "must be at least 1ms")
+	}
+	for _, p := range c.StatsD.PercentThreshold {
+		if p == 0 || p < -100 || p > 100 {
+			bad("statsd.percent_threshold", "%v is not a percentage in [-100, 100] other than 0", p)
+		}
+	}
+	if c.StatsD.MaxSeries < 0 {
+		bad("statsd.max_series", "must not be negative")
+	}
+	if c.Metrics.Retention < 0 {
+		bad("metrics.retention", "must not be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ func TestExampleLoads(t *testing.T) {
 	if err := Parse(Example, &cfg); err != nil {
 		t.Fatalf("the example config must load: %v", err)
 	}
-	if cfg != Default() {
+	if !reflect.DeepEqual(cfg, Default()) {
 		t.Fatalf("the example documents the defaults; got %+v", cfg)
 	}
 }

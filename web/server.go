@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,10 @@ import (
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
+	"github.com/obs-dev/obs/store/metrics"
 )
+
+func goVersion() string { return runtime.Version() }
 
 // LogStore is what the logs API needs from the store.
 type LogStore interface {
@@ -38,6 +42,10 @@ type Deps struct {
 	Health      *Health
 	Log         *slog.Logger
 	LogsMetrics *logudp.Metrics
+	// Metrics is the TSDB behind /render, /metrics/find and /api/v1/*; nil disables them.
+	Metrics *metrics.Store
+	// MetricsStep is the finest Graphite step: the StatsD flush interval.
+	MetricsStep time.Duration
 	// MaxBody bounds POST bodies (413 beyond).
 	MaxBody int64
 }
@@ -64,6 +72,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /api/logs/fields", s.logsFields)
 	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
 	s.mux.HandleFunc("POST /api/logs", s.logsPost)
+	s.routeMetrics()
 	return s
 }
 

@@ -17,10 +17,11 @@ func main() {
 		Commands: []*cli.Command{
 			serveCommand(),
 			logsCommand(),
+			metricsCommand(),
 			versionCommand(),
 		},
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "obs:", err)
 		os.Exit(1)
 	}

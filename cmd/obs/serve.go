@@ -17,7 +17,9 @@ import (
 
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/ingest/statsd"
 	"github.com/obs-dev/obs/store/logs"
+	"github.com/obs-dev/obs/store/metrics"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -31,6 +33,10 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "http", Usage: "UI and HTTP API address (default 127.0.0.1:8000)", EnvVars: []string{"OBS_HTTP"}},
 			&cli.StringFlag{Name: "logs-udp", Usage: "Logstash JSON over UDP, json_lines over TCP (default 127.0.0.1:7777)", EnvVars: []string{"OBS_LOGS_UDP"}},
 			&cli.StringFlag{Name: "logs-retention", Usage: "keep logs this long, whole days (default 7d)", EnvVars: []string{"OBS_LOGS_RETENTION"}},
+			&cli.StringFlag{Name: "statsd", Usage: "StatsD/DogStatsD, UDP and TCP (default 127.0.0.1:8125)", EnvVars: []string{"OBS_STATSD"}},
+			&cli.StringFlag{Name: "flush-interval", Usage: "StatsD flush interval (default 10s)", EnvVars: []string{"OBS_FLUSH_INTERVAL"}},
+			&cli.StringFlag{Name: "carbon", Usage: "Graphite plaintext, TCP and UDP (default 127.0.0.1:2003)", EnvVars: []string{"OBS_CARBON"}},
+			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
 		Action: runServe,
@@ -55,12 +61,21 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if c.IsSet("logs-udp") {
 		cfg.Logs.UDP = c.String("logs-udp")
 	}
-	if c.IsSet("logs-retention") {
-		d, err := configs.ParseDuration(c.String("logs-retention"))
-		if err != nil {
-			return cfg, fmt.Errorf("--logs-retention: %w", err)
+	if c.IsSet("statsd") {
+		cfg.StatsD.Addr = c.String("statsd")
+	}
+	if c.IsSet("carbon") {
+		cfg.Carbon.Addr = c.String("carbon")
+	}
+	for flag, dst := range map[string]*configs.Duration{"logs-retention": &cfg.Logs.Retention,
+		"flush-interval": &cfg.StatsD.FlushInterval, "metrics-retention": &cfg.Metrics.Retention} {
+		if c.IsSet(flag) {
+			d, err := configs.ParseDuration(c.String(flag))
+			if err != nil {
+				return cfg, fmt.Errorf("--%s: %w", flag, err)
+			}
+			*dst = configs.Duration(d)
 		}
-		cfg.Logs.Retention = configs.Duration(d)
 	}
 	return cfg, nil
 }
@@ -116,26 +131,78 @@ func runServe(c *cli.Context) error {
 		Help: "Datagrams the kernel dropped on the logs UDP socket (receive buffer full), from /proc/net/udp."},
 		func() float64 { n, _ := logudp.KernelDrops(port); return float64(n) }))
 
+	// Everything opened from here on is closed by stopAll, newest first.
+	closers := []func() error{logStore.Close, logSrv.Close}
+	stopAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+
+	metricStore, err := metrics.Open(filepath.Join(cfg.Data, "metrics"), metrics.Options{
+		Retention: cfg.Metrics.Retention.D(), Logger: log.With("component", "tsdb")})
+	if err != nil {
+		stopAll()
+		return err
+	}
+	closers = append(closers, metricStore.Close)
+	reg.MustRegister(metricStore.Collectors()...)
+	health.Register("metrics_store", func() (string, string) {
+		if e := metricStore.Err(); e != "" {
+			return web.StatusDegraded, e
+		}
+		return web.StatusOK, ""
+	})
+
+	agg := statsd.NewAggregator(statsdOptions(cfg.StatsD))
+	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd")}
+	statsdSrv.RegisterMetrics(reg)
+	if err := statsdSrv.Start(ctx); err != nil {
+		stopAll()
+		return err
+	}
+	closers = append(closers, statsdSrv.Close)
+
+	carbon := &statsd.Carbon{Addr: cfg.Carbon.Addr, Sink: metricStore}
+	carbon.RegisterMetrics(reg)
+	if err := carbon.Start(ctx); err != nil {
+		stopAll()
+		return err
+	}
+	closers = append(closers, carbon.Close)
+
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
-		logSrv.Close()
-		logStore.Close()
+		stopAll()
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
-	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics})
-	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(), "data", cfg.Data)
+	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D()})
+	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
+		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "data", cfg.Data)
 
 	httpErr := web.Serve(ctx, ln, srv.Handler())
 
-	// Stop intake first, then flush what was accepted, then close stores.
+	// Stop intake first (the StatsD server makes its final flush), then
+	// close the stores, which flush what was accepted.
 	log.Info("shutting down")
-	var errs []error
-	errs = append(errs, logSrv.Close())
-	errs = append(errs, logStore.Close())
+	err = stopAll()
 	if httpErr != nil && !errors.Is(httpErr, net.ErrClosed) {
-		errs = append(errs, httpErr)
+		err = errors.Join(err, httpErr)
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+func statsdOptions(c configs.StatsDConfig) statsd.Options {
+	o := statsd.Options{FlushInterval: c.FlushInterval.D(), PercentThreshold: c.PercentThreshold,
+		DeleteIdleStats: c.DeleteIdleStats, DeleteCounters: c.DeleteCounters, DeleteTimers: c.DeleteTimers,
+		DeleteGauges: c.DeleteGauges, DeleteSets: c.DeleteSets, MaxSeries: c.MaxSeries}
+	for _, h := range c.Histogram {
+		o.Histogram = append(o.Histogram, statsd.HistogramConf{Metric: h.Metric, Bins: h.Bins})
+	}
+	return o
 }
 
 // shutdownContext ends on the first SIGINT/SIGTERM; a second one exits at once.

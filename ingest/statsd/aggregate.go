@@ -2,6 +2,8 @@ package statsd
 
 import (
 	"bytes"
+
+	"github.com/obs-dev/obs/store/metrics"
 	"math"
 	"sort"
 	"strconv"
@@ -32,15 +34,10 @@ type HistogramConf struct {
 }
 
 // Sample is one flushed value: a Graphite path, DogStatsD tags as labels.
-type Sample struct {
-	Name   string
-	Labels []Label
-	TS     int64 // unix milliseconds
-	Value  float64
-}
+type Sample = metrics.Sample
 
 // Label is one tag.
-type Label struct{ Name, Value string }
+type Label = metrics.Label
 
 // series is the key of one aggregate: sanitised name and canonical tags.
 type series struct {
@@ -75,6 +72,7 @@ type Aggregator struct {
 	Rejected int64
 	// Internal counters, flushed as statsd.* like Etsy's.
 	badLines, packets, metricsReceived float64
+	totalBad                           int64 // never reset, for /metrics
 }
 
 // NewAggregator returns an empty aggregator.
@@ -116,6 +114,7 @@ func (a *Aggregator) Bad(n int) {
 	}
 	a.mu.Lock()
 	a.badLines += float64(n)
+	a.totalBad += int64(n)
 	a.mu.Unlock()
 }
 
@@ -145,7 +144,9 @@ func (a *Aggregator) AddLines(payload []byte, other func(kind LineKind, line []b
 			}
 			continue
 		}
-		a.badLines += float64(ParseLine(line, a.addFn))
+		bad := ParseLine(line, a.addFn)
+		a.badLines += float64(bad)
+		a.totalBad += int64(bad)
 	}
 }
 
@@ -207,7 +208,7 @@ func parseTags(s string) []Label {
 		if name == "" || name == "__name__" || val == "" {
 			continue
 		}
-		out = append(out, Label{name, val})
+		out = append(out, Label{Name: name, Value: val})
 	}
 	return out
 }

@@ -80,9 +80,9 @@ func (s *Store) DB() *tsdb.DB { return s.db }
 // Queryable is the storage PromQL reads.
 func (s *Store) Queryable() storage.Queryable { return s.db }
 
-// Append writes samples in one transaction. Samples the TSDB refuses (too
+// Write writes samples in one transaction. Samples the TSDB refuses (too
 // old, duplicates with another value) are counted, not fatal for the rest.
-func (s *Store) Append(ctx context.Context, samples []Sample) error {
+func (s *Store) Write(ctx context.Context, samples []Sample) error {
 	if len(samples) == 0 {
 		return nil
 	}

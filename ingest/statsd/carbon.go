@@ -1,0 +1,184 @@
+package statsd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/obs-dev/obs/ingest/framing"
+)
+
+// ParseCarbon reads one Graphite plaintext line, `path value timestamp`
+// (timestamp in unix seconds; -1 or N means now, as carbon allows).
+func ParseCarbon(line []byte, now time.Time) (Sample, error) {
+	f := bytes.Fields(line)
+	if len(f) != 3 {
+		return Sample{}, fmt.Errorf("want `path value timestamp`, got %d fields", len(f))
+	}
+	v, ok := parseNumber(f[1])
+	if !ok {
+		return Sample{}, fmt.Errorf("value %q is not a finite number", f[1])
+	}
+	var ts int64
+	switch string(f[2]) {
+	case "-1", "N":
+		ts = now.Unix()
+	default:
+		t, err := strconv.ParseFloat(string(f[2]), 64)
+		if err != nil || t <= 0 {
+			return Sample{}, fmt.Errorf("timestamp %q is not unix seconds", f[2])
+		}
+		ts = int64(t)
+	}
+	return Sample{Name: string(f[0]), TS: ts * 1000, Value: v}, nil
+}
+
+// Carbon listens for Graphite plaintext on TCP and UDP.
+type Carbon struct {
+	Addr string
+	Sink Sink
+
+	udp   *net.UDPConn
+	tcp   net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	bad   prometheus.Counter
+	good  prometheus.Counter
+}
+
+// RegisterMetrics exports the listener's counters; call before Start.
+func (c *Carbon) RegisterMetrics(reg prometheus.Registerer) {
+	c.bad = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_carbon_bad_lines_total", Help: "Graphite plaintext lines that could not be parsed."})
+	c.good = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_carbon_samples_total", Help: "Graphite plaintext samples received."})
+	reg.MustRegister(c.bad, c.good)
+}
+
+// Start binds TCP and UDP on Addr.
+func (c *Carbon) Start(ctx context.Context) error {
+	if c.bad == nil {
+		c.RegisterMetrics(prometheus.NewRegistry())
+	}
+	ua, err := net.ResolveUDPAddr("udp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("carbon address %q: %w", c.Addr, err)
+	}
+	if c.udp, err = net.ListenUDP("udp", ua); err != nil {
+		return fmt.Errorf("listen carbon udp %s: %w", c.Addr, err)
+	}
+	if c.tcp, err = net.Listen("tcp", c.udp.LocalAddr().String()); err != nil {
+		c.udp.Close()
+		return fmt.Errorf("listen carbon tcp %s: %w", c.Addr, err)
+	}
+	c.conns = map[net.Conn]struct{}{}
+	c.wg.Add(2)
+	go c.readUDP(ctx)
+	go c.accept(ctx)
+	return nil
+}
+
+// TCPAddr is the bound address.
+func (c *Carbon) TCPAddr() net.Addr { return c.tcp.Addr() }
+
+func (c *Carbon) store(ctx context.Context, lines [][]byte) {
+	now := time.Now()
+	batch := make([]Sample, 0, len(lines))
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		s, err := ParseCarbon(l, now)
+		if err != nil {
+			c.bad.Inc()
+			continue
+		}
+		batch = append(batch, s)
+	}
+	c.good.Add(float64(len(batch)))
+	c.Sink.Write(ctx, batch)
+}
+
+func (c *Carbon) readUDP(ctx context.Context) {
+	defer c.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, err := c.udp.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		c.store(ctx, bytes.Split(buf[:n], []byte("\n")))
+	}
+}
+
+func (c *Carbon) accept(ctx context.Context) {
+	defer c.wg.Done()
+	for {
+		conn, err := c.tcp.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c.mu.Lock()
+		c.conns[conn] = struct{}{}
+		c.mu.Unlock()
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer func() { c.mu.Lock(); delete(c.conns, conn); c.mu.Unlock(); conn.Close() }()
+			var pending [][]byte
+			framing.ReadLines(conn, 64<<10, func() {
+				// Store what we have before waiting for more.
+				if len(pending) > 0 {
+					c.store(ctx, pending)
+					pending = pending[:0]
+				}
+				conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
+			}, func(line []byte, tooLong bool) error {
+				if tooLong {
+					c.bad.Inc()
+					return nil
+				}
+				pending = append(pending, append([]byte(nil), line...))
+				if len(pending) >= 1000 {
+					c.store(ctx, pending)
+					pending = pending[:0]
+				}
+				return nil
+			})
+			if len(pending) > 0 {
+				c.store(ctx, pending)
+			}
+		}()
+	}
+}
+
+// Close stops both listeners.
+func (c *Carbon) Close() error {
+	var errs []error
+	if c.udp != nil {
+		errs = append(errs, c.udp.Close())
+	}
+	if c.tcp != nil {
+		errs = append(errs, c.tcp.Close())
+	}
+	c.mu.Lock()
+	for conn := range c.conns {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,214 @@
+package statsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/obs-dev/obs/ingest/framing"
+	"github.com/obs-dev/obs/store/logs"
+)
+
+// Sink stores flushed samples.
+type Sink interface {
+	Write(ctx context.Context, samples []Sample) error
+}
+
+// EventSink takes DogStatsD events and service checks as log events.
+type EventSink interface {
+	TryAppend([]logs.Entry) bool
+}
+
+// Server listens for StatsD on UDP and TCP and flushes the aggregate.
+type Server struct {
+	Addr    string
+	Agg     *Aggregator
+	Sink    Sink
+	Events  EventSink
+	Log     *slog.Logger
+	Readers int
+
+	udp    *net.UDPConn
+	tcp    net.Listener
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+
+	flushErrors prometheus.Counter
+	badEvents   prometheus.Counter
+}
+
+// RegisterMetrics exports the server's counters; call before Start.
+func (s *Server) RegisterMetrics(reg prometheus.Registerer) {
+	s.flushErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_statsd_flush_errors_total", Help: "Flushes whose samples the metrics store refused in part or whole."})
+	s.badEvents = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_statsd_bad_events_total", Help: "DogStatsD event and service-check lines that could not be read."})
+	reg.MustRegister(s.flushErrors, s.badEvents,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_rejected_series_total", Help: "New StatsD names refused by the distinct-series cap."},
+			func() float64 { s.Agg.mu.Lock(); defer s.Agg.mu.Unlock(); return float64(s.Agg.Rejected) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_bad_lines_total", Help: "StatsD lines that could not be parsed (also flushed as statsd.bad_lines_seen)."},
+			func() float64 { s.Agg.mu.Lock(); defer s.Agg.mu.Unlock(); return float64(s.Agg.totalBad) }),
+	)
+}
+
+// Start binds UDP and TCP on Addr and starts the readers and the flusher.
+func (s *Server) Start(ctx context.Context) error {
+	ua, err := net.ResolveUDPAddr("udp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("statsd address %q: %w", s.Addr, err)
+	}
+	if s.udp, err = net.ListenUDP("udp", ua); err != nil {
+		return fmt.Errorf("listen statsd udp %s: %w", s.Addr, err)
+	}
+	bigBuffer(s.udp, 32<<20)
+	if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
+		s.udp.Close()
+		return fmt.Errorf("listen statsd tcp %s: %w", s.Addr, err)
+	}
+	if s.flushErrors == nil {
+		s.RegisterMetrics(prometheus.NewRegistry())
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.conns = map[net.Conn]struct{}{}
+	n := s.Readers
+	if n <= 0 {
+		n = 2
+	}
+	for i := 0; i < n; i++ {
+		s.wg.Add(1)
+		go s.readUDP()
+	}
+	s.wg.Add(2)
+	go s.acceptTCP(ctx)
+	go s.flusher(ctx)
+	return nil
+}
+
+// UDPAddr is the bound address.
+func (s *Server) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+
+func bigBuffer(c *net.UDPConn, size int) {
+	if raw, err := c.SyscallConn(); err == nil {
+		var serr error
+		raw.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
+		})
+		if serr == nil {
+			return
+		}
+	}
+	c.SetReadBuffer(size)
+}
+
+func (s *Server) readUDP() {
+	defer s.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, err := s.udp.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		s.Agg.AddLines(buf[:n], s.other)
+	}
+}
+
+func (s *Server) acceptTCP(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		c, err := s.tcp.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { s.mu.Lock(); delete(s.conns, c); s.mu.Unlock(); c.Close() }()
+			framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
+				func(line []byte, tooLong bool) error {
+					if tooLong {
+						s.Agg.Bad(1)
+						return nil
+					}
+					s.Agg.AddLines(line, s.other)
+					return nil
+				})
+		}()
+	}
+}
+
+// other stores DogStatsD events and service checks as log events.
+func (s *Server) other(kind LineKind, line []byte) {
+	e, err := DogStatsDLogEvent(kind, line, time.Now())
+	if err != nil {
+		s.badEvents.Inc()
+		return
+	}
+	if s.Events != nil {
+		s.Events.TryAppend([]logs.Entry{e})
+	}
+}
+
+func (s *Server) flusher(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.Agg.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.flush(now)
+		}
+	}
+}
+
+func (s *Server) flush(now time.Time) {
+	samples := s.Agg.Flush(now)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Sink.Write(ctx, samples); err != nil {
+		s.flushErrors.Inc()
+		if s.Log != nil {
+			s.Log.Error("store statsd flush", "samples", len(samples), "err", err)
+		}
+	}
+}
+
+// Close stops the listeners, waits for readers and makes the final flush.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var errs []error
+	if s.udp != nil {
+		errs = append(errs, s.udp.Close())
+	}
+	if s.tcp != nil {
+		errs = append(errs, s.tcp.Close())
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.flush(time.Now())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,543 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/obs-dev/obs/query/graphite"
+	"github.com/obs-dev/obs/store/metrics"
+)
+
+// metricsAPI serves Graphite's and Prometheus's query APIs over one TSDB, so
+// that an existing Grafana can use obs as either kind of data source.
+type metricsAPI struct {
+	store  *metrics.Store
+	step   int64 // Graphite's finest step, seconds
+	engine *promql.Engine
+}
+
+func newMetricsAPI(st *metrics.Store, step time.Duration) *metricsAPI {
+	return &metricsAPI{store: st, step: max(int64(step/time.Second), 1), engine: promql.NewEngine(promql.EngineOpts{
+		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: 5 * time.Minute,
+		EnableAtModifier: true, EnableNegativeOffset: true,
+	})}
+}
+
+func (s *Server) routeMetrics() {
+	if s.d.Metrics == nil {
+		return
+	}
+	m := newMetricsAPI(s.d.Metrics, s.d.MetricsStep)
+	for _, method := range []string{"GET", "POST"} {
+		s.mux.HandleFunc(method+" /render", m.render)
+		s.mux.HandleFunc(method+" /metrics/find", m.find)
+		s.mux.HandleFunc(method+" /metrics/expand", m.expand)
+		s.mux.HandleFunc(method+" /api/v1/query", m.promQuery)
+		s.mux.HandleFunc(method+" /api/v1/query_range", m.promQueryRange)
+		s.mux.HandleFunc(method+" /api/v1/series", m.promSeries)
+		s.mux.HandleFunc(method+" /api/v1/labels", m.promLabels)
+	}
+	s.mux.HandleFunc("GET /metrics/index.json", m.index)
+	s.mux.HandleFunc("GET /api/v1/label/{name}/values", m.promLabelValues)
+	s.mux.HandleFunc("GET /api/v1/status/buildinfo", m.promBuildInfo)
+	s.mux.HandleFunc("GET /api/v1/metadata", func(w http.ResponseWriter, r *http.Request) { promOK(w, map[string]any{}) })
+}
+
+// GraphiteTime reads Graphite's from/until: now, -1h / -15min / -2d,
+// unix seconds, YYYYMMDD or HH:MM_YYYYMMDD.
+func GraphiteTime(s string, now time.Time) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" || s == "now":
+		return now.Unix(), nil
+	case strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+"):
+		d, err := graphiteInterval(s[1:])
+		if err != nil {
+			return 0, err
+		}
+		if s[0] == '-' {
+			d = -d
+		}
+		return now.Unix() + d, nil
+	case strings.HasPrefix(s, "now-") || strings.HasPrefix(s, "now+"):
+		return GraphiteTime(s[3:], now)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) != 8 {
+		return n, nil
+	}
+	for _, l := range []string{"15:04_20060102", "20060102", time.RFC3339} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Unix(), nil
+		}
+	}
+	return 0, fmt.Errorf("bad time %q (want now, -1h, unix seconds, YYYYMMDD or HH:MM_YYYYMMDD)", s)
+}
+
+func graphiteInterval(s string) (int64, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("bad interval %q", s)
+	}
+	mult := map[string]int64{"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+		"h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
+		"mon": 2592000, "month": 2592000, "months": 2592000, "y": 31536000, "year": 31536000, "years": 31536000}[s[i:]]
+	if mult == 0 {
+		return 0, fmt.Errorf("bad interval unit in %q (s, min, h, d, w, mon, y)", s)
+	}
+	return n * mult, nil
+}
+
+func formValue(r *http.Request, k string) string {
+	r.ParseForm()
+	return r.Form.Get(k)
+}
+
+// graphiteRange reads from/until with Graphite's default of the last day.
+func graphiteRange(r *http.Request) (int64, int64, error) {
+	now := time.Now()
+	from, until := formValue(r, "from"), formValue(r, "until")
+	if from == "" {
+		from = "-24h"
+	}
+	f, err := GraphiteTime(from, now)
+	if err != nil {
+		return 0, 0, fmt.Errorf("from: %w", err)
+	}
+	u, err := GraphiteTime(until, now)
+	if err != nil {
+		return 0, 0, fmt.Errorf("until: %w", err)
+	}
+	if u <= f {
+		return 0, 0, fmt.Errorf("until (%d) must be after from (%d)", u, f)
+	}
+	return f, u, nil
+}
+
+// RenderSeries is one element of /render?format=json.
+type RenderSeries struct {
+	Target     string            `json:"target"`
+	Datapoints [][2]*float64     `json:"datapoints"` // [value or null, unix seconds]
+	Tags       map[string]string `json:"tags"`
+}
+
+// RenderTargets evaluates every target; CLI and render share it.
+func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64) ([]RenderSeries, error) {
+	out := []RenderSeries{}
+	for _, t := range targets {
+		ss, err := graphite.Eval(ctx, f, t, from, until)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", t, err)
+		}
+		for _, s := range ss {
+			rs := RenderSeries{Target: s.Name, Datapoints: make([][2]*float64, 0, len(s.Values)), Tags: s.Tags}
+			if rs.Tags == nil {
+				rs.Tags = map[string]string{}
+			}
+			rs.Tags["name"] = s.Name
+			for i, v := range s.Values {
+				ts := float64(s.Start + int64(i)*s.Step)
+				if ts < float64(from) || ts > float64(until) {
+					continue
+				}
+				var vp *float64
+				if !math.IsNaN(v) {
+					vv := v
+					vp = &vv
+				}
+				rs.Datapoints = append(rs.Datapoints, [2]*float64{vp, &ts})
+			}
+			out = append(out, rs)
+		}
+	}
+	return out, nil
+}
+
+func graphiteErr(w http.ResponseWriter, err error) {
+	var se *graphite.SyntaxError
+	code := http.StatusBadRequest
+	if !errors.As(err, &se) && !strings.Contains(err.Error(), "from:") && !strings.Contains(err.Error(), "until:") {
+		code = http.StatusInternalServerError
+	}
+	body := apiError{Error: err.Error()}
+	if se != nil {
+		body.Position = &se.Pos
+	}
+	writeJSON(w, code, body)
+}
+
+func (m *metricsAPI) render(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	targets := r.Form["target"]
+	if len(targets) == 0 {
+		writeErr(w, http.StatusBadRequest, errors.New("render needs at least one target="))
+		return
+	}
+	from, until, err := graphiteRange(r)
+	if err != nil {
+		graphiteErr(w, err)
+		return
+	}
+	maxPoints, _ := strconv.Atoi(r.Form.Get("maxDataPoints"))
+	res, err := RenderTargets(r.Context(), graphite.StoreFetcher{Store: m.store, MaxPoints: maxPoints, BaseStep: m.step}, targets, from, until)
+	if err != nil {
+		graphiteErr(w, err)
+		return
+	}
+	switch r.Form.Get("format") {
+	case "", "json":
+		writeJSON(w, http.StatusOK, res)
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv")
+		cw := csv.NewWriter(w)
+		for _, s := range res {
+			for _, dp := range s.Datapoints {
+				v := ""
+				if dp[0] != nil {
+					v = strconv.FormatFloat(*dp[0], 'f', -1, 64)
+				}
+				cw.Write([]string{s.Target, time.Unix(int64(*dp[1]), 0).UTC().Format("2006-01-02 15:04:05"), v})
+			}
+		}
+		cw.Flush()
+	default:
+		writeErr(w, http.StatusBadRequest, fmt.Errorf("format %q: obs renders json and csv", r.Form.Get("format")))
+	}
+}
+
+func (m *metricsAPI) find(w http.ResponseWriter, r *http.Request) {
+	q := formValue(r, "query")
+	if q == "" {
+		writeErr(w, http.StatusBadRequest, errors.New("find needs query="))
+		return
+	}
+	now := time.Now().Unix()
+	nodes, err := graphite.Find(r.Context(), m.store, q, 0, now+3600)
+	if err != nil {
+		graphiteErr(w, err)
+		return
+	}
+	if formValue(r, "format") == "completer" {
+		var metrics []map[string]any
+		for _, n := range nodes {
+			p := n.Path
+			if n.Branch {
+				p += "."
+			}
+			metrics = append(metrics, map[string]any{"path": p, "name": n.Text, "is_leaf": boolInt(n.Leaf && !n.Branch)})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"metrics": metrics})
+		return
+	}
+	out := []map[string]any{}
+	for _, n := range nodes {
+		out = append(out, map[string]any{"id": n.Path, "text": n.Text, "leaf": boolInt(n.Leaf && !n.Branch),
+			"expandable": boolInt(n.Branch), "allowChildren": boolInt(n.Branch), "context": map[string]any{}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// index is Graphite's /metrics/index.json: every metric name.
+func (m *metricsAPI) index(w http.ResponseWriter, r *http.Request) {
+	names, err := m.store.Names(r.Context(), 0, time.Now().Add(time.Hour).UnixMilli())
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	if names == nil {
+		names = []string{}
+	}
+	writeJSON(w, http.StatusOK, names)
+}
+
+func (m *metricsAPI) expand(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	results := []string{}
+	for _, q := range r.Form["query"] {
+		nodes, err := graphite.Find(r.Context(), m.store, q, 0, time.Now().Unix()+3600)
+		if err != nil {
+			graphiteErr(w, err)
+			return
+		}
+		for _, n := range nodes {
+			results = append(results, n.Path)
+		}
+	}
+	sort.Strings(results)
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+// Prometheus HTTP API shapes.
+
+func promOK(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
+}
+
+func promErr(w http.ResponseWriter, code int, typ string, err error) {
+	writeJSON(w, code, map[string]any{"status": "error", "errorType": typ, "error": err.Error()})
+}
+
+func promTime(s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp", s)
+}
+
+func promDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
+	}
+	return d, nil
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func labelMap(ls labels.Labels) map[string]string {
+	m := map[string]string{}
+	ls.Range(func(l labels.Label) { m[l.Name] = l.Value })
+	return m
+}
+
+func promValue(v parser.Value) map[string]any {
+	switch t := v.(type) {
+	case promql.Vector:
+		res := []map[string]any{}
+		for _, s := range t {
+			res = append(res, map[string]any{"metric": labelMap(s.Metric), "value": []any{float64(s.T) / 1000, fmtFloat(s.F)}})
+		}
+		return map[string]any{"resultType": "vector", "result": res}
+	case promql.Matrix:
+		res := []map[string]any{}
+		for _, s := range t {
+			vals := [][]any{}
+			for _, p := range s.Floats {
+				vals = append(vals, []any{float64(p.T) / 1000, fmtFloat(p.F)})
+			}
+			res = append(res, map[string]any{"metric": labelMap(s.Metric), "values": vals})
+		}
+		return map[string]any{"resultType": "matrix", "result": res}
+	case promql.Scalar:
+		return map[string]any{"resultType": "scalar", "result": []any{float64(t.T) / 1000, fmtFloat(t.V)}}
+	case promql.String:
+		return map[string]any{"resultType": "string", "result": []any{float64(t.T) / 1000, t.V}}
+	}
+	return map[string]any{"resultType": "unknown", "result": nil}
+}
+
+func (m *metricsAPI) exec(w http.ResponseWriter, r *http.Request, q promql.Query, err error) {
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	defer q.Close()
+	res := q.Exec(r.Context())
+	if res.Err != nil {
+		promErr(w, http.StatusUnprocessableEntity, "execution", res.Err)
+		return
+	}
+	promOK(w, promValue(res.Value))
+}
+
+// PromInstant and PromRange run PromQL for the CLI and the API.
+func (m *metricsAPI) promQuery(w http.ResponseWriter, r *http.Request) {
+	ts, err := promTime(formValue(r, "time"), time.Now())
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	q, err := m.engine.NewInstantQuery(r.Context(), m.store.Queryable(), nil, formValue(r, "query"), ts)
+	m.exec(w, r, q, err)
+}
+
+func (m *metricsAPI) promQueryRange(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	start, err := promTime(formValue(r, "start"), now.Add(-time.Hour))
+	if err == nil {
+		var end time.Time
+		if end, err = promTime(formValue(r, "end"), now); err == nil {
+			var step time.Duration
+			if step, err = promDuration(formValue(r, "step")); err == nil {
+				if step <= 0 {
+					err = errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")
+				} else if end.Sub(start)/step > 11000 {
+					err = errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+				} else {
+					q, qerr := m.engine.NewRangeQuery(r.Context(), m.store.Queryable(), nil, formValue(r, "query"), start, end, step)
+					m.exec(w, r, q, qerr)
+					return
+				}
+			}
+		}
+	}
+	promErr(w, http.StatusBadRequest, "bad_data", err)
+}
+
+func (m *metricsAPI) matchers(r *http.Request) ([][]*labels.Matcher, error) {
+	r.ParseForm()
+	var out [][]*labels.Matcher
+	for _, s := range r.Form["match[]"] {
+		ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms)
+	}
+	return out, nil
+}
+
+func (m *metricsAPI) timeBounds(r *http.Request) (int64, int64, error) {
+	start, err := promTime(formValue(r, "start"), time.Unix(0, 0))
+	if err != nil {
+		return 0, 0, err
+	}
+	end, err := promTime(formValue(r, "end"), time.Now().Add(time.Hour))
+	if err != nil {
+		return 0, 0, err
+	}
+	return start.UnixMilli(), end.UnixMilli(), nil
+}
+
+func (m *metricsAPI) promSeries(w http.ResponseWriter, r *http.Request) {
+	sets, err := m.matchers(r)
+	if err == nil && len(sets) == 0 {
+		err = errors.New("no match[] parameter provided")
+	}
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	from, to, err := m.timeBounds(r)
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	seen := map[string]bool{}
+	out := []map[string]string{}
+	for _, ms := range sets {
+		ss, err := m.store.Select(r.Context(), from, to, ms...)
+		if err != nil {
+			promErr(w, http.StatusInternalServerError, "internal", err)
+			return
+		}
+		for _, s := range ss {
+			lm := map[string]string{"__name__": s.Name}
+			for k, v := range s.Labels {
+				lm[k] = v
+			}
+			b, _ := json.Marshal(lm)
+			if !seen[string(b)] {
+				seen[string(b)] = true
+				out = append(out, lm)
+			}
+		}
+	}
+	promOK(w, out)
+}
+
+func (m *metricsAPI) labelValues(r *http.Request, name string) ([]string, error) {
+	from, to, err := m.timeBounds(r)
+	if err != nil {
+		return nil, err
+	}
+	q, err := m.store.DB().Querier(from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	sets, err := m.matchers(r)
+	if err != nil {
+		return nil, err
+	}
+	var ms []*labels.Matcher
+	if len(sets) > 0 {
+		ms = sets[0]
+	}
+	if name == "" {
+		names, _, err := q.LabelNames(r.Context(), nil, ms...)
+		return names, err
+	}
+	vals, _, err := q.LabelValues(r.Context(), name, nil, ms...)
+	return vals, err
+}
+
+func (m *metricsAPI) promLabels(w http.ResponseWriter, r *http.Request) {
+	v, err := m.labelValues(r, "")
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	if v == nil {
+		v = []string{}
+	}
+	promOK(w, v)
+}
+
+func (m *metricsAPI) promLabelValues(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !model_LabelNameOK(name) {
+		promErr(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid label name: %q", name))
+		return
+	}
+	v, err := m.labelValues(r, name)
+	if err != nil {
+		promErr(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+	if v == nil {
+		v = []string{}
+	}
+	promOK(w, v)
+}
+
+func model_LabelNameOK(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *metricsAPI) promBuildInfo(w http.ResponseWriter, r *http.Request) {
+	// Grafana reads the version to decide which API features to use.
+	promOK(w, map[string]any{"version": "3.0.0", "revision": "obs", "branch": "obs", "buildUser": "obs",
+		"buildDate": "", "goVersion": strings.TrimPrefix(goVersion(), "go")})
+}
