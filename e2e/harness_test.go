@@ -64,13 +64,16 @@ type server struct {
 	data    string
 	http    string
 	logsUDP int
+	statsd  int
+	carbon  int
 	extra   []string
 	stderr  *bytes.Buffer
 	exited  chan struct{}
 }
 
 func newServer(t *testing.T, extra ...string) *server {
-	s := &server{t: t, data: t.TempDir(), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t), extra: extra}
+	s := &server{t: t, data: t.TempDir(), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
+		statsd: freePort(t), carbon: freePort(t), extra: extra}
 	s.start()
 	t.Cleanup(func() { s.stop() })
 	return s
@@ -81,7 +84,9 @@ func (s *server) url() string { return "http://" + s.http }
 func (s *server) start() time.Duration {
 	s.t.Helper()
 	args := append([]string{"serve", "--data", s.data, "--http", s.http,
-		"--logs-udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP)}, s.extra...)
+		"--logs-udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP),
+		"--statsd", fmt.Sprintf("127.0.0.1:%d", s.statsd),
+		"--carbon", fmt.Sprintf("127.0.0.1:%d", s.carbon)}, s.extra...)
 	s.cmd = exec.Command(obsBin, args...)
 	s.stderr = &bytes.Buffer{}
 	s.cmd.Stderr = s.stderr
