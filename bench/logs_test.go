@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/ingest/procnet"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
 )
@@ -80,7 +81,7 @@ func BenchmarkLogsIngestUDP(b *testing.B) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		st.Sync()
-		kdrops, _ := logudp.KernelDrops(srv.UDPAddr().Port)
+		kdrops, _ := procnet.UDPDrops(srv.UDPAddr().Port)
 		srv.Close()
 		st.Flush()
 		stored := st.Stats.Stored.Load()

@@ -126,10 +126,7 @@ func runServe(c *cli.Context) error {
 		logStore.Close()
 		return err
 	}
-	port := logSrv.UDPAddr().Port
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_udp_kernel_drops",
-		Help: "Datagrams the kernel dropped on the logs UDP socket (receive buffer full), from /proc/net/udp."},
-		func() float64 { n, _ := logudp.KernelDrops(port); return float64(n) }))
+	reg.MustRegister(logSrv.KernelDropsCollector())
 
 	// Everything opened from here on is closed by stopAll, newest first.
 	closers := []func() error{logStore.Close, logSrv.Close}

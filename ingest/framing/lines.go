@@ -60,4 +60,3 @@ func ReadLines(r io.Reader, max int, before func(), fn func(line []byte, tooLong
 		}
 	}
 }
-

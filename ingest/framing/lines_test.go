@@ -41,4 +41,3 @@ func FuzzReadLines(f *testing.F) {
 		}
 	})
 }
-

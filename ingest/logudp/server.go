@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/ingest/framing"
+	"github.com/obs-dev/obs/ingest/procnet"
 	"github.com/obs-dev/obs/store/logs"
 )
 
@@ -31,13 +32,12 @@ type Sink interface {
 
 // Metrics are the ingest counters exported on /metrics.
 type Metrics struct {
-	Datagrams  prometheus.Counter
-	Lines      prometheus.Counter
-	Events     *prometheus.CounterVec // by transport
-	BadInput   *prometheus.CounterVec // by kind: json, timestamp, line_too_long
-	Dropped    prometheus.Counter
-	TCPConns   prometheus.Gauge
-	KernelDrop prometheus.GaugeFunc
+	Datagrams prometheus.Counter
+	Lines     prometheus.Counter
+	Events    *prometheus.CounterVec // by transport
+	BadInput  *prometheus.CounterVec // by kind: json, timestamp, line_too_long
+	Dropped   prometheus.Counter
+	TCPConns  prometheus.Gauge
 }
 
 // NewMetrics registers the counters; dropped is the store's drop count so
@@ -118,6 +118,14 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.acceptTCP(ctx)
 	return nil
+}
+
+// KernelDropsCollector exports the kernel's drops on the bound UDP socket.
+func (s *Server) KernelDropsCollector() prometheus.Collector {
+	port := s.UDPAddr().Port
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_udp_kernel_drops",
+		Help: "Datagrams the kernel dropped on the logs UDP socket (receive buffer full), from /proc/net/udp."},
+		func() float64 { n, _ := procnet.UDPDrops(port); return float64(n) })
 }
 
 // UDPAddr is the bound UDP address.

@@ -73,6 +73,14 @@ type Aggregator struct {
 	// Internal counters, flushed as statsd.* like Etsy's.
 	badLines, packets, metricsReceived float64
 	totalBad                           int64 // never reset, for /metrics
+	totalMetrics, totalPackets         int64 // never reset, for /metrics
+}
+
+// Totals returns packets and metric values received since start.
+func (a *Aggregator) Totals() (packets, metrics int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.totalPackets, a.totalMetrics
 }
 
 // NewAggregator returns an empty aggregator.
@@ -124,6 +132,7 @@ func (a *Aggregator) AddLines(payload []byte, other func(kind LineKind, line []b
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.packets++
+	a.totalPackets++
 	for len(payload) > 0 {
 		nl := bytes.IndexByte(payload, '\n')
 		var line []byte
@@ -227,6 +236,7 @@ func labelName(s string) string {
 func (a *Aggregator) addLocked(mv Metric) {
 	m := &mv
 	a.metricsReceived++
+	a.totalMetrics++
 	k := a.key(m)
 	if len(k) == 0 {
 		a.badLines++

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/ingest/framing"
+	"github.com/obs-dev/obs/ingest/procnet"
 	"github.com/obs-dev/obs/store/logs"
 )
 
@@ -53,6 +54,12 @@ func (s *Server) RegisterMetrics(reg prometheus.Registerer) {
 	reg.MustRegister(s.flushErrors, s.badEvents,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_rejected_series_total", Help: "New StatsD names refused by the distinct-series cap."},
 			func() float64 { s.Agg.mu.Lock(); defer s.Agg.mu.Unlock(); return float64(s.Agg.Rejected) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_packets_total", Help: "StatsD packets (UDP datagrams, TCP lines) received."},
+			func() float64 { p, _ := s.Agg.Totals(); return float64(p) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_metrics_total", Help: "StatsD metric values received."},
+			func() float64 { _, m := s.Agg.Totals(); return float64(m) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_statsd_udp_kernel_drops", Help: "Datagrams the kernel dropped on the StatsD UDP socket, from /proc/net/udp."},
+			func() float64 { n, _ := procnet.UDPDrops(s.UDPAddr().Port); return float64(n) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_bad_lines_total", Help: "StatsD lines that could not be parsed (also flushed as statsd.bad_lines_seen)."},
 			func() float64 { s.Agg.mu.Lock(); defer s.Agg.mu.Unlock(); return float64(s.Agg.totalBad) }),
 	)

@@ -1,4 +1,5 @@
-package logudp
+// Package procnet reads Linux's per-socket UDP counters.
+package procnet
 
 import (
 	"bufio"
@@ -8,10 +9,10 @@ import (
 	"strings"
 )
 
-// KernelDrops returns the receive drops Linux counts for the UDP socket bound
+// UDPDrops returns the receive drops Linux counts for the UDP socket bound
 // to port (the last column of /proc/net/udp and /proc/net/udp6): datagrams
 // the kernel discarded because the socket's buffer was full.
-func KernelDrops(port int) (uint64, error) {
+func UDPDrops(port int) (uint64, error) {
 	var total uint64
 	found := false
 	for _, path := range []string{"/proc/net/udp", "/proc/net/udp6"} {
