@@ -162,6 +162,9 @@ func (a *Aggregator) AddLines(payload []byte, other func(kind LineKind, line []b
 // key builds the aggregation key "name" or "name|#k:v,..." (tags sorted) in
 // a reused buffer; the caller copies it only when the series is new.
 func (a *Aggregator) key(m *Metric) []byte {
+	if len(m.Tags) == 0 && cleanKey(m.Key) {
+		return m.Key // already a valid key: no copy
+	}
 	a.keyBuf = SanitizeKey(a.keyBuf[:0], m.Key)
 	if len(m.Tags) > 0 {
 		a.keyBuf = append(a.keyBuf, "|#"...)

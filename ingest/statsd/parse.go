@@ -262,23 +262,59 @@ func slowNumber(b []byte) (float64, bool) {
 	return f, true
 }
 
+// Character classes for key sanitising, one table lookup per byte.
+const (
+	keyKeep byte = iota
+	keySpace
+	keySlash
+	keyDrop
+)
+
+var keyClass = func() (t [256]byte) {
+	for c := range t {
+		t[c] = keyDrop
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '_', c == '-', c == '.', c == ';', c == '=':
+			t[c] = keyKeep
+		case c == ' ', c == '\t', c == '\n', c == '\r', c == '\f', c == '\v':
+			t[c] = keySpace
+		case c == '/':
+			t[c] = keySlash
+		}
+	}
+	return
+}()
+
+// cleanKey reports whether a key needs no sanitising (the usual case).
+func cleanKey(key []byte) bool {
+	for _, c := range key {
+		if keyClass[c] != keyKeep {
+			return false
+		}
+	}
+	return true
+}
+
 // SanitizeKey applies Etsy's key rules: whitespace runs become '_', '/'
 // becomes '-', and anything outside [a-zA-Z_\-0-9.;=] is removed. It appends
 // to dst and returns it.
 func SanitizeKey(dst, key []byte) []byte {
+	if cleanKey(key) {
+		return append(dst, key...)
+	}
 	inSpace := false
 	for _, c := range key {
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		switch keyClass[c] {
+		case keySpace:
 			if !inSpace {
 				dst = append(dst, '_')
 			}
 			inSpace = true
 			continue
-		case c == '/':
+		case keySlash:
 			dst = append(dst, '-')
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == '_', c == '-', c == '.', c == ';', c == '=':
+		case keyKeep:
 			dst = append(dst, c)
 		}
 		inSpace = false

@@ -197,3 +197,22 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAddLines measures parse + aggregate of one 20-line datagram.
+func BenchmarkAddLines(b *testing.B) {
+	var lines []string
+	for i := 0; i < 20; i++ {
+		lines = append(lines, fmt.Sprintf("web-api.bench.m%d.n%d:%d|%s", i%50, i, i*7%500, []string{"c", "ms", "g", "c|@0.5"}[i%4]))
+	}
+	pkt := []byte(strings.Join(lines, "\n"))
+	a := NewAggregator(Options{})
+	b.ReportAllocs()
+	b.SetBytes(20)
+	for i := 0; i < b.N; i++ {
+		a.AddLines(pkt, nil)
+		if i%100000 == 0 {
+			a.Flush(time.Now())
+		}
+	}
+	b.ReportMetric(float64(b.N)*20/b.Elapsed().Seconds(), "lines/s")
+}

@@ -17,7 +17,10 @@ var N = math.NaN()
 type memFetcher map[string][]float64
 
 func (m memFetcher) Fetch(_ context.Context, glob string, from, until int64) ([]*Series, error) {
-	re := regexp.MustCompile(GlobRegexp(glob))
+	re, err := regexp.Compile(GlobRegexp(glob))
+	if err != nil {
+		return nil, fmt.Errorf("glob %q gave a bad regexp: %w", glob, err)
+	}
 	var out []*Series
 	for _, name := range sortedNames(m) {
 		if re.MatchString(name) {
@@ -165,8 +168,13 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		// Evaluating any parsed target must not panic.
-		Eval(context.Background(), data, e.String(), 1000, 1040)
-		Eval(context.Background(), data, s, 1000, 1040)
+		// Evaluating any parsed target must not panic, and globs must
+		// always make valid regular expressions.
+		for _, t := range []string{e.String(), s} {
+			if _, err := Eval(context.Background(), data, t, 1000, 1040); err != nil && strings.Contains(err.Error(), "bad regexp") {
+				t := t
+				panic(t + ": " + err.Error())
+			}
+		}
 	})
 }

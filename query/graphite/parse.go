@@ -9,6 +9,7 @@ package graphite
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -193,11 +194,13 @@ func GlobRegexp(glob string) string {
 			i += end
 		case '[':
 			end := strings.IndexByte(glob[i:], ']')
-			if end < 0 {
+			class := glob[i : i+end+1]
+			if _, err := regexp.Compile(class); end < 0 || err != nil {
+				// Not a usable character class ("[]", "[z-a]"): match it literally.
 				b.WriteString(`\[`)
 				continue
 			}
-			b.WriteString(glob[i : i+end+1])
+			b.WriteString(class)
 			i += end
 		default:
 			b.WriteString(regexpQuote(c))
