@@ -1,7 +1,10 @@
 package statsd
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"sync"
 	"math"
 	"strings"
 	"testing"
@@ -215,4 +218,76 @@ func BenchmarkAddLines(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*20/b.Elapsed().Seconds(), "lines/s")
+}
+
+func TestHistogramBins(t *testing.T) {
+	a := NewAggregator(Options{Histogram: []HistogramConf{{Metric: "req", Bins: []float64{10, 100, math.Inf(1)}}}})
+	a.AddLines([]byte("req.time:5|ms\nreq.time:50|ms\nreq.time:60|ms\nreq.time:500|ms\nother:5|ms"), nil)
+	got := flushMap(a, time.Now())
+	for k, w := range map[string]float64{"stats.timers.req.time.histogram.bin_10": 1, "stats.timers.req.time.histogram.bin_100": 2, "stats.timers.req.time.histogram.bin_inf": 1} {
+		if got[k] != w {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+	if _, ok := got["stats.timers.other.histogram.bin_10"]; ok {
+		t.Error("bins for a timer the option does not name")
+	}
+}
+
+type collect struct {
+	mu sync.Mutex
+	s  []Sample
+}
+
+func (c *collect) Write(_ context.Context, s []Sample) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s = append(c.s, s...)
+	return nil
+}
+
+// TestFinalFlushOnClose: what arrived since the last flush is not lost at shutdown.
+func TestFinalFlushOnClose(t *testing.T) {
+	sink := &collect{}
+	srv := &Server{Addr: "127.0.0.1:0", Agg: NewAggregator(Options{FlushInterval: time.Hour}), Sink: sink}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := net.Dial("udp", srv.UDPAddr().String())
+	c.Write([]byte("shutdown.test:4|c"))
+	c.Close()
+	tc, _ := net.Dial("tcp", srv.UDPAddr().String())
+	tc.Write([]byte("shutdown.tcp:2|c\n"))
+	tc.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if p, _ := srv.Agg.Totals(); p >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv.Close()
+	found := map[string]float64{}
+	for _, s := range sink.s {
+		found[s.Name] = s.Value
+	}
+	if found["stats_counts.shutdown.test"] != 4 || found["stats_counts.shutdown.tcp"] != 2 {
+		t.Fatalf("final flush: %v", found)
+	}
+}
+
+func TestCarbonParse(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	s, err := ParseCarbon([]byte("servers.a.load 1.5 1699999990"), now)
+	if err != nil || s.Name != "servers.a.load" || s.Value != 1.5 || s.TS != 1699999990000 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if s, _ := ParseCarbon([]byte("x 2 -1"), now); s.TS != 1700000000000 {
+		t.Fatalf("-1 is now: %+v", s)
+	}
+	for _, bad := range []string{"x 1", "x NaN 1", "x 1 yesterday", "x 1 2 3", ""} {
+		if _, err := ParseCarbon([]byte(bad), now); err == nil {
+			t.Errorf("%q: want error", bad)
+		}
+	}
 }
