@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ type discard struct{}
 func (discard) Write(context.Context, []statsd.Sample) error { return nil }
 
 func startStatsD(b *testing.B, sink statsd.Sink) *statsd.Server {
-	srv := &statsd.Server{Addr: "127.0.0.1:0", Agg: statsd.NewAggregator(statsd.Options{FlushInterval: 10 * time.Second}), Sink: sink}
+	srv := &statsd.Server{Addr: "127.0.0.1:0", Agg: statsd.NewAggregator(statsd.Options{FlushInterval: 10 * time.Second}), Sink: sink, Readers: envInt("OBS_BENCH_READERS", 2)}
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +95,18 @@ func BenchmarkStatsD20PerDatagram(b *testing.B) {
 			packets = append(packets, datagram(20, j))
 		}
 		start := time.Now()
-		sent := blast(srv.UDPAddr(), packets, time.Duration(secs)*time.Second, rate/20)
+		senders := envInt("OBS_BENCH_SENDERS", 2)
+		var wg sync.WaitGroup
+		var total atomic.Int64
+		for k := 0; k < senders; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				total.Add(int64(blast(srv.UDPAddr(), packets, time.Duration(secs)*time.Second, rate/20/senders)))
+			}()
+		}
+		wg.Wait()
+		sent := int(total.Load())
 		dur := time.Since(start)
 		p, m := waitTotals(srv, sent)
 		kd, _ := procnet.UDPDrops(srv.UDPAddr().Port)

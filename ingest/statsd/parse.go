@@ -45,7 +45,7 @@ const (
 // Classify tells metric lines from DogStatsD events and service checks.
 func Classify(line []byte) LineKind {
 	switch {
-	case len(bytes.TrimSpace(line)) == 0:
+	case len(line) == 0 || (isSpace(line[0]) && len(bytes.TrimSpace(line)) == 0):
 		return LineEmpty
 	case bytes.HasPrefix(line, []byte("_e{")):
 		return LineEvent
@@ -75,10 +75,14 @@ func ParseLine(line []byte, fn func(Metric)) (bad int) {
 		if len(rest) == 0 {
 			return bad + np // packed values never got a type
 		}
-		// value: up to '|' or ':'
-		i := 0
-		for i < len(rest) && rest[i] != '|' && rest[i] != ':' {
-			i++
+		// value: up to '|' or ':' (IndexByte is vectorised; values are short
+		// but lines are many)
+		i := bytes.IndexByte(rest, '|')
+		if i < 0 {
+			i = len(rest)
+		}
+		if c := bytes.IndexByte(rest[:i], ':'); c >= 0 {
+			i = c
 		}
 		val := rest[:i]
 		if i == len(rest) || rest[i] == ':' {
@@ -100,7 +104,10 @@ func ParseLine(line []byte, fn func(Metric)) (bad int) {
 		for j < len(rest) && rest[j] != '|' && rest[j] != ':' {
 			j++
 		}
-		typ := bytes.TrimSpace(rest[:j])
+		typ := rest[:j]
+		if len(typ) > 0 && (isSpace(typ[0]) || isSpace(typ[len(typ)-1])) {
+			typ = bytes.TrimSpace(typ)
+		}
 		rest = rest[j:]
 		m.Rate, m.Tags, m.TS = 1, nil, 0
 		okMeta := true
@@ -203,7 +210,9 @@ func valid(m *Metric) bool {
 // parseNumber reads a decimal number without allocating for the usual
 // shapes (integers and plain decimals); exponents fall back to strconv.
 func parseNumber(b []byte) (float64, bool) {
-	b = bytes.TrimSpace(b)
+	if len(b) > 0 && (isSpace(b[0]) || isSpace(b[len(b)-1])) {
+		b = bytes.TrimSpace(b)
+	}
 	if len(b) == 0 {
 		return 0, false
 	}
@@ -261,6 +270,8 @@ func slowNumber(b []byte) (float64, bool) {
 	}
 	return f, true
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v' }
 
 // Character classes for key sanitising, one table lookup per byte.
 const (
