@@ -197,4 +197,3 @@ func TestMetricsFromNodeClients(t *testing.T) {
 		}
 	})
 }
-

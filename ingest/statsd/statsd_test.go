@@ -3,10 +3,10 @@ package statsd
 import (
 	"context"
 	"fmt"
-	"net"
-	"sync"
 	"math"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )

@@ -746,8 +746,10 @@ func bucketize(ev *evaluator, e *Expr, fname string, hit bool) ([]*Series, error
 	return out, nil
 }
 
-func summarize(ev *evaluator, e *Expr) ([]*Series, error) { return bucketize(ev, e, "summarize", false) }
-func hitcount(ev *evaluator, e *Expr) ([]*Series, error)  { return bucketize(ev, e, "hitcount", true) }
+func summarize(ev *evaluator, e *Expr) ([]*Series, error) {
+	return bucketize(ev, e, "summarize", false)
+}
+func hitcount(ev *evaluator, e *Expr) ([]*Series, error) { return bucketize(ev, e, "hitcount", true) }
 
 func timeShift(ev *evaluator, e *Expr) ([]*Series, error) {
 	iv, err := strArg(e, 1, "")

@@ -46,9 +46,9 @@ func sortedNames(m memFetcher) []string {
 }
 
 var data = memFetcher{
-	"stats_counts.web-api.inbound.response_code.200": {10, 20, N, 40},
-	"stats_counts.web-api.inbound.response_code.500": {1, N, 3, 4},
-	"stats_counts.web-api.inbound.response_code.404": {0, 0, 0, 1},
+	"stats_counts.web-api.inbound.response_code.200":                  {10, 20, N, 40},
+	"stats_counts.web-api.inbound.response_code.500":                  {1, N, 3, 4},
+	"stats_counts.web-api.inbound.response_code.404":                  {0, 0, 0, 1},
 	"stats.timers.web-api.outbound.recipe-api.request-time.upper_90":  {100, 300, 200, N},
 	"stats.timers.web-api.outbound.profile-api.request-time.upper_90": {50, 50, 60, 70},
 	"counter.total": {1, 3, 6, 4},

@@ -31,7 +31,9 @@ type SyntaxError struct {
 	Msg string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("target syntax error at position %d: %s", e.Pos, e.Msg) }
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("target syntax error at position %d: %s", e.Pos, e.Msg)
+}
 
 // Parse parses one target.
 func Parse(s string) (*Expr, error) {
