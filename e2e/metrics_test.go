@@ -197,3 +197,39 @@ func TestMetricsFromNodeClients(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsSurviveKill9: what was flushed before a kill -9 is read back
+// after the restart (TSDB WAL replay).
+func TestMetricsSurviveKill9(t *testing.T) {
+	s := newServer(t, "--flush-interval", "1s")
+	u, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.statsd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		fmt.Fprint(u, "crash.test:1|c\ncrash.gauge:42|g")
+	}
+	u.Close()
+	eventually(t, 10*time.Second, func() error {
+		rs := s.render(t, "stats_counts.crash.test")
+		if len(rs) == 1 {
+			if sum, _ := sumPoints(rs[0]); sum == 10 {
+				return nil
+			}
+		}
+		return fmt.Errorf("not flushed yet: %+v", rs)
+	})
+	s.kill9()
+	recovery := s.start()
+	rs := s.render(t, "stats_counts.crash.test")
+	if len(rs) != 1 {
+		t.Fatalf("after restart: %+v", rs)
+	}
+	if sum, _ := sumPoints(rs[0]); sum != 10 {
+		t.Fatalf("after restart the counter sums to %v, want 10", sum)
+	}
+	if g := s.render(t, "stats.gauges.crash.gauge"); len(g) != 1 {
+		t.Fatalf("gauge lost: %+v", g)
+	}
+	t.Logf("serving again %v after kill -9", recovery)
+}
