@@ -13,7 +13,7 @@ run:
 
 # The npm clients (log4js, winston, pino...) the end-to-end tests drive.
 e2e-deps:
-	npm ci --prefix e2e/node --no-audit --no-fund --loglevel=error
+	npm ci --prefix e2e/testdata/node --no-audit --no-fund --loglevel=error
 
 test: e2e-deps
 	$(GO) vet ./...

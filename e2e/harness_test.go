@@ -202,12 +202,12 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Fatal(err)
 }
 
-// nodeModules returns e2e/node, failing with the install command when the
+// nodeModules returns e2e/testdata/node (testdata: the go tool skips it), failing with the install command when the
 // npm clients are missing.
 func nodeModules(t *testing.T) string {
-	dir, _ := filepath.Abs("node")
+	dir, _ := filepath.Abs("testdata/node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Fatalf("npm clients missing: run `npm ci --prefix e2e/node` (the README's test command does)")
+		t.Fatalf("npm clients missing: run `npm ci --prefix e2e/testdata/node` (the README's test command does)")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node not installed")
