@@ -31,6 +31,15 @@ type Config struct {
 	StatsD  StatsDConfig  `yaml:"statsd"`
 	Metrics MetricsConfig `yaml:"metrics"`
 	Carbon  CarbonConfig  `yaml:"carbon"`
+	Zipkin  ZipkinConfig  `yaml:"zipkin"`
+}
+
+// ZipkinConfig configures the Zipkin collector and span store.
+type ZipkinConfig struct {
+	Addr      string   `yaml:"addr"`
+	Retention Duration `yaml:"retention"`
+	// MaxBody bounds one POST of spans, in bytes (413 beyond).
+	MaxBody int64 `yaml:"max_body"`
 }
 
 // StatsDConfig mirrors the Etsy daemon's options that change results.
@@ -82,6 +91,7 @@ func Default() Config {
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
 		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
+		Zipkin:  ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
 	}
 }
 
@@ -205,7 +215,7 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
 	}
-	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP, "statsd.addr": c.StatsD.Addr, "carbon.addr": c.Carbon.Addr} {
+	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP, "statsd.addr": c.StatsD.Addr, "carbon.addr": c.Carbon.Addr, "zipkin.addr": c.Zipkin.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "want host:port, got %q", addr)
 		}
@@ -229,6 +239,12 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.StatsD.MaxSeries < 0 {
 		bad("statsd.max_series", "must not be negative")
+	}
+	if c.Zipkin.MaxBody <= 0 {
+		bad("zipkin.max_body", "must be positive")
+	}
+	if c.Zipkin.Retention < 0 {
+		bad("zipkin.retention", "must not be negative")
 	}
 	if c.Metrics.Retention < 0 {
 		bad("metrics.retention", "must not be negative")

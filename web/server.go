@@ -22,6 +22,7 @@ import (
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
+	"github.com/obs-dev/obs/store/traces"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -46,6 +47,8 @@ type Deps struct {
 	Metrics *metrics.Store
 	// MetricsStep is the finest Graphite step: the StatsD flush interval.
 	MetricsStep time.Duration
+	// Traces backs the Zipkin API on the main port; nil disables it.
+	Traces *traces.Store
 	// MaxBody bounds POST bodies (413 beyond).
 	MaxBody int64
 }
@@ -73,6 +76,9 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
 	s.mux.HandleFunc("POST /api/logs", s.logsPost)
 	s.routeMetrics()
+	if d.Traces != nil {
+		ZipkinRoutes(s.mux, d.Traces, d.MaxBody)
+	}
 	return s
 }
 

@@ -18,6 +18,7 @@ func main() {
 			serveCommand(),
 			logsCommand(),
 			metricsCommand(),
+			tracesCommand(),
 			versionCommand(),
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/obs-dev/obs/ingest/statsd"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
+	"github.com/obs-dev/obs/store/traces"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -36,6 +38,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "statsd", Usage: "StatsD/DogStatsD, UDP and TCP (default 127.0.0.1:8125)", EnvVars: []string{"OBS_STATSD"}},
 			&cli.StringFlag{Name: "flush-interval", Usage: "StatsD flush interval (default 10s)", EnvVars: []string{"OBS_FLUSH_INTERVAL"}},
 			&cli.StringFlag{Name: "carbon", Usage: "Graphite plaintext, TCP and UDP (default 127.0.0.1:2003)", EnvVars: []string{"OBS_CARBON"}},
+			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
+			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
@@ -67,8 +71,12 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if c.IsSet("carbon") {
 		cfg.Carbon.Addr = c.String("carbon")
 	}
+	if c.IsSet("zipkin") {
+		cfg.Zipkin.Addr = c.String("zipkin")
+	}
 	for flag, dst := range map[string]*configs.Duration{"logs-retention": &cfg.Logs.Retention,
-		"flush-interval": &cfg.StatsD.FlushInterval, "metrics-retention": &cfg.Metrics.Retention} {
+		"flush-interval": &cfg.StatsD.FlushInterval, "metrics-retention": &cfg.Metrics.Retention,
+		"traces-retention": &cfg.Zipkin.Retention} {
 		if c.IsSet(flag) {
 			d, err := configs.ParseDuration(c.String(flag))
 			if err != nil {
@@ -170,15 +178,41 @@ func runServe(c *cli.Context) error {
 	}
 	closers = append(closers, carbon.Close)
 
+	traceStore, err := traces.Open(filepath.Join(cfg.Data, "traces"), traces.Options{Retention: cfg.Zipkin.Retention.D(), Logger: log.With("component", "traces")})
+	if err != nil {
+		stopAll()
+		return fmt.Errorf("open traces store: %w", err)
+	}
+	closers = append(closers, traceStore.Close)
+	go traceStore.RunRetention(ctx)
+	reg.MustRegister(traceStore.Collectors()...)
+	health.Register("traces_store", func() (string, string) {
+		if e := traceStore.Err(); e != "" {
+			return web.StatusDegraded, e
+		}
+		return web.StatusOK, ""
+	})
+	zipkinMux := http.NewServeMux()
+	web.ZipkinRoutes(zipkinMux, traceStore, cfg.Zipkin.MaxBody)
+	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
+	if err != nil {
+		stopAll()
+		return fmt.Errorf("listen zipkin %s: %w", cfg.Zipkin.Addr, err)
+	}
+	zipkinDone := make(chan error, 1)
+	go func() { zipkinDone <- web.Serve(ctx, zln, zipkinMux) }()
+	// Stop the Zipkin listener before the store closes.
+	closers = append(closers, func() error { <-zipkinDone; return nil })
+
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		stopAll()
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D()})
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Traces: traceStore, MaxBody: cfg.Zipkin.MaxBody})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
-		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "data", cfg.Data)
+		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 
 	httpErr := web.Serve(ctx, ln, srv.Handler())
 

@@ -1,0 +1,257 @@
+package web
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openzipkin/zipkin-go/model"
+
+	"github.com/obs-dev/obs/ingest/zipkin"
+	"github.com/obs-dev/obs/store/traces"
+)
+
+// zipkinAPI is Zipkin's collector and query API v2 (zipkin2-api.yaml).
+type zipkinAPI struct {
+	store   *traces.Store
+	maxBody int64
+}
+
+// ZipkinRoutes registers the Zipkin API on mux; obs serves it on the main
+// port and on its own Zipkin port.
+func ZipkinRoutes(mux *http.ServeMux, st *traces.Store, maxBody int64) {
+	z := &zipkinAPI{store: st, maxBody: maxBody}
+	mux.HandleFunc("POST /api/v2/spans", z.collect(2))
+	mux.HandleFunc("POST /api/v1/spans", z.collect(1))
+	mux.HandleFunc("GET /api/v2/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.Services()) })
+	mux.HandleFunc("GET /api/v2/spans", z.needService(st.SpanNames))
+	mux.HandleFunc("GET /api/v2/remoteServices", z.needService(st.RemoteServices))
+	mux.HandleFunc("GET /api/v2/traces", z.traces)
+	mux.HandleFunc("GET /api/v2/trace/{traceId}", z.trace)
+	mux.HandleFunc("GET /api/v2/traceMany", z.traceMany)
+	mux.HandleFunc("GET /api/v2/dependencies", z.dependencies)
+	mux.HandleFunc("GET /api/v2/autocompleteKeys", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.TagKeys()) })
+	mux.HandleFunc("GET /api/v2/autocompleteValues", func(w http.ResponseWriter, r *http.Request) {
+		k := r.URL.Query().Get("key")
+		if k == "" {
+			http.Error(w, "key is required", http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, 200, st.TagValues(k))
+	})
+	mux.HandleFunc("GET /zipkin/config.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"environment": "obs", "queryLimit": 10, "defaultLookback": 900000,
+			"searchEnabled": true, "suggestLens": false, "logsUrl": nil,
+			"dependency": map[string]any{"enabled": true, "lowErrorRate": 0.5, "highErrorRate": 0.75}})
+	})
+}
+
+// collect decodes a batch (gzip allowed) and stores it whole, or answers
+// 400 with what is wrong, 413 when too large, 415 for unknown encodings.
+func (z *zipkinAPI) collect(version int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = http.MaxBytesReader(w, r.Body, z.maxBody)
+		if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+			gz, err := gzip.NewReader(body)
+			if err != nil {
+				http.Error(w, "Cannot gunzip spans: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			defer gz.Close()
+			// The limit applies to the decompressed size too (gzip bombs).
+			body = io.LimitReader(gz, z.maxBody+1)
+		}
+		b, err := io.ReadAll(body)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) || int64(len(b)) > z.maxBody {
+			http.Error(w, fmt.Sprintf("body over %d bytes", z.maxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err != nil {
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		var spans []traces.Span
+		switch {
+		case version == 2 && ct == "application/x-protobuf":
+			spans, err = zipkin.DecodeProto(b)
+		case ct == "" || ct == "application/json":
+			if version == 2 {
+				spans, err = zipkin.DecodeV2JSON(b)
+			} else {
+				spans, err = zipkin.DecodeV1JSON(b)
+			}
+		default:
+			http.Error(w, fmt.Sprintf("unsupported Content-Type %q: v2 takes application/json or application/x-protobuf, v1 application/json", ct),
+				http.StatusUnsupportedMediaType)
+			return
+		}
+		if err != nil {
+			http.Error(w, "Cannot decode spans: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := z.store.Write(spans); err != nil {
+			http.Error(w, "store spans: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+func (z *zipkinAPI) needService(f func(string) []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		svc := strings.ToLower(r.URL.Query().Get("serviceName"))
+		if svc == "" {
+			http.Error(w, "serviceName is required", http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, 200, f(svc))
+	}
+}
+
+func int64Param(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be a non-negative integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+// ParseTraceQuery reads the /api/v2/traces parameters.
+func ParseTraceQuery(r *http.Request) (traces.Query, error) {
+	q := traces.Query{ServiceName: strings.ToLower(r.URL.Query().Get("serviceName")),
+		RemoteServiceName: strings.ToLower(r.URL.Query().Get("remoteServiceName")),
+		SpanName:          strings.ToLower(r.URL.Query().Get("spanName"))}
+	if q.SpanName == "all" {
+		q.SpanName = ""
+	}
+	var err error
+	if q.AnnotationQuery, err = traces.ParseAnnotationQuery(r.URL.Query().Get("annotationQuery")); err != nil {
+		return q, err
+	}
+	for name, dst := range map[string]*int64{"minDuration": &q.MinDuration, "maxDuration": &q.MaxDuration, "endTs": &q.EndTs, "lookback": &q.Lookback} {
+		if *dst, err = int64Param(r, name); err != nil {
+			return q, err
+		}
+	}
+	if q.EndTs == 0 {
+		q.EndTs = time.Now().UnixMilli()
+	}
+	if q.Lookback == 0 {
+		q.Lookback = 86400000 // Zipkin's default: a day
+	}
+	limit, err := int64Param(r, "limit")
+	if err != nil {
+		return q, err
+	}
+	q.Limit = int(limit)
+	if q.Limit == 0 {
+		q.Limit = 10
+	}
+	return q, nil
+}
+
+func (z *zipkinAPI) traces(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseTraceQuery(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	res, err := z.store.Search(q)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, 200, res)
+}
+
+func parseTraceID(s string) (model.TraceID, error) {
+	if (len(s) != 16 && len(s) != 32) || !isHexString(s) {
+		return model.TraceID{}, fmt.Errorf("traceId %q must be 16 or 32 hex characters", s)
+	}
+	return model.TraceIDFromHex(strings.ToLower(s))
+}
+
+func isHexString(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (z *zipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
+	id, err := parseTraceID(r.PathValue("traceId"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	spans, err := z.store.Trace(id)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if len(spans) == 0 {
+		http.Error(w, "trace "+r.PathValue("traceId")+" not found", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, 200, spans)
+}
+
+func (z *zipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
+	ids := strings.Split(r.URL.Query().Get("traceIds"), ",")
+	out := [][]json.RawMessage{}
+	for _, s := range ids {
+		if s == "" {
+			continue
+		}
+		id, err := parseTraceID(s)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		spans, err := z.store.Trace(id)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if len(spans) > 0 {
+			out = append(out, spans)
+		}
+	}
+	if len(ids) == 0 || (len(ids) == 1 && ids[0] == "") {
+		http.Error(w, "traceIds is required", http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, 200, out)
+}
+
+func (z *zipkinAPI) dependencies(w http.ResponseWriter, r *http.Request) {
+	end, err := int64Param(r, "endTs")
+	if err != nil || end == 0 {
+		http.Error(w, "endTs (milliseconds) is required", http.StatusBadRequest)
+		return
+	}
+	lookback, err := int64Param(r, "lookback")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if lookback == 0 {
+		lookback = 86400000
+	}
+	writeJSON(w, 200, z.store.Dependencies(end, lookback))
+}
