@@ -66,6 +66,7 @@ type server struct {
 	logsUDP int
 	statsd  int
 	carbon  int
+	zipkin  int
 	extra   []string
 	stderr  *bytes.Buffer
 	exited  chan struct{}
@@ -73,7 +74,7 @@ type server struct {
 
 func newServer(t *testing.T, extra ...string) *server {
 	s := &server{t: t, data: t.TempDir(), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
-		statsd: freePort(t), carbon: freePort(t), extra: extra}
+		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t), extra: extra}
 	s.start()
 	t.Cleanup(func() { s.stop() })
 	return s
@@ -86,7 +87,8 @@ func (s *server) start() time.Duration {
 	args := append([]string{"serve", "--data", s.data, "--http", s.http,
 		"--logs-udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP),
 		"--statsd", fmt.Sprintf("127.0.0.1:%d", s.statsd),
-		"--carbon", fmt.Sprintf("127.0.0.1:%d", s.carbon)}, s.extra...)
+		"--carbon", fmt.Sprintf("127.0.0.1:%d", s.carbon),
+		"--zipkin", fmt.Sprintf("127.0.0.1:%d", s.zipkin)}, s.extra...)
 	s.cmd = exec.Command(obsBin, args...)
 	s.stderr = &bytes.Buffer{}
 	s.cmd.Stderr = s.stderr
