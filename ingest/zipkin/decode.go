@@ -66,63 +66,22 @@ func finish(i int, m *model.SpanModel) (traces.Span, error) {
 	if m.ParentID != nil && *m.ParentID == 0 {
 		m.ParentID = nil
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return traces.Span{}, &Error{i, err.Error()}
+	if m.Timestamp.UnixNano() <= 0 {
+		m.Timestamp = time.Time{} // protobuf's 0 means "not set"
 	}
-	return traces.Span{Model: m, JSON: b}, nil
-}
-
-// v2Check holds the fields validated from the raw JSON (the model's own
-// decoding accepts ids of any length and numbers of any type).
-type v2Check struct {
-	TraceID   string          `json:"traceId"`
-	ID        string          `json:"id"`
-	ParentID  string          `json:"parentId"`
-	Kind      *string         `json:"kind"`
-	Timestamp json.RawMessage `json:"timestamp"`
-	Duration  json.RawMessage `json:"duration"`
-}
-
-func checkMicros(name string, raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
+	for _, a := range m.Annotations {
+		if a.Timestamp.UnixNano() <= 0 {
+			return traces.Span{}, &Error{i, "annotations need a timestamp in microseconds"}
+		}
 	}
-	if _, err := strconv.ParseUint(string(raw), 10, 64); err != nil {
-		return fmt.Sprintf("%s %s must be a whole number of microseconds", name, raw)
+	if m.LocalEndpoint.Empty() {
+		m.LocalEndpoint = nil
 	}
-	return ""
-}
-
-// DecodeV2JSON decodes a JSON list of v2 spans.
-func DecodeV2JSON(body []byte) ([]traces.Span, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, &Error{-1, "body must be a JSON list of spans: " + err.Error()}
+	if m.RemoteEndpoint.Empty() {
+		m.RemoteEndpoint = nil
 	}
-	out := make([]traces.Span, 0, len(raws))
-	for i, r := range raws {
-		var c v2Check
-		if err := json.Unmarshal(r, &c); err != nil {
-			return nil, &Error{i, err.Error()}
-		}
-		if msg := validateIDs(c.TraceID, c.ID, c.ParentID); msg != "" {
-			return nil, &Error{i, msg}
-		}
-		if msg := checkMicros("timestamp", c.Timestamp) + checkMicros("duration", c.Duration); msg != "" {
-			return nil, &Error{i, msg}
-		}
-		var m model.SpanModel
-		if err := json.Unmarshal(r, &m); err != nil {
-			return nil, &Error{i, err.Error()}
-		}
-		sp, err := finish(i, &m)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sp)
-	}
-	return out, nil
+	m.Name = strings.ToLower(m.Name)
+	return traces.Span{Model: m, JSON: encode(m)}, nil
 }
 
 // DecodeProto decodes zipkin.proto3 ListOfSpans.

@@ -45,18 +45,50 @@ func ParseAnnotationQuery(s string) (map[string]string, error) {
 	return out, nil
 }
 
+// compiled is a Query prepared for scanning many traces.
+type compiled struct {
+	*Query
+	want    []string // "key" or "key=value" per annotation query term
+	svcBit  uint64   // 0 when the service cannot be tested by mask
+	unknown bool     // the service has never been seen: nothing matches
+}
+
+func (s *Store) compile(q *Query) *compiled {
+	c := &compiled{Query: q}
+	for k, v := range q.AnnotationQuery {
+		if v == "" {
+			c.want = append(c.want, k)
+		} else {
+			c.want = append(c.want, k+"="+v)
+		}
+	}
+	if q.ServiceName != "" {
+		n, ok := s.svcNum[q.ServiceName]
+		switch {
+		case !ok:
+			c.unknown = true
+		case n < 64:
+			c.svcBit = 1 << uint(n)
+		}
+	}
+	return c
+}
+
 // test is Zipkin's QueryRequest.test: the service name, when given,
 // constrains which spans the other criteria look at.
-func (q *Query) test(t *trace) bool {
+func (q *compiled) test(t *trace) bool {
 	if t.start == 0 || t.start < (q.EndTs-q.Lookback)*1000 || t.start > q.EndTs*1000 {
+		return false
+	}
+	if q.unknown || (q.svcBit != 0 && t.svcMask&q.svcBit == 0) {
 		return false
 	}
 	svcOK := q.ServiceName == ""
 	remoteOK := q.RemoteServiceName == ""
 	nameOK := q.SpanName == ""
 	durOK := q.MinDuration == 0 && q.MaxDuration == 0
-	remaining := len(q.AnnotationQuery)
-	var matched map[string]bool
+	remaining := len(q.want)
+	var matched uint64 // bit i: want[i] found (terms beyond 64 are ignored)
 	for i := range t.spans {
 		sp := &t.spans[i]
 		if q.ServiceName != "" && sp.service != q.ServiceName {
@@ -73,20 +105,13 @@ func (q *Query) test(t *trace) bool {
 			durOK = true
 		}
 		if remaining > 0 {
-			for k, v := range q.AnnotationQuery {
-				if matched[k] {
+			for wi, want := range q.want {
+				if wi >= 64 || matched&(1<<uint(wi)) != 0 {
 					continue
-				}
-				want := k
-				if v != "" {
-					want = k + "=" + v
 				}
 				for _, tag := range sp.tags {
 					if tag == want {
-						if matched == nil {
-							matched = map[string]bool{}
-						}
-						matched[k] = true
+						matched |= 1 << uint(wi)
 						remaining--
 						break
 					}
@@ -110,9 +135,10 @@ func (s *Store) Search(q Query) ([][]json.RawMessage, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	c := s.compile(&q)
 	var hits []*trace
-	for _, t := range s.traces {
-		if q.test(t) {
+	for _, t := range s.order {
+		if c.test(t) {
 			hits = append(hits, t)
 		}
 	}

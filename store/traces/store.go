@@ -62,6 +62,10 @@ type trace struct {
 	ids        map[model.TraceID]bool // full ids seen (64 and 128 bit)
 	start, end int64                  // microseconds
 	spans      []spanInfo
+	// svcMask has bit i set when a span's local service has number i
+	// (services numbered in order of appearance, the first 64 only), so
+	// that searches skip traces of other services without a span loop.
+	svcMask uint64
 }
 
 // Store is the span store.
@@ -74,7 +78,9 @@ type Store struct {
 	files  []*dayFile // index = spanRef.file
 	byDay  map[string]*dayFile
 	traces map[uint64]*trace // by low 64 bits of the trace id
+	order  []*trace          // every trace, in order of first arrival (searches scan this)
 	intern map[string]string
+	svcNum map[string]int // service name -> bit in trace.svcMask
 
 	Stored  atomic.Int64
 	lastErr atomic.Pointer[string]
@@ -96,7 +102,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create traces dir: %w", err)
 	}
-	s := &Store{dir: dir, opts: o, log: o.Logger, byDay: map[string]*dayFile{}, traces: map[uint64]*trace{}, intern: map[string]string{}}
+	s := &Store{dir: dir, opts: o, log: o.Logger, byDay: map[string]*dayFile{}, traces: map[uint64]*trace{}, intern: map[string]string{}, svcNum: map[string]int{}}
 	names, _ := filepath.Glob(filepath.Join(dir, "spans-*.ndjson"))
 	sort.Strings(names)
 	for _, n := range names {
@@ -197,6 +203,7 @@ func (s *Store) index(m *model.SpanModel, ref spanRef) {
 	if t == nil {
 		t = &trace{low: low, ids: map[model.TraceID]bool{}}
 		s.traces[low] = t
+		s.order = append(s.order, t)
 	}
 	t.ids[m.TraceID] = true
 	info := spanInfo{ref: ref, id: uint64(m.ID), name: s.str(m.Name), kind: m.Kind, ts: micros(m.Timestamp),
@@ -206,6 +213,14 @@ func (s *Store) index(m *model.SpanModel, ref spanRef) {
 	}
 	if m.LocalEndpoint != nil {
 		info.service = s.str(strings.ToLower(m.LocalEndpoint.ServiceName))
+	}
+	n, ok := s.svcNum[info.service]
+	if !ok {
+		n = len(s.svcNum)
+		s.svcNum[info.service] = n
+	}
+	if n < 64 {
+		t.svcMask |= 1 << uint(n)
 	}
 	if m.RemoteEndpoint != nil {
 		info.remote = s.str(strings.ToLower(m.RemoteEndpoint.ServiceName))
@@ -382,7 +397,8 @@ func (s *Store) ApplyRetention(now time.Time) {
 	if !removed {
 		return
 	}
-	for low, t := range s.traces {
+	order := s.order[:0]
+	for _, t := range s.order {
 		kept := t.spans[:0]
 		for _, sp := range t.spans {
 			if !s.files[sp.ref.file].dead {
@@ -391,9 +407,12 @@ func (s *Store) ApplyRetention(now time.Time) {
 		}
 		t.spans = kept
 		if len(kept) == 0 {
-			delete(s.traces, low)
+			delete(s.traces, t.low)
+		} else {
+			order = append(order, t)
 		}
 	}
+	s.order = order
 }
 
 // Collectors exports the store's counters.
