@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -264,6 +265,27 @@ func TestSeedSpansRoundTrip(t *testing.T) {
 	if c2.ParentID != "0000000000000110" || c2.TraceID != "0000000000000100" || c2.Name != "get_recipe" || c2.Duration != 80000 {
 		t.Fatalf("C2 came back as %+v", c2)
 	}
+	// Logs carrying the trace id are listed with the trace.
+	lc, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	fmt.Fprint(lc, `{"app":"web-api","message":"fetching recipe","traceId":"0000000000000100"}`)
+	fmt.Fprint(lc, `{"app":"recipe-api","message":"cache miss","trace_id":"0000000000000100"}`)
+	fmt.Fprint(lc, `{"app":"web-api","message":"other request","traceId":"0000000000000999"}`)
+	lc.Close()
+	eventually(t, 5*time.Second, func() error {
+		out, err := s.obs("traces", "show", "0000000000000100", "--logs", "-o", "json")
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Spans []json.RawMessage
+			Logs  []json.RawMessage
+		}
+		json.Unmarshal([]byte(out), &res)
+		if len(res.Spans) != 7 || len(res.Logs) != 2 {
+			return fmt.Errorf("trace with logs: %d spans, %d logs", len(res.Spans), len(res.Logs))
+		}
+		return nil
+	})
 	// A 128-bit id with the same low half finds the trace (non-strict).
 	if code := s.getJSON(t, s.url(), "/api/v2/trace/00000000000000010000000000000100", nil); code != 200 {
 		t.Fatalf("128-bit lookup: %d", code)
