@@ -32,6 +32,96 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	Carbon  CarbonConfig  `yaml:"carbon"`
 	Zipkin  ZipkinConfig  `yaml:"zipkin"`
+
+	Twilio   TwilioConfig    `yaml:"twilio"`
+	Users    []UserConfig    `yaml:"users"`
+	Rotation *RotationConfig `yaml:"rotation"`
+	// Fallback names the user paged when neither the service nor the
+	// rotation names anyone.
+	Fallback string `yaml:"fallback"`
+	// AlertInterval and NotificationInterval are Cabot's reminder periods
+	// for ERROR/CRITICAL and for WARNING.
+	AlertInterval        Duration        `yaml:"alert_interval"`
+	NotificationInterval Duration        `yaml:"notification_interval"`
+	Services             []ServiceConfig `yaml:"services"`
+}
+
+// TwilioConfig uses Cabot's variable names for the credentials.
+type TwilioConfig struct {
+	AccountSID string `yaml:"account_sid"`
+	AuthToken  string `yaml:"auth_token"`
+	From       string `yaml:"from"`
+	// APIURL sends the same REST calls to another base URL (a test double).
+	APIURL string `yaml:"api_url"`
+}
+
+// UserConfig is someone who can be paged.
+type UserConfig struct {
+	Name  string `yaml:"name"`
+	Phone string `yaml:"phone"`
+}
+
+// RotationConfig puts users on call in turn, one period each from start.
+type RotationConfig struct {
+	Users  []string  `yaml:"users"`
+	Period Duration  `yaml:"period"`
+	Start  time.Time `yaml:"start"`
+}
+
+// ServiceConfig is a Cabot service with its checks.
+type ServiceConfig struct {
+	Name          string   `yaml:"name"`
+	URL           string   `yaml:"url"`
+	Runbook       string   `yaml:"runbook"`
+	Notify        []string `yaml:"notify"`
+	Channels      []string `yaml:"channels"`
+	Webhook       string   `yaml:"webhook"`
+	AlertsEnabled *bool    `yaml:"alerts_enabled"`
+	// Maintenance windows silence the service.
+	Maintenance []WindowConfig `yaml:"maintenance"`
+	Checks      []CheckConfig  `yaml:"checks"`
+}
+
+// WindowConfig is a maintenance window.
+type WindowConfig struct {
+	Start time.Time `yaml:"start"`
+	End   time.Time `yaml:"end"`
+}
+
+// CheckConfig is one check; which keys apply depends on type.
+type CheckConfig struct {
+	Name       string   `yaml:"name"`
+	Type       string   `yaml:"type"` // http, metric, log, tcp
+	Importance string   `yaml:"importance"`
+	Interval   Duration `yaml:"interval"`
+	Debounce   int      `yaml:"debounce"`
+	Active     *bool    `yaml:"active"`
+	Timeout    Duration `yaml:"timeout"`
+
+	// http
+	Endpoint        string            `yaml:"endpoint"`
+	Method          string            `yaml:"method"`
+	Headers         map[string]string `yaml:"headers"`
+	Username        string            `yaml:"username"`
+	Password        string            `yaml:"password"`
+	StatusCode      any               `yaml:"status_code"` // 200, [200, 204], "200-299"
+	TextMatch       string            `yaml:"text_match"`
+	VerifyTLS       *bool             `yaml:"verify_tls"`
+	MaxResponseTime Duration          `yaml:"max_response_time"`
+
+	// metric (Graphite target or PromQL) and log (KQL)
+	Target             string   `yaml:"target"`
+	PromQL             string   `yaml:"promql"`
+	Query              string   `yaml:"query"`
+	CheckType          string   `yaml:"check_type"` // >, >=, <, <=, ==
+	Value              *float64 `yaml:"value"`
+	Window             Duration `yaml:"window"`
+	ExpectedNumHosts   int      `yaml:"expected_num_hosts"`
+	AllowedNumFailures int      `yaml:"allowed_num_failures"`
+	NoDataOK           bool     `yaml:"no_data_ok"`
+
+	// tcp
+	Address string `yaml:"address"`
 }
 
 // ZipkinConfig configures the Zipkin collector and span store.
@@ -92,6 +182,10 @@ func Default() Config {
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
 		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
 		Zipkin:  ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
+		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
+			From: os.Getenv("TWILIO_OUTGOING_NUMBER")},
+		AlertInterval:        Duration(10 * time.Minute),
+		NotificationInterval: Duration(2 * time.Hour),
 	}
 }
 
@@ -184,15 +278,27 @@ func cleanYAMLError(err error) error {
 	return errors.New(strings.TrimSpace(msg))
 }
 
-// lineOf finds the line of a dotted key in the parsed document (0 if absent).
+// lineOf finds the line of a key path such as services[0].checks[1].type
+// in the parsed document (0 if absent).
 func lineOf(root *yaml.Node, path string) int {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	line := 0
-	for _, part := range strings.Split(path, ".") {
-		if n == nil || n.Kind != yaml.MappingNode {
+	for _, part := range strings.Split(strings.ReplaceAll(strings.ReplaceAll(path, "[", "."), "]", ""), ".") {
+		if n == nil {
+			return line
+		}
+		if idx, err := strconv.Atoi(part); err == nil && n.Kind == yaml.SequenceNode {
+			if idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+			continue
+		}
+		if n.Kind != yaml.MappingNode {
 			return line
 		}
 		var next *yaml.Node
@@ -246,8 +352,175 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Zipkin.Retention < 0 {
 		bad("zipkin.retention", "must not be negative")
 	}
+	c.validateAlerting(bad)
 	if c.Metrics.Retention < 0 {
 		bad("metrics.retention", "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+var importances = map[string]bool{"": true, "warning": true, "error": true, "critical": true}
+var comparators = map[string]bool{">": true, ">=": true, "<": true, "<=": true, "==": true}
+var channels = map[string]bool{"sms": true, "call": true, "webhook": true, "log": true}
+
+func (c *Config) validateAlerting(bad func(key, format string, args ...any)) {
+	users := map[string]bool{}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		if u.Name == "" {
+			bad(key+".name", "every user needs a name")
+		}
+		if u.Phone != "" && !validPhone(u.Phone) {
+			bad(key+".phone", "%q is not an E.164 number like +15551230001", u.Phone)
+		}
+		users[u.Name] = true
+	}
+	if c.Rotation != nil {
+		for i, u := range c.Rotation.Users {
+			if !users[u] {
+				bad(fmt.Sprintf("rotation.users[%d]", i), "no user named %q under users", u)
+			}
+		}
+		if c.Rotation.Period <= 0 {
+			bad("rotation.period", "must be positive, e.g. 168h")
+		}
+		if len(c.Rotation.Users) == 0 {
+			bad("rotation.users", "must name at least one user")
+		}
+	}
+	if c.Fallback != "" && !users[c.Fallback] {
+		bad("fallback", "no user named %q under users", c.Fallback)
+	}
+	checkNames := map[string]bool{}
+	svcNames := map[string]bool{}
+	for i, s := range c.Services {
+		key := fmt.Sprintf("services[%d]", i)
+		if s.Name == "" || strings.ContainsAny(s.Name, "/ ") {
+			bad(key+".name", "needs a name without spaces or slashes, got %q", s.Name)
+		}
+		if svcNames[s.Name] {
+			bad(key+".name", "service %q is defined twice", s.Name)
+		}
+		svcNames[s.Name] = true
+		for j, u := range s.Notify {
+			if !users[u] {
+				bad(fmt.Sprintf("%s.notify[%d]", key, j), "no user named %q under users", u)
+			}
+		}
+		for j, ch := range s.Channels {
+			if !channels[ch] {
+				bad(fmt.Sprintf("%s.channels[%d]", key, j), "%q is not one of sms, call, webhook, log", ch)
+			}
+			if ch == "webhook" && s.Webhook == "" {
+				bad(key+".webhook", "the webhook channel needs a webhook URL")
+			}
+		}
+		for j, ck := range s.Checks {
+			ckey := fmt.Sprintf("%s.checks[%d]", key, j)
+			if ck.Name == "" || strings.ContainsAny(ck.Name, "/ ") {
+				bad(ckey+".name", "needs a name without spaces or slashes, got %q", ck.Name)
+			}
+			if checkNames[ck.Name] {
+				bad(ckey+".name", "check %q is defined twice", ck.Name)
+			}
+			checkNames[ck.Name] = true
+			if !importances[strings.ToLower(ck.Importance)] {
+				bad(ckey+".importance", "%q is not warning, error or critical", ck.Importance)
+			}
+			if ck.Interval < 0 || ck.Debounce < 0 || ck.Timeout < 0 {
+				bad(ckey, "interval, debounce and timeout must not be negative")
+			}
+			switch ck.Type {
+			case "http":
+				if ck.Endpoint == "" {
+					bad(ckey+".endpoint", "an http check needs an endpoint URL")
+				}
+				if _, err := ParseStatusCodes(ck.StatusCode); err != nil {
+					bad(ckey+".status_code", "%v", err)
+				}
+				if ck.TextMatch != "" {
+					if _, err := regexp.Compile(ck.TextMatch); err != nil {
+						bad(ckey+".text_match", "bad regular expression: %v", err)
+					}
+				}
+			case "metric":
+				if (ck.Target == "") == (ck.PromQL == "") {
+					bad(ckey+".target", "a metric check needs exactly one of target (Graphite) and promql")
+				}
+				fallthrough
+			case "log":
+				if ck.Type == "log" && ck.Query == "" {
+					bad(ckey+".query", "a log check needs a KQL query")
+				}
+				if !comparators[ck.CheckType] {
+					bad(ckey+".check_type", "%q is not one of >, >=, <, <=, ==", ck.CheckType)
+				}
+				if ck.Value == nil {
+					bad(ckey+".value", "needs a threshold value")
+				}
+			case "tcp":
+				if _, _, err := net.SplitHostPort(ck.Address); err != nil {
+					bad(ckey+".address", "want host:port, got %q", ck.Address)
+				}
+			default:
+				bad(ckey+".type", "%q is not one of http, metric, log, tcp", ck.Type)
+			}
+		}
+	}
+}
+
+func validPhone(p string) bool {
+	if len(p) < 8 || len(p) > 16 || p[0] != '+' {
+		return false
+	}
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Lo, Hi int }
+
+// ParseStatusCodes reads status_code: a code, a list of codes, or a range
+// "200-299"; the default is 200.
+func ParseStatusCodes(v any) ([]StatusRange, error) {
+	one := func(x any) ([]StatusRange, error) {
+		switch t := x.(type) {
+		case int:
+			return []StatusRange{{t, t}}, nil
+		case string:
+			if lo, hi, ok := strings.Cut(t, "-"); ok {
+				a, e1 := strconv.Atoi(strings.TrimSpace(lo))
+				b, e2 := strconv.Atoi(strings.TrimSpace(hi))
+				if e1 != nil || e2 != nil || a > b {
+					return nil, fmt.Errorf("bad status range %q", t)
+				}
+				return []StatusRange{{a, b}}, nil
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(t))
+			if err != nil {
+				return nil, fmt.Errorf("bad status code %q", t)
+			}
+			return []StatusRange{{n, n}}, nil
+		}
+		return nil, fmt.Errorf("status_code must be a code, a list or a range like 200-299, got %v", x)
+	}
+	switch t := v.(type) {
+	case nil:
+		return []StatusRange{{200, 200}}, nil
+	case []any:
+		var out []StatusRange
+		for _, x := range t {
+			r, err := one(x)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r...)
+		}
+		return out, nil
+	}
+	return one(v)
 }
