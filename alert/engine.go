@@ -694,3 +694,17 @@ func (e *Engine) Alerts() []Alert {
 
 // Flush waits for alerts being sent (tests, shutdown).
 func (e *Engine) Flush() { e.sends.Wait() }
+
+// MetricFuncs adapts two functions to MetricSource.
+type MetricFuncs struct {
+	GraphiteFn func(ctx context.Context, target string, window time.Duration) ([][]float64, error)
+	PromQLFn   func(ctx context.Context, expr string, window time.Duration) ([][]float64, error)
+}
+
+func (m MetricFuncs) Graphite(ctx context.Context, target string, window time.Duration) ([][]float64, error) {
+	return m.GraphiteFn(ctx, target, window)
+}
+
+func (m MetricFuncs) PromQL(ctx context.Context, expr string, window time.Duration) ([][]float64, error) {
+	return m.PromQLFn(ctx, expr, window)
+}

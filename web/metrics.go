@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obs-dev/obs/query/graphite"
+	obspromql "github.com/obs-dev/obs/query/promql"
 	"github.com/obs-dev/obs/store/metrics"
 )
 
@@ -26,14 +27,11 @@ import (
 type metricsAPI struct {
 	store  *metrics.Store
 	step   int64 // Graphite's finest step, seconds
-	engine *promql.Engine
+	engine *obspromql.Engine
 }
 
 func newMetricsAPI(st *metrics.Store, step time.Duration) *metricsAPI {
-	return &metricsAPI{store: st, step: max(int64(step/time.Second), 1), engine: promql.NewEngine(promql.EngineOpts{
-		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: 5 * time.Minute,
-		EnableAtModifier: true, EnableNegativeOffset: true,
-	})}
+	return &metricsAPI{store: st, step: max(int64(step/time.Second), 1), engine: obspromql.New(st.Queryable())}
 }
 
 func (s *Server) routeMetrics() {
@@ -380,7 +378,7 @@ func (m *metricsAPI) promQuery(w http.ResponseWriter, r *http.Request) {
 		promErr(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
-	q, err := m.engine.NewInstantQuery(r.Context(), m.store.Queryable(), nil, formValue(r, "query"), ts)
+	q, err := m.engine.Instant(r.Context(), formValue(r, "query"), ts)
 	m.exec(w, r, q, err)
 }
 
@@ -397,7 +395,7 @@ func (m *metricsAPI) promQueryRange(w http.ResponseWriter, r *http.Request) {
 				} else if end.Sub(start)/step > 11000 {
 					err = errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 				} else {
-					q, qerr := m.engine.NewRangeQuery(r.Context(), m.store.Queryable(), nil, formValue(r, "query"), start, end, step)
+					q, qerr := m.engine.Range(r.Context(), formValue(r, "query"), start, end, step)
 					m.exec(w, r, q, qerr)
 					return
 				}

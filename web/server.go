@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
@@ -49,6 +50,8 @@ type Deps struct {
 	MetricsStep time.Duration
 	// Traces backs the Zipkin API on the main port; nil disables it.
 	Traces *traces.Store
+	// Alerts backs the services, checks and alerts API; nil disables it.
+	Alerts *alert.Engine
 	// MaxBody bounds POST bodies (413 beyond).
 	MaxBody int64
 }
@@ -78,6 +81,9 @@ func New(d Deps) *Server {
 	s.routeMetrics()
 	if d.Traces != nil {
 		ZipkinRoutes(s.mux, d.Traces, d.MaxBody)
+	}
+	if d.Alerts != nil {
+		AlertRoutes(s.mux, d.Alerts)
 	}
 	return s
 }

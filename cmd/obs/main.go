@@ -19,6 +19,8 @@ func main() {
 			logsCommand(),
 			metricsCommand(),
 			tracesCommand(),
+			checksCommand(),
+			alertsCommand(),
 			versionCommand(),
 		},
 	}

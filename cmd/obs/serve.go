@@ -11,14 +11,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/urfave/cli/v2"
 
+	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/ingest/statsd"
+	"github.com/obs-dev/obs/query/graphite"
+	"github.com/obs-dev/obs/query/kql"
+	"github.com/obs-dev/obs/query/promql"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
 	"github.com/obs-dev/obs/store/traces"
@@ -204,13 +209,22 @@ func runServe(c *cli.Context) error {
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
+	engine, err := newAlertEngine(cfg, log, logStore, metricStore)
+	if err != nil {
+		stopAll()
+		return err
+	}
+	engine.Start(ctx)
+	closers = append(closers, func() error { engine.Stop(); return nil })
+	go reloadOnHUP(ctx, c, engine, log)
+
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		stopAll()
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Traces: traceStore, MaxBody: cfg.Zipkin.MaxBody})
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Traces: traceStore, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 
@@ -250,4 +264,54 @@ func shutdownContext(log *slog.Logger) (context.Context, func()) {
 		os.Exit(2)
 	}()
 	return ctx, func() { signal.Stop(sig); cancel() }
+}
+
+func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore *logs.Store, metricStore *metrics.Store) (*alert.Engine, error) {
+	var tw *alert.Twilio
+	if cfg.Twilio.AccountSID != "" || cfg.Twilio.AuthToken != "" || cfg.Twilio.From != "" {
+		var err error
+		if tw, err = alert.NewTwilio(cfg.Twilio.AccountSID, cfg.Twilio.AuthToken, cfg.Twilio.From, cfg.Twilio.APIURL); err != nil {
+			return nil, fmt.Errorf("twilio: %w", err)
+		}
+	}
+	prom := promql.New(metricStore.Queryable())
+	fetch := graphite.StoreFetcher{Store: metricStore, BaseStep: int64(cfg.StatsD.FlushInterval.D() / time.Second)}
+	e, err := alert.New(alert.Options{
+		Config: cfg, DataDir: filepath.Join(cfg.Data, "alerts"), BaseURL: "http://" + cfg.HTTP,
+		Metrics: alert.MetricFuncs{
+			GraphiteFn: func(ctx context.Context, t string, w time.Duration) ([][]float64, error) {
+				return graphite.Values(ctx, fetch, t, w)
+			},
+			PromQLFn: prom.Values,
+		},
+		Logs: kql.Counter{Store: logStore}, Samples: metricStore, Twilio: tw, Log: log.With("component", "alert"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start health checks: %w", err)
+	}
+	return e, nil
+}
+
+// reloadOnHUP re-reads the config file on SIGHUP and swaps the services
+// and checks; a config with errors is reported and the old one kept.
+func reloadOnHUP(ctx context.Context, c *cli.Context, e *alert.Engine, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := loadConfig(c)
+		if err == nil {
+			err = e.Reload(ctx, cfg)
+		}
+		if err != nil {
+			log.Error("config reload failed; keeping the running config", "err", err)
+			continue
+		}
+		log.Info("config reloaded", "services", len(cfg.Services))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -135,4 +136,19 @@ type Node struct {
 	Text   string
 	Leaf   bool
 	Branch bool
+}
+
+// Values evaluates a target over the last window and returns each series'
+// values (nulls as NaN), for checks that compare them to a threshold.
+func Values(ctx context.Context, f Fetcher, target string, window time.Duration) ([][]float64, error) {
+	until := time.Now().Unix()
+	ss, err := Eval(ctx, f, target, until-int64(window/time.Second), until)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.Values
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -596,3 +597,16 @@ func (r rangeExpr) event(fields []logs.Field) bool {
 func (r rangeExpr) prune() query.Query { return nil }
 
 var _ logs.Matcher = (*Query)(nil)
+
+// Counter counts events matching KQL in a logs store (log checks use it).
+type Counter struct{ Store *logs.Store }
+
+// CountKQL counts matches of q over the last window.
+func (c Counter) CountKQL(ctx context.Context, q string, window time.Duration) (int, error) {
+	now := time.Now()
+	m, err := Compile(q, now)
+	if err != nil {
+		return 0, err
+	}
+	return c.Store.CountMatches(ctx, m, logs.Range{From: now.Add(-window), To: now})
+}
