@@ -66,3 +66,20 @@ func FuzzConfig(f *testing.F) {
 		Parse(b, &cfg) // must not panic
 	})
 }
+
+func TestAlertingErrorsNameKeyAndLine(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"users:\n  - {name: alice, phone: \"555\"}\n", `line 2: users[0].phone: "555" is not an E.164 number`},
+		{"services:\n  - name: web\n    checks:\n      - {name: c1, type: htp}\n", `line 4: services[0].checks[0].type: "htp" is not one of http, metric, log, tcp`},
+		{"services:\n  - name: web\n    checks:\n      - {name: c1, type: metric, check_type: \">\", value: 1}\n", `services[0].checks[0].target: a metric check needs exactly one of target`},
+		{"services:\n  - name: web\n    notify: [zed]\n", `line 3: services[0].notify[0]: no user named "zed"`},
+		{"services:\n  - name: web\n    checks:\n      - {name: c1, type: http, endpoint: \"http://x\", status_code: \"300-200\"}\n", `bad status range`},
+		{"rotation: {users: [bob], period: 0s}\n", `rotation.users[0]: no user named "bob"`},
+	} {
+		cfg := Default()
+		err := Parse([]byte(c.yaml), &cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
+		}
+	}
+}
