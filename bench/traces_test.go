@@ -60,7 +60,7 @@ func zipkinServer(b *testing.B) (*traces.Store, *httptest.Server) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	web.ZipkinRoutes(mux, st, 16<<20)
+	web.NewZipkinAPI(st, 16<<20, nil).Routes(mux)
 	return st, httptest.NewServer(mux)
 }
 

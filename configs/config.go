@@ -25,13 +25,16 @@ var Example []byte
 
 // Config is the whole file. Every key is optional.
 type Config struct {
-	Data    string        `yaml:"data"`
-	HTTP    string        `yaml:"http"`
-	Logs    LogsConfig    `yaml:"logs"`
-	StatsD  StatsDConfig  `yaml:"statsd"`
-	Metrics MetricsConfig `yaml:"metrics"`
-	Carbon  CarbonConfig  `yaml:"carbon"`
-	Zipkin  ZipkinConfig  `yaml:"zipkin"`
+	Data string `yaml:"data"`
+	HTTP string `yaml:"http"`
+	// MaxMemory bounds obs's heap: the Go runtime's soft limit, and UDP
+	// input is shed (counted) while the heap is near it.
+	MaxMemory Bytes         `yaml:"max_memory"`
+	Logs      LogsConfig    `yaml:"logs"`
+	StatsD    StatsDConfig  `yaml:"statsd"`
+	Metrics   MetricsConfig `yaml:"metrics"`
+	Carbon    CarbonConfig  `yaml:"carbon"`
+	Zipkin    ZipkinConfig  `yaml:"zipkin"`
 
 	Twilio   TwilioConfig    `yaml:"twilio"`
 	Users    []UserConfig    `yaml:"users"`
@@ -174,9 +177,10 @@ type LogsConfig struct {
 // Default is the configuration with no file, flags or environment.
 func Default() Config {
 	return Config{
-		Data: "./obs-data",
-		HTTP: "127.0.0.1:8000",
-		Logs: LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
+		Data:      "./obs-data",
+		HTTP:      "127.0.0.1:8000",
+		MaxMemory: 1 << 30,
+		Logs:      LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
@@ -227,6 +231,37 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad duration %q (want e.g. 90s, 15m, 12h, 7d, 2w)", s)
 	}
 	return d, nil
+}
+
+// Bytes is a size: a number of bytes, or with KiB, MiB, GiB (or KB, MB, GB).
+type Bytes int64
+
+func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseBytes(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = Bytes(v)
+	return nil
+}
+
+// ParseBytes reads 1073741824, 1GiB, 512MiB, 1.5GB and friends.
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || v < 0 {
+				break
+			}
+			return int64(v * u.mult), nil
+		}
+	}
+	return 0, fmt.Errorf("bad size %q (want e.g. 1GiB, 512MiB or a number of bytes)", s)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -325,6 +360,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "want host:port, got %q", addr)
 		}
+	}
+	if c.MaxMemory < 64<<20 {
+		bad("max_memory", "must be at least 64MiB, got %d bytes", c.MaxMemory)
 	}
 	if c.Data == "" {
 		bad("data", "must not be empty")

@@ -23,7 +23,6 @@ import (
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
-	"github.com/obs-dev/obs/store/traces"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -48,8 +47,8 @@ type Deps struct {
 	Metrics *metrics.Store
 	// MetricsStep is the finest Graphite step: the StatsD flush interval.
 	MetricsStep time.Duration
-	// Traces backs the Zipkin API on the main port; nil disables it.
-	Traces *traces.Store
+	// Zipkin is the Zipkin API, also served on the main port; nil disables it.
+	Zipkin *ZipkinAPI
 	// Alerts backs the services, checks and alerts API; nil disables it.
 	Alerts *alert.Engine
 	// MaxBody bounds POST bodies (413 beyond).
@@ -79,8 +78,8 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
 	s.mux.HandleFunc("POST /api/logs", s.logsPost)
 	s.routeMetrics()
-	if d.Traces != nil {
-		ZipkinRoutes(s.mux, d.Traces, d.MaxBody)
+	if d.Zipkin != nil {
+		d.Zipkin.Routes(s.mux)
 	}
 	if d.Alerts != nil {
 		AlertRoutes(s.mux, d.Alerts)

@@ -13,21 +13,44 @@ import (
 	"time"
 
 	"github.com/openzipkin/zipkin-go/model"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/ingest/zipkin"
 	"github.com/obs-dev/obs/store/traces"
 )
 
-// zipkinAPI is Zipkin's collector and query API v2 (zipkin2-api.yaml).
-type zipkinAPI struct {
-	store   *traces.Store
-	maxBody int64
+// ZipkinAPI is Zipkin's collector and query API v2 (zipkin2-api.yaml).
+type ZipkinAPI struct {
+	store    *traces.Store
+	maxBody  int64
+	bad      *prometheus.CounterVec
+	received *prometheus.CounterVec
 }
 
-// ZipkinRoutes registers the Zipkin API on mux; obs serves it on the main
-// port and on its own Zipkin port.
-func ZipkinRoutes(mux *http.ServeMux, st *traces.Store, maxBody int64) {
-	z := &zipkinAPI{store: st, maxBody: maxBody}
+// NewZipkinAPI builds the API; reg receives its counters (nil: none).
+func NewZipkinAPI(st *traces.Store, maxBody int64, reg prometheus.Registerer) *ZipkinAPI {
+	z := &ZipkinAPI{store: st, maxBody: maxBody,
+		bad: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_zipkin_bad_requests_total",
+			Help: "Span POSTs refused, by reason: decode (400), too_large (413), content_type (415), gzip (400), store (500)."}, []string{"reason"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_zipkin_spans_received_total",
+			Help: "Spans accepted, by encoding."}, []string{"encoding"}),
+	}
+	for _, r := range []string{"decode", "too_large", "content_type", "gzip", "store"} {
+		z.bad.WithLabelValues(r)
+	}
+	for _, e := range []string{"v2_json", "v2_proto", "v1_json"} {
+		z.received.WithLabelValues(e)
+	}
+	if reg != nil {
+		reg.MustRegister(z.bad, z.received)
+	}
+	return z
+}
+
+// Routes registers the Zipkin API on mux; obs serves it on the main port
+// and on its own Zipkin port.
+func (z *ZipkinAPI) Routes(mux *http.ServeMux) {
+	st := z.store
 	mux.HandleFunc("POST /api/v2/spans", z.collect(2))
 	mux.HandleFunc("POST /api/v1/spans", z.collect(1))
 	mux.HandleFunc("GET /api/v2/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.Services()) })
@@ -55,12 +78,13 @@ func ZipkinRoutes(mux *http.ServeMux, st *traces.Store, maxBody int64) {
 
 // collect decodes a batch (gzip allowed) and stores it whole, or answers
 // 400 with what is wrong, 413 when too large, 415 for unknown encodings.
-func (z *zipkinAPI) collect(version int) http.HandlerFunc {
+func (z *ZipkinAPI) collect(version int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body io.Reader = http.MaxBytesReader(w, r.Body, z.maxBody)
 		if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 			gz, err := gzip.NewReader(body)
 			if err != nil {
+				z.bad.WithLabelValues("gzip").Inc()
 				http.Error(w, "Cannot gunzip spans: "+err.Error(), http.StatusBadRequest)
 				return
 			}
@@ -71,42 +95,51 @@ func (z *zipkinAPI) collect(version int) http.HandlerFunc {
 		b, err := io.ReadAll(body)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || int64(len(b)) > z.maxBody {
+			z.bad.WithLabelValues("too_large").Inc()
 			http.Error(w, fmt.Sprintf("body over %d bytes", z.maxBody), http.StatusRequestEntityTooLarge)
 			return
 		}
 		if err != nil {
+			z.bad.WithLabelValues("gzip").Inc() // truncated or corrupt stream
 			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		var spans []traces.Span
+		enc := "v1_json"
 		switch {
 		case version == 2 && ct == "application/x-protobuf":
+			enc = "v2_proto"
 			spans, err = zipkin.DecodeProto(b)
 		case ct == "" || ct == "application/json":
 			if version == 2 {
+				enc = "v2_json"
 				spans, err = zipkin.DecodeV2JSON(b)
 			} else {
 				spans, err = zipkin.DecodeV1JSON(b)
 			}
 		default:
+			z.bad.WithLabelValues("content_type").Inc()
 			http.Error(w, fmt.Sprintf("unsupported Content-Type %q: v2 takes application/json or application/x-protobuf, v1 application/json", ct),
 				http.StatusUnsupportedMediaType)
 			return
 		}
 		if err != nil {
+			z.bad.WithLabelValues("decode").Inc()
 			http.Error(w, "Cannot decode spans: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		if err := z.store.Write(spans); err != nil {
+			z.bad.WithLabelValues("store").Inc()
 			http.Error(w, "store spans: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
+		z.received.WithLabelValues(enc).Add(float64(len(spans)))
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
 
-func (z *zipkinAPI) needService(f func(string) []string) http.HandlerFunc {
+func (z *ZipkinAPI) needService(f func(string) []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		svc := strings.ToLower(r.URL.Query().Get("serviceName"))
 		if svc == "" {
@@ -163,7 +196,7 @@ func ParseTraceQuery(r *http.Request) (traces.Query, error) {
 	return q, nil
 }
 
-func (z *zipkinAPI) traces(w http.ResponseWriter, r *http.Request) {
+func (z *ZipkinAPI) traces(w http.ResponseWriter, r *http.Request) {
 	q, err := ParseTraceQuery(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -193,7 +226,7 @@ func isHexString(s string) bool {
 	return true
 }
 
-func (z *zipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
+func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
 	id, err := parseTraceID(r.PathValue("traceId"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -211,7 +244,7 @@ func (z *zipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, spans)
 }
 
-func (z *zipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
+func (z *ZipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
 	ids := strings.Split(r.URL.Query().Get("traceIds"), ",")
 	out := [][]json.RawMessage{}
 	for _, s := range ids {
@@ -239,7 +272,7 @@ func (z *zipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-func (z *zipkinAPI) dependencies(w http.ResponseWriter, r *http.Request) {
+func (z *ZipkinAPI) dependencies(w http.ResponseWriter, r *http.Request) {
 	end, err := int64Param(r, "endTs")
 	if err != nil || end == 0 {
 		http.Error(w, "endTs (milliseconds) is required", http.StatusBadRequest)

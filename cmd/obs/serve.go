@@ -20,6 +20,7 @@ import (
 	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/ingest/logudp"
+	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/ingest/statsd"
 	"github.com/obs-dev/obs/query/graphite"
 	"github.com/obs-dev/obs/query/kql"
@@ -46,6 +47,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
+			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
 		Action: runServe,
@@ -69,6 +71,13 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	}
 	if c.IsSet("logs-udp") {
 		cfg.Logs.UDP = c.String("logs-udp")
+	}
+	if c.IsSet("max-memory") {
+		n, err := configs.ParseBytes(c.String("max-memory"))
+		if err != nil {
+			return cfg, fmt.Errorf("--max-memory: %w", err)
+		}
+		cfg.MaxMemory = configs.Bytes(n)
 	}
 	if c.IsSet("statsd") {
 		cfg.StatsD.Addr = c.String("statsd")
@@ -116,6 +125,15 @@ func runServe(c *cli.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	health := web.NewHealth()
+	guard := &memguard.Guard{Limit: int64(cfg.MaxMemory)}
+	guard.Start(ctx)
+	reg.MustRegister(guard.Collectors()...)
+	health.Register("memory", func() (string, string) {
+		if guard.Shedding() {
+			return web.StatusDegraded, fmt.Sprintf("heap near --max-memory %d bytes: dropping UDP input", cfg.MaxMemory)
+		}
+		return web.StatusOK, ""
+	})
 	tail := web.NewTailHub()
 
 	logStore, err := logs.Open(filepath.Join(cfg.Data, "logs"), logs.Options{
@@ -134,12 +152,12 @@ func runServe(c *cli.Context) error {
 	})
 
 	logMetrics := logudp.NewMetrics(reg)
-	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics}
+	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics, Shed: guard.Shed}
 	if err := logSrv.Start(ctx); err != nil {
 		logStore.Close()
 		return err
 	}
-	reg.MustRegister(logSrv.KernelDropsCollector())
+	reg.MustRegister(logSrv.KernelDropsCollector(), logSrv.ConnsRejectedCollector())
 
 	// Everything opened from here on is closed by stopAll, newest first.
 	closers := []func() error{logStore.Close, logSrv.Close}
@@ -167,7 +185,7 @@ func runServe(c *cli.Context) error {
 	})
 
 	agg := statsd.NewAggregator(statsdOptions(cfg.StatsD))
-	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd")}
+	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd"), Shed: guard.Shed}
 	statsdSrv.RegisterMetrics(reg)
 	if err := statsdSrv.Start(ctx); err != nil {
 		stopAll()
@@ -197,8 +215,9 @@ func runServe(c *cli.Context) error {
 		}
 		return web.StatusOK, ""
 	})
+	zipkinAPI := web.NewZipkinAPI(traceStore, cfg.Zipkin.MaxBody, reg)
 	zipkinMux := http.NewServeMux()
-	web.ZipkinRoutes(zipkinMux, traceStore, cfg.Zipkin.MaxBody)
+	zipkinAPI.Routes(zipkinMux)
 	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
 	if err != nil {
 		stopAll()
@@ -224,7 +243,7 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Traces: traceStore, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine})
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 

@@ -79,13 +79,15 @@ type Server struct {
 	Metrics *Metrics
 	// Readers is the number of goroutines reading the UDP socket.
 	Readers int
+	// Shed, when set and true, drops datagrams unread (memory pressure).
+	Shed func() bool
 
 	udp    *net.UDPConn
 	tcp    net.Listener
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	// Conns caps concurrent TCP clients (Max, default 1024).
+	Conns framing.Conns
 }
 
 // Start binds both sockets and starts serving; it returns once bound.
@@ -106,7 +108,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen logs tcp %s: %w", s.Addr, err)
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
-	s.conns = map[net.Conn]struct{}{}
 	n := s.Readers
 	if n <= 0 {
 		n = 2
@@ -118,6 +119,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.acceptTCP(ctx)
 	return nil
+}
+
+// ConnsRejectedCollector exports refused TCP connections.
+func (s *Server) ConnsRejectedCollector() prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_logs_tcp_rejected_total",
+		Help: "json_lines TCP connections refused at the connection cap."},
+		func() float64 { return float64(s.Conns.Rejected.Load()) })
 }
 
 // KernelDropsCollector exports the kernel's drops on the bound UDP socket.
@@ -161,6 +169,9 @@ func (s *Server) readUDP() {
 			continue
 		}
 		s.Metrics.Datagrams.Inc()
+		if s.Shed != nil && s.Shed() {
+			continue
+		}
 		payload := append([]byte(nil), buf[:n]...)
 		res := Normalize(payload, time.Now(), addr.Addr().Unmap().String())
 		s.Metrics.Count("udp", res)
@@ -179,19 +190,16 @@ func (s *Server) acceptTCP(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		if !s.Conns.Add(c) {
+			continue
+		}
 		s.Metrics.TCPConns.Inc()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
+				s.Conns.Remove(c)
 				s.Metrics.TCPConns.Dec()
-				c.Close()
 			}()
 			s.serveTCP(ctx, c)
 		}()
@@ -234,11 +242,7 @@ func (s *Server) Close() error {
 	if s.tcp != nil {
 		errs = append(errs, s.tcp.Close())
 	}
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.Conns.CloseAll()
 	s.wg.Wait()
 	return errors.Join(errs...)
 }

@@ -45,20 +45,30 @@ type Carbon struct {
 	Addr string
 	Sink Sink
 
-	udp   *net.UDPConn
-	tcp   net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	bad   prometheus.Counter
-	good  prometheus.Counter
+	// MaxNames caps distinct metric names taken over plaintext (default
+	// 100,000); new names beyond it are refused and counted.
+	MaxNames int
+	// Conns caps concurrent TCP clients (Max, default 1024).
+	Conns framing.Conns
+
+	udp      *net.UDPConn
+	tcp      net.Listener
+	wg       sync.WaitGroup
+	bad      prometheus.Counter
+	good     prometheus.Counter
+	rejected prometheus.Counter
+	namesMu  sync.Mutex
+	names    map[string]struct{}
 }
 
 // RegisterMetrics exports the listener's counters; call before Start.
 func (c *Carbon) RegisterMetrics(reg prometheus.Registerer) {
 	c.bad = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_carbon_bad_lines_total", Help: "Graphite plaintext lines that could not be parsed."})
 	c.good = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_carbon_samples_total", Help: "Graphite plaintext samples received."})
-	reg.MustRegister(c.bad, c.good)
+	c.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_carbon_rejected_names_total", Help: "Graphite plaintext samples refused because their name is new beyond the distinct-name cap."})
+	reg.MustRegister(c.bad, c.good, c.rejected,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_carbon_tcp_rejected_total", Help: "Graphite plaintext TCP connections refused at the connection cap."},
+			func() float64 { return float64(c.Conns.Rejected.Load()) }))
 }
 
 // Start binds TCP and UDP on Addr.
@@ -77,7 +87,10 @@ func (c *Carbon) Start(ctx context.Context) error {
 		c.udp.Close()
 		return fmt.Errorf("listen carbon tcp %s: %w", c.Addr, err)
 	}
-	c.conns = map[net.Conn]struct{}{}
+	c.names = map[string]struct{}{}
+	if c.MaxNames <= 0 {
+		c.MaxNames = 100000
+	}
 	c.wg.Add(2)
 	go c.readUDP(ctx)
 	go c.accept(ctx)
@@ -99,10 +112,28 @@ func (c *Carbon) store(ctx context.Context, lines [][]byte) {
 			c.bad.Inc()
 			continue
 		}
+		if !c.admit(s.Name) {
+			c.rejected.Inc()
+			continue
+		}
 		batch = append(batch, s)
 	}
 	c.good.Add(float64(len(batch)))
 	c.Sink.Write(ctx, batch)
+}
+
+// admit enforces the distinct-name cap.
+func (c *Carbon) admit(name string) bool {
+	c.namesMu.Lock()
+	defer c.namesMu.Unlock()
+	if _, ok := c.names[name]; ok {
+		return true
+	}
+	if len(c.names) >= c.MaxNames {
+		return false
+	}
+	c.names[name] = struct{}{}
+	return true
 }
 
 func (c *Carbon) readUDP(ctx context.Context) {
@@ -131,13 +162,13 @@ func (c *Carbon) accept(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		c.mu.Lock()
-		c.conns[conn] = struct{}{}
-		c.mu.Unlock()
+		if !c.Conns.Add(conn) {
+			continue
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			defer func() { c.mu.Lock(); delete(c.conns, conn); c.mu.Unlock(); conn.Close() }()
+			defer c.Conns.Remove(conn)
 			var pending [][]byte
 			framing.ReadLines(conn, 64<<10, func() {
 				// Store what we have before waiting for more.
@@ -174,11 +205,7 @@ func (c *Carbon) Close() error {
 	if c.tcp != nil {
 		errs = append(errs, c.tcp.Close())
 	}
-	c.mu.Lock()
-	for conn := range c.conns {
-		conn.Close()
-	}
-	c.mu.Unlock()
+	c.Conns.CloseAll()
 	c.wg.Wait()
 	return errors.Join(errs...)
 }

@@ -36,13 +36,15 @@ type Server struct {
 	Events  EventSink
 	Log     *slog.Logger
 	Readers int
+	// Shed, when set and true, drops datagrams unparsed (memory pressure).
+	Shed func() bool
 
 	udp    *net.UDPConn
 	tcp    net.Listener
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	// Conns caps concurrent TCP clients (Max, default 1024).
+	Conns framing.Conns
 
 	flushErrors prometheus.Counter
 	badEvents   prometheus.Counter
@@ -55,6 +57,8 @@ func (s *Server) RegisterMetrics(reg prometheus.Registerer) {
 	reg.MustRegister(s.flushErrors, s.badEvents,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_rejected_series_total", Help: "New StatsD names refused by the distinct-series cap."},
 			func() float64 { s.Agg.mu.Lock(); defer s.Agg.mu.Unlock(); return float64(s.Agg.Rejected) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_tcp_rejected_total", Help: "StatsD TCP connections refused at the connection cap."},
+			func() float64 { return float64(s.Conns.Rejected.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_packets_total", Help: "StatsD packets (UDP datagrams, TCP lines) received."},
 			func() float64 { p, _ := s.Agg.Totals(); return float64(p) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_statsd_metrics_total", Help: "StatsD metric values received."},
@@ -84,7 +88,6 @@ func (s *Server) Start(ctx context.Context) error {
 		s.RegisterMetrics(prometheus.NewRegistry())
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
-	s.conns = map[net.Conn]struct{}{}
 	n := s.Readers
 	if n <= 0 {
 		n = 2
@@ -133,6 +136,9 @@ func (s *Server) readUDP() {
 			continue
 		}
 		for i := 0; i < n; i++ {
+			if s.Shed != nil && s.Shed() {
+				continue
+			}
 			s.Agg.AddLines(msgs[i].Buffers[0][:msgs[i].N], s.other)
 		}
 	}
@@ -151,13 +157,13 @@ func (s *Server) acceptTCP(ctx context.Context) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		if !s.Conns.Add(c) {
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { s.mu.Lock(); delete(s.conns, c); s.mu.Unlock(); c.Close() }()
+			defer s.Conns.Remove(c)
 			framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
 				func(line []byte, tooLong bool) error {
 					if tooLong {
@@ -221,11 +227,7 @@ func (s *Server) Close() error {
 	if s.tcp != nil {
 		errs = append(errs, s.tcp.Close())
 	}
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
+	s.Conns.CloseAll()
 	s.wg.Wait()
 	s.flush(time.Now())
 	return errors.Join(errs...)

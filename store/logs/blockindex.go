@@ -146,10 +146,18 @@ func (f *FieldIndex) MatchTokens(n int, pred func(string) bool) Bits {
 // HasText says whether the field has tokenized text in this block.
 func (f *FieldIndex) HasText() bool { return len(f.Tokens) > 0 }
 
+// MaxFieldsPerBlock caps distinct field paths indexed per block (as
+// Elasticsearch's total_fields limit caps a mapping): events with a million
+// different keys would otherwise make a block index, and the heap, unbounded.
+// Fields past the cap stay in the stored event; they are not searchable by
+// name.
+const MaxFieldsPerBlock = 1000
+
 // blockBuilder accumulates rows and produces a BlockIndex.
 type blockBuilder struct {
-	ts     []int64
-	fields map[string]*fieldBuilder
+	ts       []int64
+	fields   map[string]*fieldBuilder
+	rejected int64
 }
 
 type fieldBuilder struct {
@@ -176,6 +184,10 @@ func (bb *blockBuilder) add(tsMillis int64, fields []Field) {
 		}
 		fb := bb.fields[f.Path]
 		if fb == nil {
+			if len(bb.fields) >= MaxFieldsPerBlock {
+				bb.rejected++
+				continue
+			}
 			fb = &fieldBuilder{vals: map[string]uint32{}}
 			bb.fields[f.Path] = fb
 		}

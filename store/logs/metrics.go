@@ -15,6 +15,16 @@ func (s *Store) Collectors() []prometheus.Collector {
 			func() float64 { return float64(s.Stats.Queued.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_disk_bytes", Help: "Bytes on disk under the logs directory."},
 			func() float64 { return float64(s.DiskBytes()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_logs_fields_rejected_total", Help: "Field paths not indexed because a block reached its distinct-field cap (events are kept whole)."},
+			func() float64 {
+				n := int64(0)
+				for _, p := range s.partitionList() {
+					n += p.fieldsRejected.Load()
+				}
+				return float64(n)
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_queue_bytes", Help: "Bytes of log events waiting for the writer."},
+			func() float64 { return float64(s.Stats.QueuedB.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_partitions", Help: "Day partitions kept."},
 			func() float64 { return float64(len(s.Partitions())) }),
 	}

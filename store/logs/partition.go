@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -72,6 +73,8 @@ type partition struct {
 	headIx  *BlockIndex // cached index of head, nil when stale
 	wal     *wal
 	pending []pendingBlock // flushed, not yet in bleve
+
+	fieldsRejected atomic.Int64
 }
 
 func dayName(t time.Time) string { return "logs-" + t.UTC().Format("2006.01.02") }
@@ -238,7 +241,8 @@ func (p *partition) flushHead() error {
 	if len(head) == 0 {
 		return nil
 	}
-	ix := buildIndex(head)
+	ix, rejected := buildIndexCounting(head)
+	p.fieldsRejected.Add(rejected)
 	buf, meta := encodeBlock(seq, head, ix)
 	if _, err := p.seg.WriteAt(buf, p.segEnd); err != nil {
 		// Keep the head (and its WAL); the caller retries on the next flush.
@@ -267,12 +271,18 @@ func (p *partition) flushHead() error {
 }
 
 func buildIndex(entries []Entry) *BlockIndex {
+	ix, _ := buildIndexCounting(entries)
+	return ix
+}
+
+// buildIndexCounting also reports the field paths left out by the cap.
+func buildIndexCounting(entries []Entry) (*BlockIndex, int64) {
 	bb := newBlockBuilder()
 	for i := range entries {
 		// Entries reach a partition flattened (Store.append, WAL replay).
 		bb.add(entries[i].TS.UnixMilli(), entries[i].Fields)
 	}
-	return bb.build()
+	return bb.build(), bb.rejected
 }
 
 type pendingBlock struct {

@@ -31,8 +31,11 @@ type Matcher interface {
 type Options struct {
 	// Retention is how long whole days are kept; 0 keeps everything.
 	Retention time.Duration
-	// QueueSize bounds the events waiting for the writer.
+	// QueueSize bounds the batches waiting for the writer.
 	QueueSize int
+	// QueueBytes bounds the bytes of events waiting for the writer (default
+	// 256 MiB): a count alone lets 64 KiB datagrams use gigabytes.
+	QueueBytes int64
 	// MaxHeadAge flushes a partially filled head into a block after this long.
 	MaxHeadAge time.Duration
 	// IndexCacheBlocks bounds the decoded block indexes kept in memory.
@@ -48,6 +51,18 @@ type Stats struct {
 	Dropped    atomic.Int64 // queue full
 	WriteError atomic.Int64
 	Queued     atomic.Int64
+	QueuedB    atomic.Int64
+	// FieldsRejected counts field paths not indexed because a block
+	// already had MaxFieldsPerBlock distinct ones (the event is kept whole).
+	FieldsRejected atomic.Int64
+}
+
+func entriesBytes(es []Entry) int64 {
+	n := int64(0)
+	for i := range es {
+		n += int64(len(es[i].Raw))*2 + 64 // raw plus its flattened fields
+	}
+	return n
 }
 
 // Store is the logs store rooted at one directory.
@@ -78,6 +93,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxHeadAge <= 0 {
 		opts.MaxHeadAge = 5 * time.Minute
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = 256 << 20
 	}
 	if opts.IndexCacheBlocks <= 0 {
 		opts.IndexCacheBlocks = 2048
@@ -112,13 +130,14 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) TryAppend(entries []Entry) bool {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
+	if s.closed || s.Stats.QueuedB.Load() > s.opts.QueueBytes {
 		s.Stats.Dropped.Add(int64(len(entries)))
 		return false
 	}
 	select {
 	case s.queue <- entries:
 		s.Stats.Queued.Add(int64(len(entries)))
+		s.Stats.QueuedB.Add(entriesBytes(entries))
 		return true
 	default:
 		s.Stats.Dropped.Add(int64(len(entries)))
@@ -136,6 +155,7 @@ func (s *Store) Append(ctx context.Context, entries []Entry) error {
 	select {
 	case s.queue <- entries:
 		s.Stats.Queued.Add(int64(len(entries)))
+		s.Stats.QueuedB.Add(entriesBytes(entries))
 		return nil
 	case <-ctx.Done():
 		s.Stats.Dropped.Add(int64(len(entries)))
@@ -193,6 +213,7 @@ func (s *Store) writer() {
 
 func (s *Store) write(batch []Entry) {
 	s.Stats.Queued.Add(-int64(len(batch)))
+	s.Stats.QueuedB.Add(-entriesBytes(batch))
 	byDay := map[string][]Entry{}
 	for i := range batch {
 		e := &batch[i]
