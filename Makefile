@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-go e2e-deps bench fuzz clean
+.PHONY: build run test test-go e2e-deps bench fuzz soak clean
 
 build:
 	$(GO) build -o bin/obs ./cmd/obs
@@ -37,6 +37,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzAnnotationQuery$$' -fuzztime $(FUZZTIME) ./store/traces
+
+# The reliability suite at full size (RELIABILITY.md); CI runs it small.
+# The disk-full test needs root (it mounts a tmpfs).
+soak: e2e-deps
+	OBS_SOAK=1 $(GO) test -count=1 -v -timeout 30m -run 'Reliability' ./e2e | grep -E '^(---|ok|FAIL)|figures'
 
 clean:
 	rm -rf bin obs-data

@@ -29,12 +29,14 @@ type Config struct {
 	HTTP string `yaml:"http"`
 	// MaxMemory bounds obs's heap: the Go runtime's soft limit, and UDP
 	// input is shed (counted) while the heap is near it.
-	MaxMemory Bytes         `yaml:"max_memory"`
-	Logs      LogsConfig    `yaml:"logs"`
-	StatsD    StatsDConfig  `yaml:"statsd"`
-	Metrics   MetricsConfig `yaml:"metrics"`
-	Carbon    CarbonConfig  `yaml:"carbon"`
-	Zipkin    ZipkinConfig  `yaml:"zipkin"`
+	MaxMemory Bytes `yaml:"max_memory"`
+	// RetentionCheck is how often logs and traces look for expired days.
+	RetentionCheck Duration      `yaml:"retention_check"`
+	Logs           LogsConfig    `yaml:"logs"`
+	StatsD         StatsDConfig  `yaml:"statsd"`
+	Metrics        MetricsConfig `yaml:"metrics"`
+	Carbon         CarbonConfig  `yaml:"carbon"`
+	Zipkin         ZipkinConfig  `yaml:"zipkin"`
 
 	Twilio   TwilioConfig    `yaml:"twilio"`
 	Users    []UserConfig    `yaml:"users"`
@@ -177,10 +179,11 @@ type LogsConfig struct {
 // Default is the configuration with no file, flags or environment.
 func Default() Config {
 	return Config{
-		Data:      "./obs-data",
-		HTTP:      "127.0.0.1:8000",
-		MaxMemory: 1 << 30,
-		Logs:      LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
+		Data:           "./obs-data",
+		HTTP:           "127.0.0.1:8000",
+		MaxMemory:      1 << 30,
+		RetentionCheck: Duration(time.Minute),
+		Logs:           LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},

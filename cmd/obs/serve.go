@@ -47,6 +47,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
+			&cli.StringFlag{Name: "retention-check", Usage: "how often expired logs and spans are removed (default 1m)", EnvVars: []string{"OBS_RETENTION_CHECK"}},
 			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
@@ -90,7 +91,7 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	}
 	for flag, dst := range map[string]*configs.Duration{"logs-retention": &cfg.Logs.Retention,
 		"flush-interval": &cfg.StatsD.FlushInterval, "metrics-retention": &cfg.Metrics.Retention,
-		"traces-retention": &cfg.Zipkin.Retention} {
+		"traces-retention": &cfg.Zipkin.Retention, "retention-check": &cfg.RetentionCheck} {
 		if c.IsSet(flag) {
 			d, err := configs.ParseDuration(c.String(flag))
 			if err != nil {
@@ -137,7 +138,7 @@ func runServe(c *cli.Context) error {
 	tail := web.NewTailHub()
 
 	logStore, err := logs.Open(filepath.Join(cfg.Data, "logs"), logs.Options{
-		Retention: cfg.Logs.Retention.D(), QueueSize: cfg.Logs.QueueSize, Logger: log.With("component", "logs"),
+		Retention: cfg.Logs.Retention.D(), RetentionEvery: cfg.RetentionCheck.D(), QueueSize: cfg.Logs.QueueSize, Logger: log.With("component", "logs"),
 		OnAppend: tail.Publish,
 	})
 	if err != nil {
@@ -207,7 +208,7 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("open traces store: %w", err)
 	}
 	closers = append(closers, traceStore.Close)
-	go traceStore.RunRetention(ctx)
+	go traceStore.RunRetention(ctx, cfg.RetentionCheck.D())
 	reg.MustRegister(traceStore.Collectors()...)
 	health.Register("traces_store", func() (string, string) {
 		if e := traceStore.Err(); e != "" {

@@ -31,6 +31,8 @@ type Matcher interface {
 type Options struct {
 	// Retention is how long whole days are kept; 0 keeps everything.
 	Retention time.Duration
+	// RetentionEvery is how often expired days are looked for (default 1m).
+	RetentionEvery time.Duration
 	// QueueSize bounds the batches waiting for the writer.
 	QueueSize int
 	// QueueBytes bounds the bytes of events waiting for the writer (default
@@ -169,7 +171,11 @@ func (s *Store) Append(ctx context.Context, entries []Entry) error {
 func (s *Store) writer() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	retention := time.NewTicker(time.Minute)
+	every := s.opts.RetentionEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	retention := time.NewTicker(every)
 	defer retention.Stop()
 	s.applyRetention()
 	for {
@@ -227,12 +233,14 @@ func (s *Store) write(batch []Entry) {
 		d := dayName(e.TS)
 		byDay[d] = append(byDay[d], *e)
 	}
+	failed := false
 	for day, entries := range byDay {
 		p, err := s.partition(day)
 		if err == nil {
 			err = p.append(entries)
 		}
 		if err != nil {
+			failed = true
 			s.Stats.WriteError.Add(int64(len(entries)))
 			s.setErr(err)
 			s.log.Error("store log events", "partition", day, "err", err)
@@ -240,7 +248,9 @@ func (s *Store) write(batch []Entry) {
 		}
 		s.Stats.Stored.Add(int64(len(entries)))
 	}
-	s.clearErr()
+	if !failed {
+		s.clearErr()
+	}
 	if s.opts.OnAppend != nil {
 		s.opts.OnAppend(batch)
 	}

@@ -20,8 +20,9 @@ import (
 // process loses nothing (the kernel has the bytes); a power cut may lose the
 // last moments, as with Elasticsearch's default async translog.
 type wal struct {
-	f   *os.File
-	buf []byte
+	f    *os.File
+	buf  []byte
+	size int64
 }
 
 func walName(dir string, seq uint32) string { return fmt.Sprintf("%s/wal-%08d.log", dir, seq) }
@@ -31,7 +32,12 @@ func openWAL(path string) (*wal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
-	return &wal{f: f}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat wal: %w", err)
+	}
+	return &wal{f: f, size: st.Size()}, nil
 }
 
 // append writes the entries as one write.
@@ -48,8 +54,12 @@ func (w *wal) append(entries []Entry) error {
 		w.buf = append(w.buf, e.Raw...)
 	}
 	if _, err := w.f.Write(w.buf); err != nil {
+		// A short write (disk full) leaves a torn record that would hide
+		// every later record from replay: cut it off.
+		w.f.Truncate(w.size)
 		return fmt.Errorf("write wal: %w", err)
 	}
+	w.size += int64(len(w.buf))
 	return nil
 }
 

@@ -357,13 +357,16 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// RunRetention deletes whole days older than the retention every hour until
-// ctx ends.
-func (s *Store) RunRetention(ctx context.Context) {
+// RunRetention deletes whole days older than the retention every interval
+// until ctx ends.
+func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
 	if s.opts.Retention <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Hour)
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		s.ApplyRetention(time.Now())

@@ -1,0 +1,593 @@
+package e2e
+
+// The reliability suite (issue "Hardening"): crash, hostile input, overload,
+// cardinality, disk full and retention against the real binary. CI runs it
+// at a small scale; `make soak` sets OBS_SOAK=1 for the figures in
+// RELIABILITY.md. Each test logs a "figures:" line.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func soak() bool { return os.Getenv("OBS_SOAK") != "" }
+
+// scale picks the CI size or the soak size.
+func scale(ci, full int) int {
+	if soak() {
+		return full
+	}
+	return ci
+}
+
+// rss reads a process's resident and peak resident memory (kB) from /proc.
+func rss(pid int) (cur, peak int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			cur = v
+		case "VmHWM:":
+			peak = v
+		}
+	}
+	return
+}
+
+// metricSum adds every sample of a metric family (all label sets).
+func (s *server) metricSum(name string) float64 {
+	resp, err := http.Get(s.url() + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += v
+		}
+	}
+	return total
+}
+
+func (s *server) healthText() string {
+	resp, err := http.Get(s.url() + "/health")
+	if err != nil {
+		return "unreachable: " + err.Error()
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+func spansJSON(svc string, trace0, n int, ts time.Time) []byte {
+	var out []map[string]any
+	for i := 0; i < n; i++ {
+		out = append(out, map[string]any{"traceId": fmt.Sprintf("%016x", trace0+i+1), "id": fmt.Sprintf("%016x", trace0+i+1),
+			"name": "op", "kind": "SERVER", "timestamp": ts.UnixMicro(), "duration": 1000,
+			"localEndpoint": map[string]any{"serviceName": svc}})
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+func (s *server) postSpans(body []byte) int {
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/v2/spans", s.zipkin), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (s *server) traceIDs(t *testing.T, svc string) map[string]bool {
+	var res [][]zspan
+	s.getJSON(t, s.url(), fmt.Sprintf("/api/v2/traces?serviceName=%s&limit=1000000&lookback=%d", svc, 30*24*3600*1000), &res)
+	out := map[string]bool{}
+	for _, tr := range res {
+		for _, sp := range tr {
+			out[sp.TraceID] = true
+		}
+	}
+	return out
+}
+
+// 1. kill -9 during steady ingest of all three signals.
+func TestReliabilityCrash(t *testing.T) {
+	s := newServer(t, "--flush-interval", "1s")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var logsSent, spansSent, hits atomic.Int64
+	wg.Add(3)
+	go func() { // logs
+		defer wg.Done()
+		c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+		defer c.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fmt.Fprintf(c, `{"app":"crash","seq":%d}`, i)
+			logsSent.Add(1)
+			if i%10 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	go func() { // metrics
+		defer wg.Done()
+		c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.statsd))
+		defer c.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fmt.Fprint(c, "crash.hits:1|c")
+			hits.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	go func() { // spans
+		defer wg.Done()
+		for i := 0; ; i += 10 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if s.postSpans(spansJSON("crash-svc", i, 10, time.Now())) == 202 {
+				spansSent.Add(10)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	time.Sleep(time.Duration(scale(3, 20)) * time.Second)
+	logsBefore := s.searchJSON(`app:crash`)
+	tracesBefore := s.traceIDs(t, "crash-svc")
+	rs := s.render(t, "stats_counts.crash.hits")
+	var metricBefore float64
+	if len(rs) == 1 {
+		metricBefore, _ = sumPoints(rs[0])
+	}
+	s.kill9()
+	close(stop)
+	wg.Wait()
+	recovery := s.start()
+
+	have := map[int]bool{}
+	for _, e := range s.searchJSON(`app:crash`) {
+		have[int(e["seq"].(float64))] = true
+	}
+	lostLogs := 0
+	for _, e := range logsBefore {
+		if !have[int(e["seq"].(float64))] {
+			lostLogs++
+		}
+	}
+	tracesAfter := s.traceIDs(t, "crash-svc")
+	lostSpans := 0
+	for id := range tracesBefore {
+		if !tracesAfter[id] {
+			lostSpans++
+		}
+	}
+	metricAfter := 0.0
+	if rs := s.render(t, "stats_counts.crash.hits"); len(rs) == 1 {
+		metricAfter, _ = sumPoints(rs[0])
+	}
+	t.Logf("figures: crash: logs sent %d, searchable before kill %d, lost %d; spans sent %d, searchable before %d, lost %d; "+
+		"statsd hits sent %d, flushed before kill %.0f, after restart %.0f; serving again after %v",
+		logsSent.Load(), len(logsBefore), lostLogs, spansSent.Load(), len(tracesBefore), lostSpans, hits.Load(), metricBefore, metricAfter, recovery)
+	if lostLogs > 0 || lostSpans > 0 || metricAfter < metricBefore {
+		t.Fatalf("data searchable before kill -9 is gone: logs %d, spans %d, metric %.0f < %.0f", lostLogs, lostSpans, metricAfter, metricBefore)
+	}
+}
+
+// 2. Hostile input on every port, with good data at the same time.
+func TestReliabilityHostileInput(t *testing.T) {
+	s := newServer(t)
+	logsAddr := fmt.Sprintf("127.0.0.1:%d", s.logsUDP)
+	statsdAddr := fmt.Sprintf("127.0.0.1:%d", s.statsd)
+	carbonAddr := fmt.Sprintf("127.0.0.1:%d", s.carbon)
+
+	// Slow-loris: clients that open TCP connections and trickle bytes.
+	var lorises []net.Conn
+	for _, addr := range []string{logsAddr, statsdAddr, carbonAddr} {
+		for i := 0; i < 20; i++ {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Write([]byte("{"))
+				lorises = append(lorises, c)
+			}
+		}
+	}
+	defer func() {
+		for _, c := range lorises {
+			c.Close()
+		}
+	}()
+
+	random := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
+	udp := func(addr string, payloads ...[]byte) {
+		c, _ := net.Dial("udp", addr)
+		defer c.Close()
+		for _, p := range payloads {
+			c.Write(p)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	deep := []byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000))
+	bigString := []byte(`{"app":"hostile","message":"` + strings.Repeat("x", 60000) + `"}`)
+	badLogs := [][]byte{random(1000), random(65000), []byte("{\"a\":\"\xff\xfe\"}"), deep, []byte(`{"n":1e400}`), []byte("not json")}
+	udp(logsAddr, badLogs...)
+	udp(logsAddr, bigString)
+	badStatsd := [][]byte{random(500), []byte("x:NaN|g\ny:Inf|c\nz:1e400|ms\nw:1|zz\nv"), random(60000)}
+	udp(statsdAddr, badStatsd...)
+	udp(carbonAddr, []byte("a.b NaN 1\nnot a line\n"), random(2000))
+	// Over TCP: a 1 MB string line (kept: it is valid JSON) and a 2 MB line (too long).
+	if c, err := net.Dial("tcp", logsAddr); err == nil {
+		fmt.Fprintf(c, `{"app":"hostile-tcp","message":"%s"}`+"\n", strings.Repeat("y", 1<<20-100))
+		c.Write(append(bytes.Repeat([]byte("z"), 2<<20), '\n'))
+		c.Close()
+	}
+	// Zipkin: wrong types, garbage, gzip lies, and too large.
+	for _, body := range []string{`[{"traceId":123,"id":"0000000000000001"}]`, `[{"traceId":"0000000000000001","id":"0000000000000001","duration":"long"}]`, string(random(3000))} {
+		s.postSpans([]byte(body))
+	}
+	req, _ := http.NewRequest("POST", s.url()+"/api/v2/spans", bytes.NewReader(random(100)))
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	big := bytes.Repeat([]byte("a"), 17<<20)
+	resp, _ := http.Post(s.url()+"/api/v2/spans", "application/json", bytes.NewReader(big))
+	code413a := resp.StatusCode
+	resp, _ = http.Post(s.url()+"/api/logs", "application/x-ndjson", bytes.NewReader(big))
+	code413b := resp.StatusCode
+
+	// Good data, at the same time.
+	var good [][]byte
+	for i := 0; i < 200; i++ {
+		good = append(good, []byte(fmt.Sprintf(`{"app":"good","seq":%d}`, i)))
+	}
+	udp(logsAddr, good...)
+	udp(statsdAddr, bytes.Repeat([]byte("good.count:1|c\n"), 50))
+	if s.postSpans(spansJSON("good-svc", 5000, 20, time.Now())) != 202 {
+		t.Fatal("good spans refused")
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := len(s.searchJSON(`app:good`)); n != 200 {
+			return fmt.Errorf("good logs %d/200", n)
+		}
+		if n := len(s.traceIDs(t, "good-svc")); n != 20 {
+			return fmt.Errorf("good traces %d/20", n)
+		}
+		if n := len(s.searchJSON(`app:hostile-tcp`)); n != 1 {
+			return fmt.Errorf("1 MB event %d/1", n)
+		}
+		return nil
+	})
+	figures := map[string]float64{}
+	for _, m := range []string{`obs_logs_bad_input_total{kind="json"}`, `obs_logs_bad_input_total{kind="line_too_long"}`,
+		"obs_statsd_bad_lines_total", "obs_carbon_bad_lines_total", `obs_zipkin_bad_requests_total{reason="decode"}`,
+		`obs_zipkin_bad_requests_total{reason="too_large"}`, `obs_zipkin_bad_requests_total{reason="gzip"}`} {
+		figures[m] = s.metric(m)
+		if figures[m] == 0 {
+			t.Errorf("%s not counted", m)
+		}
+	}
+	t.Logf("figures: hostile: %v; 413s: %d %d; slow-loris connections open: %d; health %q", figures, code413a, code413b, len(lorises), strings.TrimSpace(s.healthText()))
+	if code413a != 413 || code413b != 413 {
+		t.Fatalf("oversize bodies: %d, %d", code413a, code413b)
+	}
+	if !strings.HasPrefix(s.healthText(), "OK") {
+		t.Fatalf("health %q", s.healthText())
+	}
+}
+
+// 3. Overload: twice the benchmark rate; memory stays under the bound.
+func TestReliabilityOverload(t *testing.T) {
+	limit := int64(256 << 20)
+	s := newServer(t, "--max-memory", "256MiB")
+	secs := scale(5, 30)
+	rate := 100000 // twice the 50,000/s benchmark
+	var sent atomic.Int64
+	var peak int64
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+				_, p := rss(s.cmd.Process.Pid)
+				atomic.StoreInt64(&peak, max(atomic.LoadInt64(&peak), p))
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for k := 0; k < 2; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+			defer c.Close()
+			start := time.Now()
+			n := 0
+			for time.Since(start) < time.Duration(secs)*time.Second {
+				due := int(time.Since(start).Seconds() * float64(rate/2))
+				for ; n < due; n++ {
+					fmt.Fprintf(c, `{"@timestamp":"%s","app":"load","k":%d,"seq":%d,"severity":"info","fields":{"path":"/recipes/%d"}}`,
+						time.Now().UTC().Format(time.RFC3339Nano), k, n, n%100)
+					sent.Add(1)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}(k)
+	}
+	wg.Wait()
+	// Ingest recovers by itself: a marker sent after the load is found.
+	time.Sleep(2 * time.Second)
+	c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	fmt.Fprint(c, `{"app":"after-load"}`)
+	c.Close()
+	eventually(t, 20*time.Second, func() error {
+		if len(s.searchJSON(`app:after-load`)) != 1 {
+			return fmt.Errorf("marker not searchable")
+		}
+		return nil
+	})
+	close(done)
+	stored := s.metric("obs_logs_stored_total")
+	dropped := s.metric("obs_logs_dropped_total")
+	kernel := s.metric("obs_logs_udp_kernel_drops")
+	shed := s.metric("obs_memory_shed_total")
+	pk := atomic.LoadInt64(&peak)
+	t.Logf("figures: overload: %d events/s for %ds with --max-memory 256MiB: sent %d, stored %.0f, lost %.0f (queue drops %.0f, kernel drops %.0f, shed %.0f); peak RSS %d MiB",
+		rate, secs, sent.Load(), stored-1, float64(sent.Load())-(stored-1), dropped, kernel, shed, pk/1024)
+	// RSS is heap plus mapped files and runtime overhead: the bound applies
+	// to the heap; allow the rest on top.
+	if pk*1024 > limit+384<<20 {
+		t.Fatalf("peak RSS %d MiB over the 256 MiB bound plus 384 MiB of non-heap", pk/1024)
+	}
+	if lost := float64(sent.Load()) - (stored - 1); lost > 0 && dropped+kernel+shed == 0 {
+		t.Fatalf("%.0f events lost without being counted", lost)
+	}
+}
+
+// 4. Cardinality: many distinct metric names and log field names.
+func TestReliabilityCardinality(t *testing.T) {
+	s := newServer(t, "--flush-interval", "1s")
+	names := scale(150000, 1000000)
+	c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.statsd))
+	var pkt bytes.Buffer
+	for i := 0; i < names; i++ {
+		fmt.Fprintf(&pkt, "card.m%07d:1|c\n", i)
+		if pkt.Len() > 1200 {
+			c.Write(pkt.Bytes())
+			pkt.Reset()
+			if i%20000 == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	c.Write(pkt.Bytes())
+	c.Close()
+	// Distinct log field names: each event has 50 keys of its own.
+	fieldNames := scale(200000, 1000000)
+	lc, _ := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	w := bufio.NewWriter(lc)
+	for e := 0; e < fieldNames/50; e++ {
+		w.WriteString(`{"app":"wide"`)
+		for k := 0; k < 50; k++ {
+			fmt.Fprintf(w, `,"f%07d":%d`, e*50+k, k)
+		}
+		w.WriteString("}\n")
+	}
+	w.Flush()
+	lc.Close()
+	eventually(t, 30*time.Second, func() error {
+		if s.metric("obs_statsd_rejected_series_total") == 0 {
+			return fmt.Errorf("no statsd names rejected yet")
+		}
+		if n := s.metric("obs_logs_stored_total"); n < float64(fieldNames/50) {
+			return fmt.Errorf("wide events stored %.0f", n)
+		}
+		if n := s.metric("obs_metrics_series"); n < 100000 {
+			return fmt.Errorf("tsdb series %.0f: not flushed yet", n)
+		}
+		return nil
+	})
+	_, peak := rss(s.cmd.Process.Pid)
+	rejected := s.metric("obs_statsd_rejected_series_total")
+	series := s.metric("obs_metrics_series")
+	fieldsRejected := s.metric("obs_logs_fields_rejected_total")
+	t.Logf("figures: cardinality: %d distinct StatsD names: %.0f rejected by the 100,000 cap, %.0f TSDB series; %d distinct log field names in %d events: %.0f not indexed (per-block cap %d); peak RSS %d MiB",
+		names, rejected, series, fieldNames, fieldNames/50, fieldsRejected, 1000, peak/1024)
+	if series > 2*100000+100 {
+		t.Fatalf("the series cap did not hold: %.0f series", series)
+	}
+	if n := len(s.searchJSON(`app:wide`)); n != fieldNames/50 {
+		t.Fatalf("wide events searchable %d/%d", n, fieldNames/50)
+	}
+}
+
+// 5. Disk full: the data dir on a small tmpfs.
+func TestReliabilityDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	s := &server{t: t, data: dir, http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
+		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t)}
+	s.start()
+	defer s.stop()
+	send := func(app string, n int) {
+		c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+		defer c.Close()
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(c, `{"app":%q,"seq":%d,"pad":"%s"}`, app, i, strings.Repeat("p", 200))
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	send("before", 500)
+	eventually(t, 5*time.Second, func() error {
+		if n := len(s.searchJSON(`app:before`)); n != 500 {
+			return fmt.Errorf("before: %d", n)
+		}
+		return nil
+	})
+	// Fill the disk.
+	filler := filepath.Join(dir, "filler")
+	f, _ := os.Create(filler)
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	send("during", 3000)
+	var health string
+	eventually(t, 10*time.Second, func() error {
+		health = s.healthText()
+		if !strings.HasPrefix(health, "DEGRADED") && !strings.HasPrefix(health, "DOWN") {
+			return fmt.Errorf("health %q", health)
+		}
+		return nil
+	})
+	if !strings.Contains(health, "logs_store DEGRADED") || !strings.Contains(health, "no space left") {
+		t.Fatalf("health does not say why: %q", health)
+	}
+	// Queries keep working on what is stored.
+	if n := len(s.searchJSON(`app:before`)); n != 500 {
+		t.Fatalf("queries during disk full: %d/500", n)
+	}
+	// Space returns: writing resumes, nothing old is damaged.
+	os.Remove(filler)
+	send("after", 500)
+	eventually(t, 15*time.Second, func() error {
+		if n := len(s.searchJSON(`app:after`)); n != 500 {
+			return fmt.Errorf("after: %d/500", n)
+		}
+		if !strings.HasPrefix(s.healthText(), "OK") {
+			return fmt.Errorf("health %q", s.healthText())
+		}
+		return nil
+	})
+	during := len(s.searchJSON(`app:during`))
+	writeErrs := s.metric("obs_logs_write_errors_total")
+	s.stop()
+	s.start() // and it all reopens cleanly
+	if n := len(s.searchJSON(`app:before`)); n != 500 {
+		t.Fatalf("old data damaged: %d/500 after reopen", n)
+	}
+	if n := len(s.searchJSON(`app:after`)); n != 500 {
+		t.Fatalf("data written after the disk filled lost on reopen: %d/500", n)
+	}
+	t.Logf("figures: disk full: health %q; during the full disk %d of 3000 events stored, %.0f counted as write errors; 500/500 stored after space returned; old data intact after reopen",
+		strings.TrimSpace(health), during, writeErrs)
+}
+
+// 6. Retention removes expired days while ingest and queries go on.
+func TestReliabilityRetention(t *testing.T) {
+	s := newServer(t, "--logs-retention", "2d", "--traces-retention", "2d", "--retention-check", "1s")
+	old := time.Now().AddDate(0, 0, -5).UTC()
+	stop := make(chan struct{})
+	var queryErrs atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // ingest continues
+		defer wg.Done()
+		c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+		defer c.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			fmt.Fprintf(c, `{"app":"live","seq":%d}`, i)
+		}
+	}()
+	go func() { // queries continue
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := http.Get(s.url() + "/api/logs/search?q=app:live&from=now-1h"); err != nil {
+				queryErrs.Add(1)
+			}
+		}
+	}()
+	c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(c, `{"@timestamp":%q,"app":"old","seq":%d}`, old.Format(time.RFC3339), i)
+	}
+	c.Close()
+	s.postSpans(spansJSON("old-svc", 9000, 10, old))
+	oldDay := filepath.Join(s.data, "logs", "logs-"+old.Format("2006.01.02"))
+	oldSpans := filepath.Join(s.data, "traces", "spans-"+old.Format("2006-01-02")+".ndjson")
+	eventually(t, 10*time.Second, func() error {
+		if s.metric("obs_logs_stored_total") < 100 {
+			return fmt.Errorf("old events not stored yet")
+		}
+		if _, err := os.Stat(oldDay); err == nil {
+			return fmt.Errorf("%s still there", oldDay)
+		}
+		if _, err := os.Stat(oldSpans); err == nil {
+			return fmt.Errorf("%s still there", oldSpans)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	oldLeft := len(s.searchJSON(`app:old`, "--from", "now-30d", "--to", "now"))
+	live := len(s.searchJSON(`app:live`))
+	t.Logf("figures: retention: old day and span file removed within the 1s schedule; %d old events left; %d live events stored meanwhile; %d query errors", oldLeft, live, queryErrs.Load())
+	if oldLeft != 0 || live == 0 || queryErrs.Load() != 0 {
+		t.Fatalf("retention: old %d, live %d, query errors %d", oldLeft, live, queryErrs.Load())
+	}
+	if len(s.traceIDs(t, "old-svc")) != 0 {
+		t.Fatal("expired spans still found")
+	}
+}
