@@ -1,9 +1,12 @@
 package framing
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 )
 
 // Conns tracks a listener's open connections and caps them, so that many
@@ -57,4 +60,44 @@ func (t *Conns) CloseAll() {
 	for c := range t.open {
 		c.Close()
 	}
+}
+
+// Accept serves l until it is closed: each connection, under the cap, gets
+// its own goroutine running serve, tracked by wg; the connection is closed
+// and forgotten when serve returns.
+func (t *Conns) Accept(l net.Listener, wg *sync.WaitGroup, serve func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
+			continue
+		}
+		if !t.Add(c) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer t.Remove(c)
+			serve(c)
+		}()
+	}
+}
+
+// BigReadBuffer asks for a large UDP receive buffer so bursts are not lost
+// in the kernel; as root SO_RCVBUFFORCE passes net.core.rmem_max.
+func BigReadBuffer(c *net.UDPConn, size int) error {
+	if raw, err := c.SyscallConn(); err == nil {
+		var serr error
+		raw.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
+		})
+		if serr == nil {
+			return nil
+		}
+	}
+	return c.SetReadBuffer(size)
 }

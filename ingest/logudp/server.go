@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,7 +99,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen logs udp %s: %w", s.Addr, err)
 	}
-	setBigReadBuffer(s.udp, 32<<20, s.Log)
+	if err := framing.BigReadBuffer(s.udp, 32<<20); err != nil && s.Log != nil {
+		s.Log.Warn("set UDP receive buffer", "err", err)
+	}
 	// TCP on the same port as UDP got (the address may have said port 0).
 	s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String())
 	if err != nil {
@@ -139,24 +140,6 @@ func (s *Server) KernelDropsCollector() prometheus.Collector {
 // UDPAddr is the bound UDP address.
 func (s *Server) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
 
-// setBigReadBuffer asks for a large receive buffer so bursts are not lost in
-// the kernel; as root SO_RCVBUFFORCE passes net.core.rmem_max.
-func setBigReadBuffer(c *net.UDPConn, size int, log *slog.Logger) {
-	raw, err := c.SyscallConn()
-	if err == nil {
-		var serr error
-		raw.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
-		})
-		if serr == nil {
-			return
-		}
-	}
-	if err := c.SetReadBuffer(size); err != nil && log != nil {
-		log.Warn("set UDP receive buffer", "err", err)
-	}
-}
-
 func (s *Server) readUDP() {
 	defer s.wg.Done()
 	buf := make([]byte, MaxDatagram+1)
@@ -181,29 +164,11 @@ func (s *Server) readUDP() {
 
 func (s *Server) acceptTCP(ctx context.Context) {
 	defer s.wg.Done()
-	for {
-		c, err := s.tcp.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if !s.Conns.Add(c) {
-			continue
-		}
+	s.Conns.Accept(s.tcp, &s.wg, func(c net.Conn) {
 		s.Metrics.TCPConns.Inc()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() {
-				s.Conns.Remove(c)
-				s.Metrics.TCPConns.Dec()
-			}()
-			s.serveTCP(ctx, c)
-		}()
-	}
+		defer s.Metrics.TCPConns.Dec()
+		s.serveTCP(ctx, c)
+	})
 }
 
 // idleTimeout closes TCP clients that send nothing for this long, so that

@@ -153,47 +153,31 @@ func (c *Carbon) readUDP(ctx context.Context) {
 
 func (c *Carbon) accept(ctx context.Context) {
 	defer c.wg.Done()
-	for {
-		conn, err := c.tcp.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if !c.Conns.Add(conn) {
-			continue
-		}
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			defer c.Conns.Remove(conn)
-			var pending [][]byte
-			framing.ReadLines(conn, 64<<10, func() {
-				// Store what we have before waiting for more.
-				if len(pending) > 0 {
-					c.store(ctx, pending)
-					pending = pending[:0]
-				}
-				conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
-			}, func(line []byte, tooLong bool) error {
-				if tooLong {
-					c.bad.Inc()
-					return nil
-				}
-				pending = append(pending, append([]byte(nil), line...))
-				if len(pending) >= 1000 {
-					c.store(ctx, pending)
-					pending = pending[:0]
-				}
-				return nil
-			})
+	c.Conns.Accept(c.tcp, &c.wg, func(conn net.Conn) {
+		var pending [][]byte
+		framing.ReadLines(conn, 64<<10, func() {
+			// Store what we have before waiting for more.
 			if len(pending) > 0 {
 				c.store(ctx, pending)
+				pending = pending[:0]
 			}
-		}()
-	}
+			conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		}, func(line []byte, tooLong bool) error {
+			if tooLong {
+				c.bad.Inc()
+				return nil
+			}
+			pending = append(pending, append([]byte(nil), line...))
+			if len(pending) >= 1000 {
+				c.store(ctx, pending)
+				pending = pending[:0]
+			}
+			return nil
+		})
+		if len(pending) > 0 {
+			c.store(ctx, pending)
+		}
+	})
 }
 
 // Close stops both listeners.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,7 +78,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.udp, err = net.ListenUDP("udp", ua); err != nil {
 		return fmt.Errorf("listen statsd udp %s: %w", s.Addr, err)
 	}
-	bigBuffer(s.udp, 32<<20)
+	framing.BigReadBuffer(s.udp, 32<<20)
 	if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
 		s.udp.Close()
 		return fmt.Errorf("listen statsd tcp %s: %w", s.Addr, err)
@@ -104,19 +103,6 @@ func (s *Server) Start(ctx context.Context) error {
 
 // UDPAddr is the bound address.
 func (s *Server) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
-
-func bigBuffer(c *net.UDPConn, size int) {
-	if raw, err := c.SyscallConn(); err == nil {
-		var serr error
-		raw.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
-		})
-		if serr == nil {
-			return
-		}
-	}
-	c.SetReadBuffer(size)
-}
 
 // readUDP takes up to udpBatch datagrams per system call (recvmmsg): at
 // StatsD packet rates the per-datagram syscall was the reader's largest cost.
@@ -148,33 +134,17 @@ const udpBatch = 32
 
 func (s *Server) acceptTCP(ctx context.Context) {
 	defer s.wg.Done()
-	for {
-		c, err := s.tcp.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if !s.Conns.Add(c) {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.Conns.Remove(c)
-			framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
-				func(line []byte, tooLong bool) error {
-					if tooLong {
-						s.Agg.Bad(1)
-						return nil
-					}
-					s.Agg.AddLines(line, s.other)
+	s.Conns.Accept(s.tcp, &s.wg, func(c net.Conn) {
+		framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
+			func(line []byte, tooLong bool) error {
+				if tooLong {
+					s.Agg.Bad(1)
 					return nil
-				})
-		}()
-	}
+				}
+				s.Agg.AddLines(line, s.other)
+				return nil
+			})
+	})
 }
 
 // other stores DogStatsD events and service checks as log events.

@@ -210,37 +210,15 @@ func (s *Store) RemoteServices(service string) []string {
 	})
 }
 
-// TagKeys lists the tag keys seen (autocompleteKeys).
-func (s *Store) TagKeys() []string {
+// tagSet collects, sorted, what pick takes from every "key=value" tag.
+func (s *Store) tagSet(pick func(tag string) (string, bool)) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	set := map[string]bool{}
-	for _, t := range s.traces {
+	for _, t := range s.order {
 		for i := range t.spans {
 			for _, tag := range t.spans[i].tags {
-				if k, _, ok := strings.Cut(tag, "="); ok {
-					set[k] = true
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// TagValues lists the values of one tag key (autocompleteValues).
-func (s *Store) TagValues(key string) []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	set := map[string]bool{}
-	for _, t := range s.traces {
-		for i := range t.spans {
-			for _, tag := range t.spans[i].tags {
-				if v, ok := strings.CutPrefix(tag, key+"="); ok {
+				if v, ok := pick(tag); ok {
 					set[v] = true
 				}
 			}
@@ -252,6 +230,19 @@ func (s *Store) TagValues(key string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TagKeys lists the tag keys seen (autocompleteKeys).
+func (s *Store) TagKeys() []string {
+	return s.tagSet(func(tag string) (string, bool) {
+		k, _, ok := strings.Cut(tag, "=")
+		return k, ok
+	})
+}
+
+// TagValues lists the values of one tag key (autocompleteValues).
+func (s *Store) TagValues(key string) []string {
+	return s.tagSet(func(tag string) (string, bool) { return strings.CutPrefix(tag, key+"=") })
 }
 
 // DependencyLink is Zipkin's link between two services.
