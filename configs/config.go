@@ -30,6 +30,9 @@ type Config struct {
 	// MaxMemory bounds obs's heap: the Go runtime's soft limit, and UDP
 	// input is shed (counted) while the heap is near it.
 	MaxMemory Bytes `yaml:"max_memory"`
+	// AuthToken is required by the UI and every API when set; obs refuses
+	// to listen on a non-loopback address without one.
+	AuthToken string `yaml:"auth_token"`
 	// RetentionCheck is how often logs and traces look for expired days.
 	RetentionCheck Duration      `yaml:"retention_check"`
 	Logs           LogsConfig    `yaml:"logs"`

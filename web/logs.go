@@ -130,6 +130,22 @@ func (s *Server) logsHistogram(w http.ResponseWriter, r *http.Request) {
 		TookMs: float64(time.Since(start).Microseconds()) / 1000})
 }
 
+// logsValidate checks a KQL query and always answers 200: the UI uses it to
+// show syntax errors in place as people type.
+func (s *Server) logsValidate(w http.ResponseWriter, r *http.Request) {
+	_, err := kql.Compile(r.URL.Query().Get("q"), time.Now())
+	if err == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"valid": true})
+		return
+	}
+	body := map[string]any{"valid": false, "error": err.Error()}
+	var se *kql.SyntaxError
+	if errors.As(err, &se) {
+		body["position"], body["expected"] = se.Pos, se.Expected
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
 func (s *Server) logsFields(w http.ResponseWriter, r *http.Request) {
 	q, rng, ok := s.compile(w, r, time.Now())
 	if !ok {

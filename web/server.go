@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/obs-dev/obs/alert"
+	"github.com/obs-dev/obs/dashboards"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
@@ -51,6 +52,10 @@ type Deps struct {
 	Zipkin *ZipkinAPI
 	// Alerts backs the services, checks and alerts API; nil disables it.
 	Alerts *alert.Engine
+	// Dashboards backs /api/dashboards; nil disables it.
+	Dashboards *dashboards.Store
+	// AuthToken, when set, is required on every route but /health.
+	AuthToken string
 	// MaxBody bounds POST bodies (413 beyond).
 	MaxBody int64
 }
@@ -75,6 +80,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /api/logs/search", s.logsSearch)
 	s.mux.HandleFunc("GET /api/logs/histogram", s.logsHistogram)
 	s.mux.HandleFunc("GET /api/logs/fields", s.logsFields)
+	s.mux.HandleFunc("GET /api/logs/validate", s.logsValidate)
 	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
 	s.mux.HandleFunc("POST /api/logs", s.logsPost)
 	s.routeMetrics()
@@ -84,11 +90,17 @@ func New(d Deps) *Server {
 	if d.Alerts != nil {
 		AlertRoutes(s.mux, d.Alerts)
 	}
+	s.uiRoutes()
 	return s
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	if s.d.AuthToken != "" {
+		return requireToken(s.d.AuthToken, s.mux)
+	}
+	return s.mux
+}
 
 // Serve runs the server on l until ctx ends, then shuts down gracefully.
 func Serve(ctx context.Context, l net.Listener, h http.Handler) error {

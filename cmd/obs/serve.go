@@ -19,6 +19,7 @@ import (
 
 	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/configs"
+	"github.com/obs-dev/obs/dashboards"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/ingest/statsd"
@@ -47,6 +48,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
+			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
 			&cli.StringFlag{Name: "retention-check", Usage: "how often expired logs and spans are removed (default 1m)", EnvVars: []string{"OBS_RETENTION_CHECK"}},
 			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
@@ -72,6 +74,12 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	}
 	if c.IsSet("logs-udp") {
 		cfg.Logs.UDP = c.String("logs-udp")
+	}
+	if c.IsSet("auth-token") {
+		cfg.AuthToken = c.String("auth-token")
+	}
+	if err := checkExposure(cfg.HTTP, cfg.AuthToken); err != nil {
+		return cfg, err
 	}
 	if c.IsSet("max-memory") {
 		n, err := configs.ParseBytes(c.String("max-memory"))
@@ -238,13 +246,21 @@ func runServe(c *cli.Context) error {
 	closers = append(closers, func() error { engine.Stop(); return nil })
 	go reloadOnHUP(ctx, c, engine, log)
 
+	dashStore, err := dashboards.Open(filepath.Join(cfg.Data, "dashboards"))
+	if err != nil {
+		stopAll()
+		return err
+	}
+	go web.RecordSelf(ctx, reg, metricStore, 10*time.Second)
+
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		stopAll()
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine})
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
+		Dashboards: dashStore, AuthToken: cfg.AuthToken})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 
@@ -334,4 +350,20 @@ func reloadOnHUP(ctx context.Context, c *cli.Context, e *alert.Engine, log *slog
 		}
 		log.Info("config reloaded", "services", len(cfg.Services))
 	}
+}
+
+// checkExposure refuses to serve a non-loopback address without a token:
+// the UI and APIs would otherwise be open to the network.
+func checkExposure(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--http %q: %w", addr, err)
+	}
+	if token != "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("--http %s is reachable from other machines: set --auth-token (or auth_token in the config) to serve it", addr)
 }

@@ -1,0 +1,456 @@
+// obs UI: one page, no build step. Pages: overview, logs (Discover),
+// dashboards, traces, services. Charts are small SVGs drawn here.
+'use strict';
+const $ = (sel, el = document) => el.querySelector(sel);
+const h = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'html') e.innerHTML = v;
+    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+};
+async function api(path, opts = {}) {
+  const r = await fetch(path, opts);
+  const text = await r.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = text; }
+  if (!r.ok) { const e = new Error((body && body.error) || text || r.statusText); e.body = body; throw e; }
+  return body;
+}
+const COLORS = ['#2d6cdf', '#2e9d5a', '#d9480f', '#8e44ad', '#d89614', '#16a2b8', '#c2185b', '#5d6d7e'];
+function fmtVal(v, unit) {
+  if (v === null || v === undefined || isNaN(v)) return '-';
+  if (unit === 'bytes') { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (Math.abs(v) >= 1024 && i < 4) { v /= 1024; i++; } return v.toFixed(v < 10 && i ? 1 : 0) + ' ' + u[i]; }
+  if (unit === 'ms') return (Math.abs(v) >= 1000 ? (v / 1000).toFixed(2) + ' s' : v.toFixed(v < 10 ? 2 : 0) + ' ms');
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : +v.toFixed(3) + '';
+}
+function fmtDur(us) { return us >= 1e6 ? (us / 1e6).toFixed(3) + 's' : us >= 1000 ? (us / 1000).toFixed(2) + 'ms' : us + 'µs'; }
+function fmtTime(t) { return new Date(t).toLocaleString(); }
+
+// lineChart draws series [{name, points:[[tsMillis, value|null]]}] as SVG.
+function lineChart(series, unit, height = 180) {
+  const W = 600, H = height, L = 50, B = 18;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('class', 'chart');
+  let xs = [], ys = [];
+  for (const s of series) for (const [t, v] of s.points) { xs.push(t); if (v !== null) ys.push(v); }
+  if (!xs.length) { svg.innerHTML = `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text>`; return svg; }
+  const x0 = Math.min(...xs), x1 = Math.max(...xs) || x0 + 1;
+  let y0 = Math.min(0, ...ys), y1 = Math.max(...ys, 1e-9);
+  if (y1 === y0) y1 = y0 + 1;
+  const X = t => L + (t - x0) / Math.max(x1 - x0, 1) * (W - L - 5), Y = v => H - B - (v - y0) / (y1 - y0) * (H - B - 8);
+  let out = '';
+  for (let i = 0; i <= 4; i++) { const v = y0 + (y1 - y0) * i / 4, y = Y(v); out += `<line x1="${L}" x2="${W}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${L - 4}" y="${y + 3}" text-anchor="end">${fmtVal(v, unit)}</text>`; }
+  for (let i = 0; i <= 4; i++) { const t = x0 + (x1 - x0) * i / 4; out += `<text x="${X(t)}" y="${H - 4}" text-anchor="middle">${new Date(t).toLocaleTimeString()}</text>`; }
+  series.forEach((s, i) => {
+    let d = '', pen = false;
+    const pts = s.points;
+    pts.forEach(([t, v], k) => {
+      if (v === null) { pen = false; return; }
+      d += (pen ? 'L' : 'M') + X(t).toFixed(1) + ',' + Y(v).toFixed(1); pen = true;
+      // A value with nulls on both sides has no line: mark it with a dot.
+      const lone = (k === 0 || pts[k - 1][1] === null) && (k === pts.length - 1 || pts[k + 1][1] === null);
+      if (lone) out += `<circle cx="${X(t).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="2.5" fill="${COLORS[i % COLORS.length]}" class="point"/>`;
+    });
+    out += `<path d="${d}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" class="series"/>`;
+  });
+  svg.innerHTML = out;
+  return svg;
+}
+function legend(series, unit) {
+  return h('div', { class: 'legend' }, series.map((s, i) => {
+    const last = [...s.points].reverse().find(p => p[1] !== null);
+    return h('span', {}, h('i', { style: `background:${COLORS[i % COLORS.length]}` }), `${s.name} ${last ? fmtVal(last[1], unit) : ''}`);
+  }));
+}
+// barChart draws histogram buckets; onPick(startMs, endMs) zooms in.
+function barChart(buckets, intervalMs, onPick, height = 110) {
+  const W = 600, H = height, B = 16;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('class', 'histogram');
+  const max = Math.max(1, ...buckets.map(b => b.count)), bw = W / Math.max(buckets.length, 1);
+  let out = '';
+  buckets.forEach((b, i) => {
+    const bh = b.count / max * (H - B - 4);
+    out += `<rect data-i="${i}" x="${i * bw + 1}" y="${H - B - bh}" width="${Math.max(bw - 2, 1)}" height="${Math.max(bh, b.count ? 1 : 0)}" fill="#4c9ffe"><title>${fmtTime(b.start)}: ${b.count}</title></rect>`;
+  });
+  if (buckets.length) { out += `<text x="2" y="${H - 3}">${fmtTime(buckets[0].start)}</text><text x="${W - 2}" y="${H - 3}" text-anchor="end">${fmtTime(buckets[buckets.length - 1].start)}</text><text x="${W - 2}" y="10" text-anchor="end">max ${max}</text>`; }
+  svg.innerHTML = out;
+  // Click a bar to zoom into it; drag across bars to zoom into the span.
+  let from = null;
+  svg.addEventListener('mousedown', e => { const i = e.target.dataset && e.target.dataset.i; if (i !== undefined) from = +i; });
+  svg.addEventListener('mouseup', e => {
+    const i = e.target.dataset && e.target.dataset.i;
+    if (from === null || i === undefined) return;
+    const a = Math.min(from, +i), z = Math.max(from, +i);
+    onPick(new Date(buckets[a].start).getTime(), new Date(buckets[z].start).getTime() + intervalMs);
+    from = null;
+  });
+  return svg;
+}
+
+// ---- pages ----
+const pages = {};
+let cleanup = [];
+function onLeave(f) { cleanup.push(f); }
+
+async function route() {
+  cleanup.forEach(f => f()); cleanup = [];
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [page, ...rest] = hash.split('/');
+  const name = pages[page] ? page : 'overview';
+  document.querySelectorAll('nav a').forEach(a => a.classList.toggle('on', a.dataset.page === name));
+  const app = $('#app'); app.innerHTML = '';
+  try { await pages[name](app, rest.map(decodeURIComponent)); } catch (e) { app.append(h('div', { class: 'card err' }, e.message)); }
+}
+window.addEventListener('hashchange', route);
+
+// Overview: service status, ingest rates, drops, disk.
+pages.overview = async (app) => {
+  const tiles = h('div', { class: 'tiles' }), rates = h('div', { class: 'tiles' });
+  app.append(h('div', { class: 'card' }, h('h2', {}, 'Services'), tiles), h('div', { class: 'card' }, h('h2', {}, 'Ingest'), rates));
+  let prev = null;
+  async function refresh() {
+    const [svcs, metrics] = await Promise.all([api('/api/services').catch(() => []), fetch('/metrics').then(r => r.text())]);
+    tiles.innerHTML = '';
+    if (!svcs.length) tiles.append(h('div', { class: 'muted' }, 'No services configured.'));
+    for (const s of svcs) {
+      const failing = (s.checks || []).filter(c => c.failing).map(c => c.name);
+      tiles.append(h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status, failing.length ? ' — ' + failing.join(', ') : '')));
+    }
+    const m = {};
+    for (const line of metrics.split('\n')) { const mm = line.match(/^(obs_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/); if (mm) m[mm[1]] = (m[mm[1]] || 0) + parseFloat(mm[3]); }
+    const now = Date.now();
+    const rate = k => prev ? ((m[k] || 0) - (prev.m[k] || 0)) / ((now - prev.t) / 1000) : null;
+    rates.innerHTML = '';
+    const tile = (label, v, unit) => rates.append(h('div', { class: 'card' }, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, v === null ? '…' : fmtVal(v, unit))));
+    tile('logs/s', rate('obs_logs_stored_total')); tile('metrics/s', rate('obs_statsd_metrics_total')); tile('spans/s', rate('obs_traces_spans_stored_total'));
+    tile('log drops', (m.obs_logs_dropped_total || 0) + (m.obs_logs_udp_kernel_drops || 0) + (m.obs_memory_shed_total || 0));
+    tile('logs on disk', m.obs_logs_disk_bytes || 0, 'bytes'); tile('TSDB series', m.obs_metrics_series || 0);
+    prev = { m, t: now };
+  }
+  await refresh();
+  const t = setInterval(refresh, 5000); onLeave(() => clearInterval(t));
+};
+
+// Logs: Discover.
+const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 };
+pages.logs = async (app, args) => {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const state = { q: params.get('q') || '', range: '15m', from: null, to: null };
+  const q = h('input', { class: 'grow', id: 'kql', placeholder: 'KQL, e.g. app:"web-api" and severity:(error or warn)', value: state.q });
+  const range = h('select', { id: 'range' }, Object.keys(RANGES).map(k => h('option', { value: k }, 'Last ' + k)), h('option', { value: 'custom' }, 'Custom'));
+  const from = h('input', { type: 'datetime-local', style: 'display:none' }), to = h('input', { type: 'datetime-local', style: 'display:none' });
+  const auto = h('select', {}, h('option', { value: '0' }, 'no refresh'), h('option', { value: '5000' }, 'every 5s'), h('option', { value: '30000' }, 'every 30s'));
+  const tailBtn = h('button', {}, 'Live tail'), saveBtn = h('button', {}, 'Save search'), saved = h('select', {}, h('option', { value: '' }, 'Saved searches…'));
+  const err = h('div', { class: 'err', id: 'kql-error' }), hist = h('div', {}), total = h('div', { class: 'muted' });
+  const side = h('div', { class: 'sidebar card' }), hits = h('div', { class: 'card grow', id: 'hits' });
+  app.append(h('div', { class: 'card' }, h('div', { class: 'row' }, q, range, from, to, auto, h('button', { class: 'primary', id: 'search', onclick: () => run() }, 'Search'), tailBtn, saveBtn, saved), err, total, hist),
+    h('div', { class: 'layout' }, side, hits));
+  const savedList = () => JSON.parse(localStorage.getItem('obs.savedSearches') || '[]');
+  function fillSaved() { saved.length = 1; for (const s of savedList()) saved.append(h('option', { value: s.q }, s.name)); }
+  fillSaved();
+  saved.onchange = () => { if (saved.value) { q.value = saved.value; run(); } };
+  saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value }])); fillSaved(); } };
+  range.onchange = () => { const c = range.value === 'custom'; from.style.display = to.style.display = c ? '' : 'none'; if (!c) { state.from = state.to = null; run(); } };
+  q.addEventListener('keydown', e => { if (e.key === 'Enter') run(); });
+  function window_() {
+    if (state.from) return [state.from, state.to];
+    if (range.value === 'custom' && from.value) return [new Date(from.value).getTime(), to.value ? new Date(to.value).getTime() : Date.now()];
+    const now = Date.now(); return [now - RANGES[range.value === 'custom' ? '15m' : range.value], now];
+  }
+  function showError(e) {
+    const body = e.body || {};
+    err.textContent = body.position !== undefined ? `${e.message}\n${q.value}\n${' '.repeat(body.position)}^` : e.message;
+  }
+  function renderHit(hit) {
+    const ev = hit.event, sev = ev.severity || ev.level || '';
+    const msg = ev.message || ev.msg || JSON.stringify(ev);
+    const tid = ev.traceId || ev.trace_id;
+    const detail = h('div', { style: 'display:none' }, h('pre', { class: 'mono' }, JSON.stringify(ev, null, 2)),
+      h('div', { class: 'row' }, h('button', { onclick: e => { e.stopPropagation(); surrounding(hit); } }, 'Surrounding events'),
+        tid ? h('a', { href: `#/traces/${tid}`, onclick: e => e.stopPropagation() }, 'Open trace ' + tid) : null));
+    return h('div', { class: 'hit', onclick: () => { detail.style.display = detail.style.display ? '' : 'none'; } },
+      h('span', { class: 'mono muted' }, new Date(hit['@timestamp']).toLocaleString(), ' '), h('b', {}, ev.app || ev.service || ''), ' ',
+      h('span', { class: 'sev-' + sev }, sev), ' ', ev.type ? h('span', { class: 'muted' }, ev.type + ' ') : null, msg,
+      tid ? h('a', { href: `#/traces/${tid}`, class: 'trace-link', onclick: e => e.stopPropagation() }, ' ⤷ trace') : null, detail);
+  }
+  async function surrounding(hit) {
+    const t = new Date(hit['@timestamp']).getTime();
+    const [before, after] = await Promise.all([
+      api(`/api/logs/search?q=&from=${t - 3600e3}&to=${t}&limit=5`),
+      api(`/api/logs/search?q=&from=${t}&to=${t + 3600e3}&limit=6&order=asc`)]);
+    hits.innerHTML = ''; hits.append(h('h3', {}, 'Surrounding events ', h('button', { onclick: () => run() }, 'back')));
+    [...before.hits.reverse(), ...after.hits].forEach(x => { const el = renderHit(x); if (x.id === hit.id) el.style.background = '#fff7d6'; hits.append(el); });
+  }
+  async function validate() {
+    const v = await api('/api/logs/validate?q=' + encodeURIComponent(q.value));
+    if (v.valid) { err.textContent = ''; return true; }
+    showError({ message: v.error, body: v });
+    return false;
+  }
+  let vt = null;
+  q.addEventListener('input', () => { clearTimeout(vt); vt = setTimeout(validate, 300); });
+  async function run() {
+    err.textContent = '';
+    if (!(await validate())) return;
+    const [f, t] = window_(), qs = `q=${encodeURIComponent(q.value)}&from=${Math.floor(f)}&to=${Math.ceil(t)}`;
+    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value));
+    try {
+      const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${qs}&limit=100`), api(`/api/logs/histogram?${qs}`), api(`/api/logs/fields?${qs}`)]);
+      total.textContent = `${hg.total} hits (${hg.interval} buckets, ${res.took_ms} ms)`;
+      const ivMs = parseDur(hg.interval);
+      hist.innerHTML = ''; hist.append(barChart(hg.buckets, ivMs, (a, z) => { state.from = a; state.to = z; run(); }));
+      hits.innerHTML = '';
+      if (!res.hits.length) hits.append(h('div', { class: 'muted' }, 'No events match.'));
+      res.hits.forEach(x => hits.append(renderHit(x)));
+      side.innerHTML = ''; side.append(h('h3', {}, 'Fields'));
+      for (const fs of fields.fields) {
+        side.append(h('div', { class: 'f' }, h('b', {}, fs.field), fs.top.map(v => h('div', { class: 'v', title: 'add to query', onclick: () => { q.value = (q.value.trim() ? q.value.trim() + ' and ' : '') + `${fs.field}:${JSON.stringify(v.value)}`; run(); } }, h('span', {}, v.value), h('span', { class: 'muted' }, v.count)))));
+      }
+    } catch (e) { showError(e); }
+  }
+  let ws = null;
+  tailBtn.onclick = () => {
+    if (ws) { ws.close(); ws = null; tailBtn.textContent = 'Live tail'; return; }
+    ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/logs/tail?q=${encodeURIComponent(q.value)}`);
+    tailBtn.textContent = 'Stop tail'; hits.innerHTML = ''; hits.append(h('h3', {}, 'Live tail'));
+    ws.onmessage = m => { const ev = JSON.parse(m.data); if (ev.obs_tail_dropped) return; hits.insertBefore(renderHit({ '@timestamp': ev['@timestamp'], event: ev }), hits.children[1] || null); };
+    ws.onerror = () => showError(new Error('live tail failed: check the query'));
+  };
+  onLeave(() => ws && ws.close());
+  let timer = null;
+  auto.onchange = () => { clearInterval(timer); if (+auto.value) timer = setInterval(run, +auto.value); };
+  onLeave(() => clearInterval(timer));
+  await run();
+};
+function parseDur(s) { let ms = 0; for (const [, n, u] of s.matchAll(/([0-9.]+)(h|m|s|ms)/g)) ms += +n * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[u]; return ms || 60e3; }
+
+// Dashboards.
+async function panelData(p, fromS, untilS) {
+  const series = [];
+  for (const t of p.targets || []) {
+    if (t.lang === 'promql') {
+      const step = Math.max(15, Math.floor((untilS - fromS) / 300));
+      const r = await api(`/api/v1/query_range?query=${encodeURIComponent(t.expr)}&start=${fromS}&end=${untilS}&step=${step}`);
+      for (const s of r.data.result) series.push({ name: Object.entries(s.metric).map(([k, v]) => k === '__name__' ? v : `${k}=${v}`).join(' ') || t.expr, points: s.values.map(([ts, v]) => [ts * 1000, isNaN(+v) ? null : +v]) });
+    } else {
+      const r = await api(`/render?target=${encodeURIComponent(t.expr)}&from=${fromS}&until=${untilS}&format=json&maxDataPoints=600`);
+      for (const s of r) series.push({ name: s.target, points: s.datapoints.map(([v, ts]) => [ts * 1000, v]) });
+    }
+  }
+  return series;
+}
+async function renderPanel(p, body, fromS, untilS) {
+  body.innerHTML = '';
+  try {
+    if (p.type === 'timeseries') { const s = await panelData(p, fromS, untilS); body.append(lineChart(s, p.unit, p.height || 180), legend(s, p.unit)); }
+    else if (p.type === 'stat') {
+      const s = await panelData(p, fromS, untilS);
+      const last = s.length ? [...s[0].points].reverse().find(x => x[1] !== null) : null;
+      body.append(h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'));
+    } else if (p.type === 'loghistogram' || p.type === 'logtable') {
+      const qs = `q=${encodeURIComponent(p.query || '')}&from=${fromS * 1000}&to=${untilS * 1000}`;
+      if (p.type === 'loghistogram') { const hg = await api(`/api/logs/histogram?${qs}`); body.append(barChart(hg.buckets, parseDur(hg.interval), () => { location.hash = '#/logs?q=' + encodeURIComponent(p.query || ''); }), h('div', { class: 'muted' }, `${hg.total} events`)); }
+      else { const r = await api(`/api/logs/search?${qs}&limit=20`); body.append(h('table', {}, r.hits.map(x => h('tr', {}, h('td', { class: 'mono' }, new Date(x['@timestamp']).toLocaleTimeString()), h('td', {}, x.event.message || x.event.msg || JSON.stringify(x.event)))))); }
+    } else if (p.type === 'services') {
+      const svcs = await api('/api/services');
+      body.append(h('div', { class: 'tiles' }, svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status)))));
+    }
+  } catch (e) { body.append(h('div', { class: 'err' }, e.message)); }
+}
+pages.dashboards = async (app, args) => {
+  const list = await api('/api/dashboards');
+  if (!args[0]) {
+    const imp = h('textarea', { rows: 4, style: 'width:100%', placeholder: 'Paste a dashboard JSON to import' });
+    app.append(h('div', { class: 'card' }, h('h2', {}, 'Dashboards'), h('table', {}, list.map(d => h('tr', {}, h('td', {}, h('a', { href: `#/dashboards/${d.id}` }, d.title)), h('td', { class: 'muted' }, d.builtIn ? 'built in' : 'saved'), h('td', {}, `${d.panels.length} panels`)))),
+      h('div', { class: 'row' }, h('button', { id: 'new-dashboard', onclick: async () => { const title = prompt('Dashboard title', 'My dashboard'); if (!title) return; const id = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'dashboard'; await api(`/api/dashboards/${id}`, { method: 'PUT', body: JSON.stringify({ id, title, panels: [] }) }); location.hash = `#/dashboards/${id}`; } }, 'New dashboard')),
+      h('h3', {}, 'Import'), imp, h('button', { onclick: async () => { try { const d = JSON.parse(imp.value); d.builtIn = false; await api(`/api/dashboards/${d.id}`, { method: 'PUT', body: JSON.stringify(d) }); location.hash = `#/dashboards/${d.id}`; } catch (e) { alert('Import failed: ' + e.message); } } }, 'Import')));
+    return;
+  }
+  let d = list.find(x => x.id === args[0]);
+  if (!d) throw new Error('no dashboard ' + args[0]);
+  const range = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
+  const grid = h('div', { class: 'grid', id: 'panels' });
+  let editing = false;
+  const bar = h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, d.title, d.builtIn ? h('span', { class: 'muted' }, ' (built in, read-only)') : ''), range,
+    d.builtIn ? h('button', { onclick: async () => { const id = d.id + '-copy'; await api(`/api/dashboards/${id}`, { method: 'PUT', body: JSON.stringify({ ...d, id, title: d.title + ' (copy)', builtIn: false }) }); location.hash = `#/dashboards/${id}`; } }, 'Copy') : null,
+    !d.builtIn ? h('button', { id: 'edit', onclick: () => { editing = !editing; draw(); } }, 'Edit') : null,
+    !d.builtIn ? h('button', { id: 'add-panel', onclick: () => editPanel(null) }, 'Add panel') : null,
+    !d.builtIn ? h('button', { id: 'save', class: 'primary', onclick: save }, 'Save') : null,
+    h('button', { onclick: () => { const a = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(d, null, 2)], { type: 'application/json' })), download: d.id + '.json' }); a.click(); } }, 'Export'),
+    !d.builtIn ? h('button', { onclick: async () => { if (confirm('Delete ' + d.title + '?')) { await api(`/api/dashboards/${d.id}`, { method: 'DELETE' }); location.hash = '#/dashboards'; } } }, 'Delete') : null);
+  const status = h('span', { class: 'muted', id: 'save-status' });
+  app.append(h('div', { class: 'card' }, bar, status), grid);
+  async function save() { try { await api(`/api/dashboards/${d.id}`, { method: 'PUT', body: JSON.stringify(d) }); status.textContent = 'Saved.'; } catch (e) { status.textContent = 'Save failed: ' + e.message; } }
+  function editPanel(idx) {
+    const p = idx === null ? { id: 'p' + Date.now(), title: 'New panel', type: 'timeseries', unit: 'count', width: 6, targets: [{ lang: 'graphite', expr: '' }] } : JSON.parse(JSON.stringify(d.panels[idx]));
+    const dl = h('datalist', { id: 'metric-names' });
+    const title = h('input', { value: p.title, id: 'panel-title' });
+    const type = h('select', { id: 'panel-type' }, ['timeseries', 'stat', 'loghistogram', 'logtable', 'services'].map(t => h('option', { value: t, selected: t === p.type ? 'selected' : null }, t)));
+    const unit = h('select', {}, ['count', 'ms', 'bytes'].map(u => h('option', { value: u, selected: u === p.unit ? 'selected' : null }, u)));
+    const query = h('input', { value: p.query || '', placeholder: 'KQL for log panels', style: 'width:100%' });
+    const targets = h('div', {});
+    const addTarget = t => {
+      const lang = h('select', {}, ['graphite', 'promql'].map(l => h('option', { value: l, selected: l === t.lang ? 'selected' : null }, l)));
+      const expr = h('input', { value: t.expr, list: 'metric-names', class: 'target-expr', style: 'width:70%', placeholder: 'stats_counts.web-api.*' });
+      expr.addEventListener('input', async () => {
+        // Autocomplete the path being typed from /metrics/find.
+        const m = expr.value.match(/([A-Za-z0-9_.*{}\-]*)$/), path = m ? m[1] : '';
+        const base = path.includes('.') ? path.slice(0, path.lastIndexOf('.') + 1) : '';
+        try { const nodes = await api(`/metrics/find?query=${encodeURIComponent(base + '*')}`); dl.innerHTML = ''; for (const n of nodes) dl.append(h('option', { value: expr.value.slice(0, expr.value.length - path.length) + n.id + (n.leaf ? '' : '.') })); } catch { }
+      });
+      targets.append(h('div', { class: 'row target' }, lang, expr));
+    };
+    (p.targets || []).forEach(addTarget);
+    const dlg = h('div', { class: 'card', id: 'panel-editor' }, h('h3', {}, idx === null ? 'Add panel' : 'Edit panel'), dl,
+      h('div', { class: 'row' }, 'Title', title, 'Type', type, 'Unit', unit), h('div', {}, 'Queries'), targets,
+      h('button', { onclick: () => addTarget({ lang: 'graphite', expr: '' }) }, '+ query'), h('div', {}, query),
+      h('div', { class: 'row' }, h('button', { class: 'primary', id: 'panel-apply', onclick: () => {
+        p.title = title.value; p.type = type.value; p.unit = unit.value; p.query = query.value || undefined;
+        p.targets = [...targets.querySelectorAll('.target')].map(r => ({ lang: r.querySelector('select').value, expr: r.querySelector('input').value })).filter(t => t.expr);
+        if (idx === null) d.panels.push(p); else d.panels[idx] = p;
+        dlg.remove(); draw();
+      } }, 'Apply'), h('button', { onclick: () => dlg.remove() }, 'Cancel')));
+    grid.before(dlg);
+  }
+  function draw() {
+    grid.innerHTML = '';
+    const untilS = Math.floor(Date.now() / 1000), fromS = untilS - RANGES[range.value] / 1000;
+    d.panels.forEach((p, i) => {
+      const body = h('div', {});
+      const tools = editing ? h('span', {},
+        h('button', { title: 'move left', onclick: () => { if (i > 0) { [d.panels[i - 1], d.panels[i]] = [d.panels[i], d.panels[i - 1]]; draw(); } } }, '←'),
+        h('button', { title: 'move right', onclick: () => { if (i < d.panels.length - 1) { [d.panels[i + 1], d.panels[i]] = [d.panels[i], d.panels[i + 1]]; draw(); } } }, '→'),
+        h('button', { title: 'narrower', onclick: () => { p.width = Math.max(2, (p.width || 6) - 2); draw(); } }, '−'),
+        h('button', { title: 'wider', onclick: () => { p.width = Math.min(12, (p.width || 6) + 2); draw(); } }, '+'),
+        h('button', { onclick: () => editPanel(i) }, 'edit'), h('button', { onclick: () => { d.panels.splice(i, 1); draw(); } }, '✕')) : null;
+      grid.append(h('div', { class: 'panel', style: `grid-column:span ${p.width || 6}`, 'data-panel': p.id }, h('h3', {}, p.title, tools), body));
+      renderPanel(p, body, fromS, untilS);
+    });
+    if (!d.panels.length) grid.append(h('div', { class: 'muted', style: 'grid-column:span 12' }, 'No panels yet: Add panel.'));
+  }
+  range.onchange = draw;
+  draw();
+  const t = setInterval(() => { if (!editing && !$('#panel-editor')) draw(); }, 30000); onLeave(() => clearInterval(t));
+};
+
+// Traces.
+pages.traces = async (app, args) => {
+  if (args[0]) return traceView(app, args[0]);
+  const services = await api('/api/v2/services');
+  const svc = h('select', { id: 'trace-service' }, h('option', { value: '' }, 'any service'), services.map(s => h('option', { value: s }, s)));
+  const span = h('input', { placeholder: 'span name', id: 'trace-span' }), tags = h('input', { placeholder: 'tags: error and http.method=GET', class: 'grow' });
+  const minD = h('input', { placeholder: 'min ms', size: 6 }), maxD = h('input', { placeholder: 'max ms', size: 6 });
+  const lb = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
+  const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card' });
+  app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), results, deps);
+  async function find() {
+    const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
+    if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
+    if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) p.set('maxDuration', Math.round(maxD.value * 1000));
+    const traces = await api('/api/v2/traces?' + p);
+    results.innerHTML = '';
+    const maxDur = Math.max(1, ...traces.map(t => summary(t).dur));
+    results.append(h('table', {}, traces.map(t => { const s = summary(t); return h('tr', { class: 'trace-row' }, h('td', {}, h('a', { href: `#/traces/${t[0].traceId}` }, `${s.root.localEndpoint ? s.root.localEndpoint.serviceName : '?'}: ${s.root.name || ''}`)), h('td', { class: 'mono' }, new Date(s.start / 1000).toLocaleString()), h('td', {}, `${t.length} spans`), h('td', { style: 'width:30%' }, h('div', { class: 'dur', style: `width:${s.dur / maxDur * 100}%;${s.err ? 'background:#f08c6c' : ''}` })), h('td', {}, fmtDur(s.dur))); })));
+    if (!traces.length) results.append(h('div', { class: 'muted' }, 'No traces match.'));
+  }
+  const links = await api(`/api/v2/dependencies?endTs=${Date.now()}&lookback=${7 * 24 * 3600e3}`);
+  deps.append(h('h3', {}, 'Service dependencies'), depGraph(links));
+  await find();
+};
+function summary(spans) {
+  const ids = new Set(spans.map(s => s.id));
+  let start = Infinity, end = 0, err = false, root = spans[0];
+  for (const s of spans) { if (s.timestamp) { start = Math.min(start, s.timestamp); end = Math.max(end, s.timestamp + (s.duration || 0)); } if (s.tags && 'error' in s.tags) err = true; if (!s.parentId || !ids.has(s.parentId)) if (!root.parentId === false || s.timestamp < root.timestamp) root = s; }
+  return { start, dur: end - start, err, root };
+}
+function depGraph(links) {
+  const names = [...new Set(links.flatMap(l => [l.parent, l.child]))];
+  const W = 600, H = Math.max(160, names.length * 40), R = Math.min(W, H) / 2 - 40;
+  const pos = {}; names.forEach((n, i) => { const a = 2 * Math.PI * i / names.length - Math.PI / 2; pos[n] = [W / 2 + R * Math.cos(a), H / 2 + R * Math.sin(a)]; });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('id', 'dep-graph');
+  let out = '<defs><marker id="arr" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#889"/></marker></defs>';
+  for (const l of links) { const [x1, y1] = pos[l.parent], [x2, y2] = pos[l.child]; const mx = (x1 + x2) / 2, my = (y1 + y2) / 2; out += `<line x1="${x1}" y1="${y1}" x2="${x1 + (x2 - x1) * 0.85}" y2="${y1 + (y2 - y1) * 0.85}" stroke="${l.errorCount ? '#d9480f' : '#889'}" marker-end="url(#arr)"/><text x="${mx}" y="${my - 3}" text-anchor="middle">${l.callCount} calls${l.errorCount ? ', ' + l.errorCount + ' errors' : ''}</text>`; }
+  for (const n of names) { const [x, y] = pos[n]; out += `<circle cx="${x}" cy="${y}" r="6" fill="#2d6cdf"/><text x="${x}" y="${y + 18}" text-anchor="middle" style="font-size:12px;fill:#1d2330">${n}</text>`; }
+  if (!names.length) out += `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no dependencies yet</text>`;
+  svg.innerHTML = out; return svg;
+}
+async function traceView(app, id) {
+  const spans = await api('/api/v2/trace/' + id);
+  const s = summary(spans), detail = h('div', { class: 'card', id: 'span-detail' }, h('span', { class: 'muted' }, 'Click a span for its details.'));
+  const rows = {}, order = [];
+  for (const sp of spans) { if (!rows[sp.id]) { rows[sp.id] = { id: sp.id, halves: [], parent: sp.parentId }; order.push(sp.id); } rows[sp.id].halves.push(sp); if (sp.kind !== 'SERVER') rows[sp.id].parent = sp.parentId; }
+  const kids = {}, roots = [];
+  for (const id of order) { const r = rows[id]; (r.parent && rows[r.parent] && r.parent !== id ? (kids[r.parent] = kids[r.parent] || []) : roots).push(r); }
+  const wf = h('div', { class: 'card', id: 'waterfall' }, h('h2', {}, `Trace ${id}`, h('span', { class: 'muted' }, ` ${fmtDur(s.dur)}, ${spans.length} spans`)));
+  const walk = (r, depth) => {
+    const st = Math.min(...r.halves.map(x => x.timestamp || s.start)), en = Math.max(...r.halves.map(x => (x.timestamp || s.start) + (x.duration || 0)));
+    const label = r.halves.map(x => `${x.localEndpoint ? x.localEndpoint.serviceName : '?'}${x.kind ? ' (' + x.kind.toLowerCase() + ')' : ''}`).join(' ⇄ ') + ': ' + (r.halves[0].name || '');
+    const err = r.halves.some(x => x.tags && 'error' in x.tags);
+    wf.append(h('div', { class: 'wf-row span-row', onclick: () => showSpan(r) }, h('div', { class: 'wf-label', style: `padding-left:${depth * 16}px` }, label),
+      h('div', { class: 'wf-bar' }, h('div', { class: err ? 'e' : '', style: `left:${(st - s.start) / Math.max(s.dur, 1) * 100}%;width:${Math.max((en - st) / Math.max(s.dur, 1) * 100, 0.5)}%` })), h('div', { style: 'width:80px;text-align:right' }, fmtDur(en - st))));
+    (kids[r.id] || []).sort((a, b) => a.halves[0].timestamp - b.halves[0].timestamp).forEach(k => walk(k, depth + 1));
+  };
+  roots.forEach(r => walk(r, 0));
+  function showSpan(r) {
+    detail.innerHTML = '';
+    for (const x of r.halves) {
+      detail.append(h('h3', {}, `${x.kind || 'LOCAL'} ${x.name || ''}`), h('table', {},
+        h('tr', {}, h('th', {}, 'span id'), h('td', { class: 'mono' }, x.id)), h('tr', {}, h('th', {}, 'parent'), h('td', { class: 'mono' }, x.parentId || '-')),
+        h('tr', {}, h('th', {}, 'duration'), h('td', {}, fmtDur(x.duration || 0))),
+        h('tr', {}, h('th', {}, 'local endpoint'), h('td', { class: 'mono' }, JSON.stringify(x.localEndpoint || {}))),
+        h('tr', {}, h('th', {}, 'remote endpoint'), h('td', { class: 'mono' }, JSON.stringify(x.remoteEndpoint || {}))),
+        Object.entries(x.tags || {}).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))),
+        (x.annotations || []).map(a => h('tr', {}, h('th', {}, 'annotation'), h('td', {}, `${a.value} at ${new Date(a.timestamp / 1000).toLocaleTimeString()}`)))));
+    }
+  }
+  app.append(wf, detail);
+  const logs = await api(`/api/logs/search?q=${encodeURIComponent(`traceId:"${id}" or trace_id:"${id}"`)}&from=now-30d&to=now%2B1d&limit=100&order=asc`).catch(() => ({ hits: [] }));
+  if (logs.hits.length) app.append(h('div', { class: 'card' }, h('h3', {}, 'Log events of this trace'), logs.hits.map(x => h('div', { class: 'hit mono' }, new Date(x['@timestamp']).toLocaleTimeString(), ' ', x.event.message || JSON.stringify(x.event)))));
+}
+
+// Services.
+pages.services = async (app, args) => {
+  const svcs = await api('/api/services');
+  if (!svcs.length) { app.append(h('div', { class: 'card muted' }, 'No services configured: add services: to the config file.')); return; }
+  const name = args[0] || svcs[0].name;
+  const nav = h('div', { class: 'tiles' }, svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status))));
+  const v = await api('/api/services/' + encodeURIComponent(name));
+  const alerts = (await api('/api/alerts')).filter(a => a.service === name).slice(0, 30);
+  const msg = h('span', { class: 'muted', id: 'svc-msg' });
+  const ackFor = h('input', { value: '20m', size: 5, id: 'ack-for' });
+  app.append(h('div', { class: 'card' }, nav),
+    h('div', { class: 'card', id: 'service' }, h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, v.name, ' ', h('span', { class: `tile ${v.status}`, id: 'svc-status', style: 'padding:2px 8px' }, v.status)),
+      v.acknowledged_until ? h('span', { id: 'acked' }, `acknowledged until ${new Date(v.acknowledged_until).toLocaleTimeString()} by ${v.acknowledged_by || '?'}`) : null,
+      'for', ackFor, h('button', { id: 'ack', onclick: async () => { await api(`/api/services/${name}/ack`, { method: 'POST', body: JSON.stringify({ for: ackFor.value, by: 'ui' }) }); route(); } }, 'Acknowledge'),
+      v.acknowledged_until ? h('button', { onclick: async () => { await api(`/api/services/${name}/ack`, { method: 'DELETE' }); route(); } }, 'Unacknowledge') : null, msg),
+      h('div', { class: 'muted' }, `on call: ${(v.on_call || []).join(', ') || 'nobody'}`, v.runbook ? h('a', { href: v.runbook, style: 'margin-left:12px' }, 'runbook') : null, v.in_maintenance ? ' — in maintenance' : ''),
+      statusStrip(v.status_history || []),
+      h('table', {}, h('tr', {}, ['check', 'type', 'importance', 'last result', 'response', ''].map(x => h('th', {}, x))),
+        v.checks.map(c => h('tr', { class: 'check-row' }, h('td', {}, c.name), h('td', {}, c.type), h('td', {}, c.importance),
+          h('td', { class: c.failing ? 'sev-error' : '' }, c.last ? (c.last.ok ? 'passing' : c.last.reason) + ` (${new Date(c.last.time).toLocaleTimeString()})` : 'not run yet'),
+          h('td', {}, c.last ? c.last.response_ms.toFixed(0) + ' ms' : ''),
+          h('td', {}, h('button', { onclick: async () => { const r = await api(`/api/checks/${c.name}/run`, { method: 'POST' }); msg.textContent = `${c.name}: ${r.ok ? 'passing' : r.reason}`; setTimeout(route, 800); } }, 'Run now')))))),
+    h('div', { class: 'card' }, h('h3', {}, 'Alerts'), alerts.length ? h('table', {}, alerts.map(a => h('tr', {}, h('td', {}, new Date(a.time).toLocaleString()), h('td', {}, a.kind), h('td', {}, `${a.previous} → ${a.status}`),
+      h('td', {}, (a.channels || []).map(ch => h('div', { class: ch.ok ? '' : 'sev-error' }, `${ch.channel} ${ch.to || ''}: ${ch.ok ? 'sent ' + (ch.sid || '') : ch.error}`)))))) : h('div', { class: 'muted' }, 'No alerts sent.')));
+  const t = setInterval(async () => { const nv = await api('/api/services/' + encodeURIComponent(name)).catch(() => null); if (nv && nv.status !== v.status) route(); }, 5000);
+  onLeave(() => clearInterval(t));
+};
+function statusStrip(hist) {
+  // A bar per status change over the last day: how the service has been.
+  const W = 600, H = 18, now = Date.now(), from = now - 24 * 3600e3;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H + 12}`); svg.setAttribute('width', '100%'); svg.setAttribute('id', 'status-history');
+  const col = { PASSING: '#2e9d5a', WARNING: '#d89614', ERROR: '#d9480f', CRITICAL: '#b3261e' };
+  let out = `<rect x="0" y="0" width="${W}" height="${H}" fill="#e8ebf0"/>`;
+  hist.forEach((c, i) => { const a = Math.max(new Date(c.time).getTime(), from), z = i + 1 < hist.length ? new Date(hist[i + 1].time).getTime() : now; if (z < from) return; out += `<rect x="${(a - from) / (now - from) * W}" y="0" width="${Math.max((z - a) / (now - from) * W, 1)}" height="${H}" fill="${col[c.status]}"><title>${c.status} since ${new Date(c.time).toLocaleString()}</title></rect>`; });
+  out += `<text x="0" y="${H + 11}">24h ago</text><text x="${W}" y="${H + 11}" text-anchor="end">now</text>`;
+  svg.innerHTML = out; return svg;
+}
+
+route();
