@@ -70,14 +70,15 @@ function legend(series, unit) {
 function barChart(buckets, intervalMs, onPick, height = 110) {
   const W = 600, H = height, B = 16;
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('class', 'histogram');
+  // A strip: stretch to the width, keep the height (labels are HTML below).
+  svg.setAttribute('viewBox', `0 0 ${W} ${H - B}`); svg.setAttribute('width', '100%'); svg.setAttribute('height', H - B);
+  svg.setAttribute('preserveAspectRatio', 'none'); svg.setAttribute('class', 'histogram');
   const max = Math.max(1, ...buckets.map(b => b.count)), bw = W / Math.max(buckets.length, 1);
   let out = '';
   buckets.forEach((b, i) => {
     const bh = b.count / max * (H - B - 4);
     out += `<rect data-i="${i}" x="${i * bw + 1}" y="${H - B - bh}" width="${Math.max(bw - 2, 1)}" height="${Math.max(bh, b.count ? 1 : 0)}" fill="#4c9ffe"><title>${fmtTime(b.start)}: ${b.count}</title></rect>`;
   });
-  if (buckets.length) { out += `<text x="2" y="${H - 3}">${fmtTime(buckets[0].start)}</text><text x="${W - 2}" y="${H - 3}" text-anchor="end">${fmtTime(buckets[buckets.length - 1].start)}</text><text x="${W - 2}" y="10" text-anchor="end">max ${max}</text>`; }
   svg.innerHTML = out;
   // Click a bar to zoom into it; drag across bars to zoom into the span.
   let from = null;
@@ -89,7 +90,9 @@ function barChart(buckets, intervalMs, onPick, height = 110) {
     onPick(new Date(buckets[a].start).getTime(), new Date(buckets[z].start).getTime() + intervalMs);
     from = null;
   });
-  return svg;
+  const axis = buckets.length ? h('div', { class: 'row muted', style: 'font-size:11px;justify-content:space-between' },
+    h('span', {}, fmtTime(buckets[0].start)), h('span', {}, `max ${max} per bar`), h('span', {}, fmtTime(buckets[buckets.length - 1].start))) : null;
+  return h('div', {}, svg, axis);
 }
 
 // ---- pages ----
@@ -445,12 +448,13 @@ function statusStrip(hist) {
   // A bar per status change over the last day: how the service has been.
   const W = 600, H = 18, now = Date.now(), from = now - 24 * 3600e3;
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H + 12}`); svg.setAttribute('width', '100%'); svg.setAttribute('id', 'status-history');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('height', H);
+  svg.setAttribute('preserveAspectRatio', 'none'); svg.setAttribute('id', 'status-history');
   const col = { PASSING: '#2e9d5a', WARNING: '#d89614', ERROR: '#d9480f', CRITICAL: '#b3261e' };
   let out = `<rect x="0" y="0" width="${W}" height="${H}" fill="#e8ebf0"/>`;
   hist.forEach((c, i) => { const a = Math.max(new Date(c.time).getTime(), from), z = i + 1 < hist.length ? new Date(hist[i + 1].time).getTime() : now; if (z < from) return; out += `<rect x="${(a - from) / (now - from) * W}" y="0" width="${Math.max((z - a) / (now - from) * W, 1)}" height="${H}" fill="${col[c.status]}"><title>${c.status} since ${new Date(c.time).toLocaleString()}</title></rect>`; });
-  out += `<text x="0" y="${H + 11}">24h ago</text><text x="${W}" y="${H + 11}" text-anchor="end">now</text>`;
-  svg.innerHTML = out; return svg;
+  svg.innerHTML = out;
+  return h('div', {}, svg, h('div', { class: 'row muted', style: 'font-size:11px;justify-content:space-between' }, h('span', {}, 'status, last 24h'), h('span', {}, 'now')));
 }
 
 route();
