@@ -10,7 +10,15 @@ import (
 )
 
 func main() {
-	app := &cli.App{
+	app := newApp()
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
+		fmt.Fprintln(os.Stderr, "obs:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
 		Name:                 "obs",
 		Usage:                "logs, metrics, traces and alerts for a developer box",
 		EnableBashCompletion: true,
@@ -23,9 +31,5 @@ func main() {
 			alertsCommand(),
 			versionCommand(),
 		},
-	}
-	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "obs:", err)
-		os.Exit(1)
 	}
 }

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestCheckExposure(t *testing.T) {
+	for addr, wantErr := range map[string]bool{"127.0.0.1:8000": false, "localhost:8000": false, "[::1]:8000": false,
+		"0.0.0.0:8000": true, "192.0.2.10:8000": true, ":8000": true} {
+		if err := checkExposure(addr, ""); (err != nil) != wantErr {
+			t.Errorf("%s without token: %v", addr, err)
+		}
+		if err := checkExposure(addr, "tok"); err != nil {
+			t.Errorf("%s with token: %v", addr, err)
+		}
+	}
+}
+
+func TestInterspersedFlags(t *testing.T) {
+	app := newApp()
+	got := interspersed(app, []string{"obs", "logs", "search", "app:x", "--since", "1h", "-o", "json"})
+	want := "[obs logs search --since 1h -o json -- app:x]"
+	if s := fmtArgs(got); s != want {
+		t.Fatalf("got %s, want %s", s, want)
+	}
+}
+
+func fmtArgs(a []string) string { return fmt.Sprint(a) }
