@@ -88,6 +88,19 @@ async function main() {
     await page.click('#ack');
     await page.waitForSelector('#acked');
   });
+  await step('08-chart-50-series', async () => {
+    // 50 series of 24 h at one point per minute, drawn 10 times.
+    const ms = await page.evaluate(() => {
+      const now = Date.now(), series = [];
+      for (let i = 0; i < 50; i++) series.push({ name: 's' + i, points: Array.from({ length: 1440 }, (_, k) => [now - (1440 - k) * 60e3, Math.sin(k / 50 + i) * 100 + i * 10]) });
+      const t0 = performance.now();
+      for (let r = 0; r < 10; r++) { const el = lineChart(series, 'ms'); document.body.append(el); el.getBBox(); el.remove(); }
+      return (performance.now() - t0) / 10;
+    });
+    console.log(`\n  50 series x 1,440 points: ${ms.toFixed(1)} ms per draw`);
+    const bytes = await page.evaluate(async () => { let n = 0; for (const u of ['/', '/ui/app.js', '/ui/app.css']) n += (await (await fetch(u)).arrayBuffer()).byteLength; return n; });
+    console.log(`  first load: ${bytes} bytes uncompressed (index.html, app.js, app.css)`);
+  });
   await browser.close();
   if (errors.length) throw new Error('browser errors:\n' + errors.join('\n'));
 }
