@@ -56,10 +56,3 @@ func (h *TailHub) unsubscribe(s *tailSub) {
 	delete(h.subs, s)
 	h.mu.Unlock()
 }
-
-// Subscribers is the number of live tails.
-func (h *TailHub) Subscribers() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.subs)
-}

@@ -51,12 +51,6 @@ func (q *Query) MatchBlock(ix *logs.BlockIndex) (logs.Bits, bool) { return q.roo
 // MatchFields implements logs.Matcher.
 func (q *Query) MatchFields(fields []logs.Field) bool { return q.root.event(fields) }
 
-// MatchJSON evaluates the query against one JSON event.
-func (q *Query) MatchJSON(raw []byte) bool {
-	f, err := logs.Flatten(raw)
-	return err == nil && q.root.event(f)
-}
-
 type expr interface {
 	block(ix *logs.BlockIndex) (logs.Bits, bool)
 	event(fields []logs.Field) bool

@@ -88,3 +88,42 @@ func FuzzFlatten(f *testing.F) {
 		}
 	})
 }
+
+// flattenInto flattens a value decoded by encoding/json (UseNumber).
+func flattenInto(out *[]Field, path string, v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, sub := range t {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			flattenInto(out, p, sub)
+		}
+	case []any:
+		for _, sub := range t {
+			flattenInto(out, path, sub)
+		}
+	case string:
+		*out = append(*out, Field{Path: path, Kind: KindString, Str: t})
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			// 1e400 and friends: keep the text, searchable as a keyword.
+			*out = append(*out, Field{Path: path, Kind: KindString, Str: t.String()})
+			return
+		}
+		*out = append(*out, Field{Path: path, Kind: KindNumber, Str: t.String(), Num: f})
+	case float64:
+		*out = append(*out, Field{Path: path, Kind: KindNumber, Str: fmt.Sprint(t), Num: t})
+	case bool:
+		s := "false"
+		if t {
+			s = "true"
+		}
+		*out = append(*out, Field{Path: path, Kind: KindBool, Str: s})
+	case nil:
+		*out = append(*out, Field{Path: path, Kind: KindNull, Str: ""})
+	}
+}
+

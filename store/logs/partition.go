@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -428,8 +426,4 @@ func (p *partition) close() error {
 	}
 	errs = append(errs, p.seg.Close())
 	return errors.Join(errs...)
-}
-
-func sortPartitionNames(names []string) {
-	sort.Slice(names, func(i, j int) bool { return strings.Compare(names[i], names[j]) < 0 })
 }

@@ -386,15 +386,6 @@ func (s *Store) DiskBytes() int64 {
 	return n
 }
 
-// Count is the number of stored events.
-func (s *Store) Count() int {
-	n := 0
-	for _, p := range s.partitionList() {
-		n += p.eventCount()
-	}
-	return n
-}
-
 // Flush stores everything queued before the call and turns every head
 // into a block (shutdown, tests and benchmarks).
 func (s *Store) Flush() { s.control(true) }
