@@ -126,4 +126,3 @@ func flattenInto(out *[]Field, path string, v any) {
 		*out = append(*out, Field{Path: path, Kind: KindNull, Str: ""})
 	}
 }
-
