@@ -3,10 +3,8 @@ package logudp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,9 +79,7 @@ type Server struct {
 	// Shed, when set and true, drops datagrams unread (memory pressure).
 	Shed func() bool
 
-	udp    *net.UDPConn
-	tcp    net.Listener
-	wg     sync.WaitGroup
+	pair   *framing.Pair
 	cancel context.CancelFunc
 	// Conns caps concurrent TCP clients (Max, default 1024).
 	Conns framing.Conns
@@ -91,22 +87,9 @@ type Server struct {
 
 // Start binds both sockets and starts serving; it returns once bound.
 func (s *Server) Start(ctx context.Context) error {
-	ua, err := net.ResolveUDPAddr("udp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("logs udp address %q: %w", s.Addr, err)
-	}
-	s.udp, err = net.ListenUDP("udp", ua)
-	if err != nil {
-		return fmt.Errorf("listen logs udp %s: %w", s.Addr, err)
-	}
-	if err := framing.BigReadBuffer(s.udp, 32<<20); err != nil && s.Log != nil {
-		s.Log.Warn("set UDP receive buffer", "err", err)
-	}
-	// TCP on the same port as UDP got (the address may have said port 0).
-	s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String())
-	if err != nil {
-		s.udp.Close()
-		return fmt.Errorf("listen logs tcp %s: %w", s.Addr, err)
+	var err error
+	if s.pair, err = framing.ListenPair("logs", s.Addr, 32<<20, &s.Conns); err != nil {
+		return err
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	n := s.Readers
@@ -114,11 +97,13 @@ func (s *Server) Start(ctx context.Context) error {
 		n = 2
 	}
 	for i := 0; i < n; i++ {
-		s.wg.Add(1)
-		go s.readUDP()
+		s.pair.Go(s.readUDP)
 	}
-	s.wg.Add(1)
-	go s.acceptTCP(ctx)
+	s.pair.ServeTCP(func(c net.Conn) {
+		s.Metrics.TCPConns.Inc()
+		defer s.Metrics.TCPConns.Dec()
+		s.serveTCP(ctx, c)
+	})
 	return nil
 }
 
@@ -138,13 +123,12 @@ func (s *Server) KernelDropsCollector() prometheus.Collector {
 }
 
 // UDPAddr is the bound UDP address.
-func (s *Server) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+func (s *Server) UDPAddr() *net.UDPAddr { return s.pair.UDPAddr() }
 
 func (s *Server) readUDP() {
-	defer s.wg.Done()
 	buf := make([]byte, MaxDatagram+1)
 	for {
-		n, addr, err := s.udp.ReadFromUDPAddrPort(buf)
+		n, addr, err := s.pair.UDP.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -160,15 +144,6 @@ func (s *Server) readUDP() {
 		s.Metrics.Count("udp", res)
 		s.Sink.TryAppend(res.Entries)
 	}
-}
-
-func (s *Server) acceptTCP(ctx context.Context) {
-	defer s.wg.Done()
-	s.Conns.Accept(s.tcp, &s.wg, func(c net.Conn) {
-		s.Metrics.TCPConns.Inc()
-		defer s.Metrics.TCPConns.Dec()
-		s.serveTCP(ctx, c)
-	})
 }
 
 // idleTimeout closes TCP clients that send nothing for this long, so that
@@ -200,14 +175,8 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	var errs []error
-	if s.udp != nil {
-		errs = append(errs, s.udp.Close())
+	if s.pair == nil {
+		return nil
 	}
-	if s.tcp != nil {
-		errs = append(errs, s.tcp.Close())
-	}
-	s.Conns.CloseAll()
-	s.wg.Wait()
-	return errors.Join(errs...)
+	return s.pair.Close()
 }

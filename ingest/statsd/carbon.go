@@ -51,9 +51,7 @@ type Carbon struct {
 	// Conns caps concurrent TCP clients (Max, default 1024).
 	Conns framing.Conns
 
-	udp      *net.UDPConn
-	tcp      net.Listener
-	wg       sync.WaitGroup
+	pair     *framing.Pair
 	bad      prometheus.Counter
 	good     prometheus.Counter
 	rejected prometheus.Counter
@@ -76,29 +74,21 @@ func (c *Carbon) Start(ctx context.Context) error {
 	if c.bad == nil {
 		c.RegisterMetrics(prometheus.NewRegistry())
 	}
-	ua, err := net.ResolveUDPAddr("udp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("carbon address %q: %w", c.Addr, err)
-	}
-	if c.udp, err = net.ListenUDP("udp", ua); err != nil {
-		return fmt.Errorf("listen carbon udp %s: %w", c.Addr, err)
-	}
-	if c.tcp, err = net.Listen("tcp", c.udp.LocalAddr().String()); err != nil {
-		c.udp.Close()
-		return fmt.Errorf("listen carbon tcp %s: %w", c.Addr, err)
+	var err error
+	if c.pair, err = framing.ListenPair("carbon", c.Addr, 4<<20, &c.Conns); err != nil {
+		return err
 	}
 	c.names = map[string]struct{}{}
 	if c.MaxNames <= 0 {
 		c.MaxNames = 100000
 	}
-	c.wg.Add(2)
-	go c.readUDP(ctx)
-	go c.accept(ctx)
+	c.pair.Go(func() { c.readUDP(ctx) })
+	c.pair.ServeTCP(func(conn net.Conn) { c.serveTCP(ctx, conn) })
 	return nil
 }
 
 // TCPAddr is the bound address.
-func (c *Carbon) TCPAddr() net.Addr { return c.tcp.Addr() }
+func (c *Carbon) TCPAddr() net.Addr { return c.pair.TCP.Addr() }
 
 func (c *Carbon) store(ctx context.Context, lines [][]byte) {
 	now := time.Now()
@@ -137,10 +127,9 @@ func (c *Carbon) admit(name string) bool {
 }
 
 func (c *Carbon) readUDP(ctx context.Context) {
-	defer c.wg.Done()
 	buf := make([]byte, 65536)
 	for {
-		n, err := c.udp.Read(buf)
+		n, err := c.pair.UDP.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -151,45 +140,37 @@ func (c *Carbon) readUDP(ctx context.Context) {
 	}
 }
 
-func (c *Carbon) accept(ctx context.Context) {
-	defer c.wg.Done()
-	c.Conns.Accept(c.tcp, &c.wg, func(conn net.Conn) {
-		var pending [][]byte
-		framing.ReadLines(conn, 64<<10, func() {
-			// Store what we have before waiting for more.
-			if len(pending) > 0 {
-				c.store(ctx, pending)
-				pending = pending[:0]
-			}
-			conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
-		}, func(line []byte, tooLong bool) error {
-			if tooLong {
-				c.bad.Inc()
-				return nil
-			}
-			pending = append(pending, append([]byte(nil), line...))
-			if len(pending) >= 1000 {
-				c.store(ctx, pending)
-				pending = pending[:0]
-			}
-			return nil
-		})
+// serveTCP stores a client's lines in batches of up to 1,000.
+func (c *Carbon) serveTCP(ctx context.Context, conn net.Conn) {
+	var pending [][]byte
+	framing.ReadLines(conn, 64<<10, func() {
+		// Store what we have before waiting for more.
 		if len(pending) > 0 {
 			c.store(ctx, pending)
+			pending = pending[:0]
 		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	}, func(line []byte, tooLong bool) error {
+		if tooLong {
+			c.bad.Inc()
+			return nil
+		}
+		pending = append(pending, append([]byte(nil), line...))
+		if len(pending) >= 1000 {
+			c.store(ctx, pending)
+			pending = pending[:0]
+		}
+		return nil
 	})
+	if len(pending) > 0 {
+		c.store(ctx, pending)
+	}
 }
 
 // Close stops both listeners.
 func (c *Carbon) Close() error {
-	var errs []error
-	if c.udp != nil {
-		errs = append(errs, c.udp.Close())
+	if c.pair == nil {
+		return nil
 	}
-	if c.tcp != nil {
-		errs = append(errs, c.tcp.Close())
-	}
-	c.Conns.CloseAll()
-	c.wg.Wait()
-	return errors.Join(errs...)
+	return c.pair.Close()
 }

@@ -3,10 +3,8 @@ package statsd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,9 +36,7 @@ type Server struct {
 	// Shed, when set and true, drops datagrams unparsed (memory pressure).
 	Shed func() bool
 
-	udp    *net.UDPConn
-	tcp    net.Listener
-	wg     sync.WaitGroup
+	pair   *framing.Pair
 	cancel context.CancelFunc
 	// Conns caps concurrent TCP clients (Max, default 1024).
 	Conns framing.Conns
@@ -71,20 +67,12 @@ func (s *Server) RegisterMetrics(reg prometheus.Registerer) {
 
 // Start binds UDP and TCP on Addr and starts the readers and the flusher.
 func (s *Server) Start(ctx context.Context) error {
-	ua, err := net.ResolveUDPAddr("udp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("statsd address %q: %w", s.Addr, err)
-	}
-	if s.udp, err = net.ListenUDP("udp", ua); err != nil {
-		return fmt.Errorf("listen statsd udp %s: %w", s.Addr, err)
-	}
-	framing.BigReadBuffer(s.udp, 32<<20)
-	if s.tcp, err = net.Listen("tcp", s.udp.LocalAddr().String()); err != nil {
-		s.udp.Close()
-		return fmt.Errorf("listen statsd tcp %s: %w", s.Addr, err)
-	}
 	if s.flushErrors == nil {
 		s.RegisterMetrics(prometheus.NewRegistry())
+	}
+	var err error
+	if s.pair, err = framing.ListenPair("statsd", s.Addr, 32<<20, &s.Conns); err != nil {
+		return err
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	n := s.Readers
@@ -92,23 +80,30 @@ func (s *Server) Start(ctx context.Context) error {
 		n = 2
 	}
 	for i := 0; i < n; i++ {
-		s.wg.Add(1)
-		go s.readUDP()
+		s.pair.Go(s.readUDP)
 	}
-	s.wg.Add(2)
-	go s.acceptTCP(ctx)
-	go s.flusher(ctx)
+	s.pair.ServeTCP(func(c net.Conn) {
+		framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
+			func(line []byte, tooLong bool) error {
+				if tooLong {
+					s.Agg.Bad(1)
+					return nil
+				}
+				s.Agg.AddLines(line, s.other)
+				return nil
+			})
+	})
+	s.pair.Go(func() { s.flusher(ctx) })
 	return nil
 }
 
 // UDPAddr is the bound address.
-func (s *Server) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+func (s *Server) UDPAddr() *net.UDPAddr { return s.pair.UDPAddr() }
 
 // readUDP takes up to udpBatch datagrams per system call (recvmmsg): at
 // StatsD packet rates the per-datagram syscall was the reader's largest cost.
 func (s *Server) readUDP() {
-	defer s.wg.Done()
-	pc := ipv4.NewPacketConn(s.udp)
+	pc := ipv4.NewPacketConn(s.pair.UDP)
 	msgs := make([]ipv4.Message, udpBatch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 65536)}
@@ -132,21 +127,6 @@ func (s *Server) readUDP() {
 
 const udpBatch = 32
 
-func (s *Server) acceptTCP(ctx context.Context) {
-	defer s.wg.Done()
-	s.Conns.Accept(s.tcp, &s.wg, func(c net.Conn) {
-		framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
-			func(line []byte, tooLong bool) error {
-				if tooLong {
-					s.Agg.Bad(1)
-					return nil
-				}
-				s.Agg.AddLines(line, s.other)
-				return nil
-			})
-	})
-}
-
 // other stores DogStatsD events and service checks as log events.
 func (s *Server) other(kind LineKind, line []byte) {
 	e, err := DogStatsDLogEvent(kind, line, time.Now())
@@ -160,7 +140,6 @@ func (s *Server) other(kind LineKind, line []byte) {
 }
 
 func (s *Server) flusher(ctx context.Context) {
-	defer s.wg.Done()
 	t := time.NewTicker(s.Agg.opts.FlushInterval)
 	defer t.Stop()
 	for {
@@ -190,15 +169,10 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	var errs []error
-	if s.udp != nil {
-		errs = append(errs, s.udp.Close())
+	if s.pair == nil {
+		return nil
 	}
-	if s.tcp != nil {
-		errs = append(errs, s.tcp.Close())
-	}
-	s.Conns.CloseAll()
-	s.wg.Wait()
+	err := s.pair.Close()
 	s.flush(time.Now())
-	return errors.Join(errs...)
+	return err
 }
