@@ -293,7 +293,6 @@ func (p *parser) sub(prefix string) (node, bool) {
 }
 
 func (p *parser) expression(prefix string) (node, bool) {
-	start := p.pos
 	lit, ok := p.literal(true)
 	if !ok {
 		p.fail(p.pos, "NOT", `"("`, "field name", "value")
@@ -343,7 +342,6 @@ func (p *parser) expression(prefix string) (node, bool) {
 	if !lit.quoted && lit.text == "" && lit.wildcard() && allStars(lit) {
 		return matchAllNode{}, true
 	}
-	_ = start
 	return termNode{field: literal{text: prefix, parts: []string{prefix}}, value: lit}, true
 }
 
