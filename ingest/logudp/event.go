@@ -36,14 +36,14 @@ type Result struct {
 // peer's IP (for "host").
 func Normalize(payload []byte, recv time.Time, sender string) Result {
 	var res Result
-	trimmed := bytes.TrimSpace(payload)
+	trimmed := trimJSONSpace(payload)
 	p, err := logs.ParseJSON(trimmed)
 	if err == nil && p.N < len(trimmed) {
 		// Several JSON lines in one datagram: pino-socket and other
 		// stream-based UDP senders batch NDJSON this way.
 		if bytes.IndexByte(trimmed, '\n') > 0 {
 			for _, line := range bytes.Split(trimmed, []byte("\n")) {
-				if len(bytes.TrimSpace(line)) == 0 {
+				if len(trimJSONSpace(line)) == 0 {
 					continue
 				}
 				sub := Normalize(line, recv, sender)
@@ -84,6 +84,10 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 	}
 	return res
 }
+
+// trimJSONSpace trims the four characters JSON calls whitespace; anything
+// else (a vertical tab, say) makes the payload not JSON.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 type errString string
 
@@ -202,7 +206,7 @@ func timestampFailure(raw []byte, recv time.Time, sender string) (logs.Entry, bo
 // appendKeys inserts string-valued keys before the object's closing brace.
 func appendKeys(raw []byte, kvs []logs.Field) []byte {
 	end := bytes.LastIndexByte(raw, '}')
-	body := bytes.TrimSpace(raw[1:end])
+	body := trimJSONSpace(raw[1:end])
 	out := make([]byte, 0, len(raw)+64)
 	out = append(out, '{')
 	out = append(out, body...)
