@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func TestTracesFromZipkinGoAndNode(t *testing.T) {
 		s.getJSON(t, zbase, "/api/v2/services", &services)
 		s.getJSON(t, zbase, "/api/v2/spans?serviceName=web-api", &names)
 		s.getJSON(t, zbase, "/api/v2/remoteServices?serviceName=node-web", &remotes)
-		if strings.Join(services, ",") != "node-recipe,node-web,recipe-api,web-api" || !contains(names, "get_recipe") || strings.Join(remotes, ",") != "node-recipe" {
+		if strings.Join(services, ",") != "node-recipe,node-web,recipe-api,web-api" || !slices.Contains(names, "get_recipe") || strings.Join(remotes, ",") != "node-recipe" {
 			t.Fatalf("services %v names %v remotes %v", services, names, remotes)
 		}
 		if code := s.getJSON(t, zbase, "/api/v2/trace/00000000000000ff", nil); code != 404 {
@@ -216,15 +217,6 @@ func TestTracesFromZipkinGoAndNode(t *testing.T) {
 			t.Fatalf("config %v", cfg)
 		}
 	})
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // The seed's message table around C2 (trace 100: web-api serving a request

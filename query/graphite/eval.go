@@ -241,54 +241,29 @@ func aliasSub(ev *evaluator, e *Expr) ([]*Series, error) {
 // aggregators see one column of non-null values; ok=false yields null.
 type aggFn func(vals []float64) (float64, bool)
 
-func aggSum(v []float64) (float64, bool) {
-	s := 0.0
-	for _, x := range v {
-		s += x
+// fold reduces a column left to right; an empty column is null.
+func fold(f func(acc, x float64) float64) aggFn {
+	return func(v []float64) (float64, bool) {
+		if len(v) == 0 {
+			return 0, false
+		}
+		acc := v[0]
+		for _, x := range v[1:] {
+			acc = f(acc, x)
+		}
+		return acc, true
 	}
-	return s, len(v) > 0
 }
+
+var (
+	aggSum  = fold(func(a, x float64) float64 { return a + x })
+	aggMin  = fold(math.Min)
+	aggMax  = fold(math.Max)
+	aggDiff = fold(func(a, x float64) float64 { return a - x })
+	aggMul  = fold(func(a, x float64) float64 { return a * x })
+)
+
 func aggAvg(v []float64) (float64, bool) { s, ok := aggSum(v); return s / float64(len(v)), ok }
-func aggMin(v []float64) (float64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	m := v[0]
-	for _, x := range v {
-		m = math.Min(m, x)
-	}
-	return m, true
-}
-func aggMax(v []float64) (float64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	m := v[0]
-	for _, x := range v {
-		m = math.Max(m, x)
-	}
-	return m, true
-}
-func aggDiff(v []float64) (float64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	d := v[0]
-	for _, x := range v[1:] {
-		d -= x
-	}
-	return d, true
-}
-func aggMul(v []float64) (float64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	p := 1.0
-	for _, x := range v {
-		p *= x
-	}
-	return p, true
-}
 
 // aggregate combines series point by point, skipping nulls as Graphite does.
 func aggregate(name string, ss []*Series, f aggFn) *Series {
