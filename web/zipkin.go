@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openzipkin/zipkin-go/model"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/ingest/zipkin"
@@ -210,31 +209,24 @@ func (z *ZipkinAPI) traces(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, res)
 }
 
-func parseTraceID(s string) (model.TraceID, error) {
-	if (len(s) != 16 && len(s) != 32) || !isHexString(s) {
-		return model.TraceID{}, fmt.Errorf("traceId %q must be 16 or 32 hex characters", s)
-	}
-	return model.TraceIDFromHex(strings.ToLower(s))
-}
-
-func isHexString(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
-	id, err := parseTraceID(r.PathValue("traceId"))
+// lookup fetches one trace by its hex id, with the HTTP status to answer
+// when it cannot: 400 for a bad id, 500 for a read error.
+func (z *ZipkinAPI) lookup(hexID string) ([]json.RawMessage, int, error) {
+	id, err := zipkin.ParseTraceID(hexID)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return nil, http.StatusBadRequest, err
 	}
 	spans, err := z.store.Trace(id)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return nil, http.StatusInternalServerError, err
+	}
+	return spans, http.StatusOK, nil
+}
+
+func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
+	spans, code, err := z.lookup(r.PathValue("traceId"))
+	if err != nil {
+		http.Error(w, err.Error(), code)
 		return
 	}
 	if len(spans) == 0 {
@@ -245,29 +237,24 @@ func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
 }
 
 func (z *ZipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
-	ids := strings.Split(r.URL.Query().Get("traceIds"), ",")
+	param := r.URL.Query().Get("traceIds")
+	if param == "" {
+		http.Error(w, "traceIds is required", http.StatusBadRequest)
+		return
+	}
 	out := [][]json.RawMessage{}
-	for _, s := range ids {
+	for _, s := range strings.Split(param, ",") {
 		if s == "" {
 			continue
 		}
-		id, err := parseTraceID(s)
+		spans, code, err := z.lookup(s)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		spans, err := z.store.Trace(id)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			http.Error(w, err.Error(), code)
 			return
 		}
 		if len(spans) > 0 {
 			out = append(out, spans)
 		}
-	}
-	if len(ids) == 0 || (len(ids) == 1 && ids[0] == "") {
-		http.Error(w, "traceIds is required", http.StatusBadRequest)
-		return
 	}
 	writeJSON(w, 200, out)
 }

@@ -91,17 +91,25 @@ func durationMicros(c *cli.Context, flag string) (string, error) {
 	return fmt.Sprint(d.Microseconds()), nil
 }
 
+// window turns --since into Zipkin's endTs and lookback (milliseconds).
+func window(c *cli.Context) (url.Values, error) {
+	since, err := configs.ParseDuration(c.String("since"))
+	if err != nil {
+		return nil, fmt.Errorf("--since: %w", err)
+	}
+	return url.Values{"endTs": {fmt.Sprint(time.Now().UnixMilli())}, "lookback": {fmt.Sprint(since.Milliseconds())}}, nil
+}
+
 func tracesSearch(c *cli.Context) error {
 	asJSON, err := jsonOutput(c)
 	if err != nil {
 		return err
 	}
-	since, err := configs.ParseDuration(c.String("since"))
+	p, err := window(c)
 	if err != nil {
-		return fmt.Errorf("--since: %w", err)
+		return err
 	}
-	p := url.Values{"endTs": {fmt.Sprint(time.Now().UnixMilli())}, "lookback": {fmt.Sprint(since.Milliseconds())},
-		"limit": {fmt.Sprint(c.Int("limit"))}}
+	p.Set("limit", fmt.Sprint(c.Int("limit")))
 	for flag, param := range map[string]string{"service": "serviceName", "remote-service": "remoteServiceName", "span": "spanName"} {
 		if v := c.String(flag); v != "" {
 			p.Set(param, v)
@@ -311,9 +319,9 @@ func tracesDeps(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	since, err := configs.ParseDuration(c.String("since"))
+	p, err := window(c)
 	if err != nil {
-		return fmt.Errorf("--since: %w", err)
+		return err
 	}
 	var links []struct {
 		Parent     string `json:"parent"`
@@ -321,7 +329,6 @@ func tracesDeps(c *cli.Context) error {
 		CallCount  int64  `json:"callCount"`
 		ErrorCount int64  `json:"errorCount"`
 	}
-	p := url.Values{"endTs": {fmt.Sprint(time.Now().UnixMilli())}, "lookback": {fmt.Sprint(since.Milliseconds())}}
 	if err := apiGet(c, "/api/v2/dependencies", p, &links); err != nil {
 		return err
 	}

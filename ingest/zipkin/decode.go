@@ -53,6 +53,15 @@ func validateIDs(traceID, id, parentID string) string {
 	return ""
 }
 
+// ParseTraceID reads a trace id as the query API takes it: 16 or 32 hex
+// characters, any case.
+func ParseTraceID(s string) (model.TraceID, error) {
+	if (len(s) != 16 && len(s) != 32) || !isHex(s) {
+		return model.TraceID{}, fmt.Errorf("traceId %q must be 16 or 32 hex characters", s)
+	}
+	return model.TraceIDFromHex(strings.ToLower(s))
+}
+
 var kinds = map[string]bool{"": true, "CLIENT": true, "SERVER": true, "PRODUCER": true, "CONSUMER": true}
 
 // finish validates a decoded model span and renders its canonical JSON.

@@ -515,26 +515,14 @@ func keepLastValue(ev *evaluator, e *Expr) ([]*Series, error) {
 	return ss, nil
 }
 
+// removeValues nulls the points drop picks (nulls stay null).
 func removeValues(fname string, drop func(v, a float64) bool) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
-		if err != nil {
-			return nil, err
+	return perPoint(fname, func(v, a float64) float64 {
+		if drop(v, a) {
+			return math.NaN()
 		}
-		a, err := numArg(e, 1, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			for i, v := range s.Values {
-				if drop(v, a) {
-					s.Values[i] = math.NaN()
-				}
-			}
-			s.Name = fmt.Sprintf("%s(%s,%g)", fname, s.Name, a)
-		}
-		return ss, nil
-	}
+		return v
+	})
 }
 
 func integral(ev *evaluator, e *Expr) ([]*Series, error) {
