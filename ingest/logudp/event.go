@@ -34,6 +34,9 @@ type Result struct {
 // JSON lines one event each, and anything else is kept whole as the message
 // of a _jsonparsefailure event. recv is the receive time and sender the
 // peer's IP (for "host").
+//
+// The entries may point into payload (an event that needs no change is
+// stored byte for byte), so payload must not be reused afterwards.
 func Normalize(payload []byte, recv time.Time, sender string) Result {
 	var res Result
 	trimmed := trimJSONSpace(payload)

@@ -1,6 +1,7 @@
 package logudp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -150,21 +151,48 @@ func (s *Server) readUDP() {
 // slow or stuck senders cannot hold connections forever.
 const idleTimeout = 5 * time.Minute
 
+// tcpBatch bounds the events a TCP connection hands the store at once.
+const tcpBatch = 1000
+
 func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 	sender := ""
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		sender = ta.AddrPort().Addr().Unmap().String()
 	}
-	err := framing.ReadLines(c, MaxLine, func() { c.SetReadDeadline(time.Now().Add(idleTimeout)) }, func(line []byte, tooLong bool) error {
+	// Lines that arrived together go to the store as one batch; the batch
+	// is handed over before the connection is read again, so a store that
+	// is behind stops this sender (backpressure) instead of queueing more.
+	var pending []logs.Entry
+	var failed error
+	handOver := func() {
+		if len(pending) > 0 && failed == nil {
+			failed = s.Sink.Append(ctx, pending)
+		}
+		pending = nil
+	}
+	err := framing.ReadLines(c, MaxLine, func() {
+		handOver()
+		c.SetReadDeadline(time.Now().Add(idleTimeout))
+	}, func(line []byte, tooLong bool) error {
 		s.Metrics.Lines.Inc()
 		if tooLong {
 			s.Metrics.BadInput.WithLabelValues("line_too_long").Inc()
 			return nil
 		}
-		res := Normalize(line, time.Now(), sender)
+		// The line points into the reader's buffer, which the next read
+		// reuses, and a stored event keeps its bytes: copy it.
+		res := Normalize(bytes.Clone(line), time.Now(), sender)
 		s.Metrics.Count("tcp", res)
-		return s.Sink.Append(ctx, res.Entries)
+		pending = append(pending, res.Entries...)
+		if len(pending) >= tcpBatch {
+			handOver()
+		}
+		return failed
 	})
+	handOver()
+	if err == nil {
+		err = failed
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) && s.Log != nil {
 		s.Log.Debug("logs tcp connection ended", "peer", c.RemoteAddr().String(), "err", err)
 	}
