@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/obs-dev/obs/configs"
-	"github.com/obs-dev/obs/ingest/framing"
-	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
 )
@@ -78,12 +74,41 @@ func (s *Server) logsSearch(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err)
 		return
 	}
-	out := SearchResponse{Hits: make([]SearchHit, 0, len(res.Hits)), Next: res.Next}
-	for _, h := range res.Hits {
-		out.Hits = append(out.Hits, SearchHit{ID: h.ID.String(), Timestamp: h.TS, Event: h.Raw})
+	writeSearch(w, res, float64(time.Since(start).Microseconds())/1000)
+}
+
+// writeSearch writes a SearchResponse with each event's bytes exactly as
+// stored. encoding/json would compact them and escape <, > and & (it does so
+// to RawMessage and Marshaler output alike), so the envelope is written by
+// hand. An event that is not valid JSON (a damaged block) makes the answer a
+// 500 rather than a broken document.
+func writeSearch(w http.ResponseWriter, res logs.SearchResult, tookMs float64) {
+	var b bytes.Buffer
+	b.WriteString(`{"hits":[`)
+	for i, h := range res.Hits {
+		if !json.Valid(h.Raw) {
+			writeJSON(w, http.StatusInternalServerError, apiError{Error: fmt.Sprintf("event %s is not valid JSON: run `obs admin verify`", h.ID)})
+			loggerOf(w).Error("search hit is not JSON", "id", h.ID.String())
+			return
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		id, _ := json.Marshal(h.ID.String())
+		ts, _ := json.Marshal(h.TS)
+		fmt.Fprintf(&b, `{"id":%s,"@timestamp":%s,"event":`, id, ts)
+		b.Write(h.Raw)
+		b.WriteByte('}')
 	}
-	out.TookMs = float64(time.Since(start).Microseconds()) / 1000
-	writeJSON(w, http.StatusOK, out)
+	b.WriteString("]")
+	if res.Next != "" {
+		next, _ := json.Marshal(res.Next)
+		fmt.Fprintf(&b, `,"next":%s`, next)
+	}
+	fmt.Fprintf(&b, `,"took_ms":%g}`+"\n", tookMs)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.Bytes())
 }
 
 // HistogramResponse is the body of GET /api/logs/histogram.
@@ -217,43 +242,4 @@ func (s *Server) logsTail(w http.ResponseWriter, r *http.Request) {
 			c.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second))
 		}
 	}
-}
-
-// logsPost takes NDJSON or a JSON array, like Elasticsearch's bulk-ish intake.
-func (s *Server) logsPost(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.d.MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", s.d.MaxBody))
-			return
-		}
-		writeErr(w, http.StatusBadRequest, err)
-		return
-	}
-	sender, _, _ := net.SplitHostPort(r.RemoteAddr)
-	now := time.Now()
-	var entries []logs.Entry
-	failures := 0
-	add := func(p []byte) {
-		res := logudp.Normalize(p, now, sender)
-		if s.d.LogsMetrics != nil {
-			s.d.LogsMetrics.Count("http", res)
-		}
-		failures += res.JSONFailures
-		entries = append(entries, res.Entries...)
-	}
-	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
-		add(t)
-	} else {
-		framing.ReadLines(bytes.NewReader(body), len(body)+1, nil, func(line []byte, _ bool) error {
-			add(line)
-			return nil
-		})
-	}
-	if err := s.d.Logs.Append(r.Context(), entries); err != nil {
-		writeErr(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(entries), "json_parse_failures": failures})
 }

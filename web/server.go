@@ -20,7 +20,6 @@ import (
 
 	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/dashboards"
-	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
@@ -33,17 +32,18 @@ type LogStore interface {
 	Search(context.Context, logs.SearchRequest) (logs.SearchResult, error)
 	Histogram(context.Context, logs.Matcher, logs.Range, time.Duration) ([]logs.Bucket, int, error)
 	Fields(context.Context, logs.Matcher, logs.Range, int, int) ([]logs.FieldStat, error)
-	Append(context.Context, []logs.Entry) error
+	Verify(context.Context) logs.VerifyReport
 }
 
 // Deps are the parts the server exposes.
 type Deps struct {
-	Logs        LogStore
-	Tail        *TailHub
-	Registry    *prometheus.Registry
-	Health      *Health
-	Log         *slog.Logger
-	LogsMetrics *logudp.Metrics
+	Logs     LogStore
+	Tail     *TailHub
+	Registry *prometheus.Registry
+	Health   *Health
+	Log      *slog.Logger
+	// LogsIntake is POST /api/logs (ingest/logudp's HTTP handler); nil disables it.
+	LogsIntake http.Handler
 	// Metrics is the TSDB behind /render, /metrics/find and /api/v1/*; nil disables them.
 	Metrics *metrics.Store
 	// MetricsStep is the finest Graphite step: the StatsD flush interval.
@@ -82,7 +82,12 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /api/logs/fields", s.logsFields)
 	s.mux.HandleFunc("GET /api/logs/validate", s.logsValidate)
 	s.mux.HandleFunc("GET /api/logs/tail", s.logsTail)
-	s.mux.HandleFunc("POST /api/logs", s.logsPost)
+	s.mux.HandleFunc("GET /api/admin/verify", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.d.Logs.Verify(r.Context()))
+	})
+	if d.LogsIntake != nil {
+		s.mux.Handle("POST /api/logs", d.LogsIntake)
+	}
 	s.routeMetrics()
 	if d.Zipkin != nil {
 		d.Zipkin.Routes(s.mux)
@@ -103,8 +108,16 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Serve runs the server on l until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// log receives what handlers cannot tell the client (a response that could
+// not be encoded).
+func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&loggingWriter{ResponseWriter: w, log: log}, r)
+	})
+	srv := &http.Server{Handler: wrapped, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -119,6 +132,22 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	}
 }
 
+// loggingWriter carries the server's logger to the helpers that write
+// responses; Unwrap keeps http.ResponseController (websocket hijack) working.
+type loggingWriter struct {
+	http.ResponseWriter
+	log *slog.Logger
+}
+
+func (w *loggingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func loggerOf(w http.ResponseWriter) *slog.Logger {
+	if lw, ok := w.(*loggingWriter); ok {
+		return lw.log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // apiError is the JSON error body of every API.
 type apiError struct {
 	Error    string   `json:"error"`
@@ -126,11 +155,19 @@ type apiError struct {
 	Expected []string `json:"expected,omitempty"`
 }
 
+// writeJSON encodes v before anything is sent, so that a value that cannot
+// be encoded (invalid raw JSON, NaN) becomes a 500 with a JSON error body and
+// a log line instead of an empty 200.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		loggerOf(w).Error("encode API response", "status", code, "err", err)
+		b, _ = json.Marshal(apiError{Error: fmt.Sprintf("encode response: %v", err)})
+		code = http.StatusInternalServerError
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
+	w.Write(append(b, '\n'))
 }
 
 func writeErr(w http.ResponseWriter, code int, err error) {

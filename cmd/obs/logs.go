@@ -95,11 +95,17 @@ func logsSearch(c *cli.Context) error {
 		return err
 	}
 	if asJSON {
-		events := make([]json.RawMessage, 0, len(res.Hits))
-		for _, h := range res.Hits {
-			events = append(events, h.Event)
+		// The events exactly as stored: re-encoding would reformat them.
+		w := c.App.Writer
+		fmt.Fprint(w, "[")
+		for i, h := range res.Hits {
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
+			fmt.Fprintf(w, "\n  %s", h.Event)
 		}
-		return printJSON(c, events)
+		fmt.Fprintln(w, "\n]")
+		return nil
 	}
 	color := colorOK()
 	for _, h := range res.Hits {

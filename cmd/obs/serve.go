@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
 			&cli.StringFlag{Name: "retention-check", Usage: "how often expired logs and spans are removed (default 1m)", EnvVars: []string{"OBS_RETENTION_CHECK"}},
 			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
+			&cli.BoolFlag{Name: "verify", Usage: "check the log store against itself at start-up (as `obs admin verify`); problems are logged and shown on /health", EnvVars: []string{"OBS_VERIFY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
 		Action: runServe,
@@ -160,6 +162,10 @@ func runServe(c *cli.Context) error {
 		return web.StatusOK, ""
 	})
 
+	if c.Bool("verify") {
+		verifyLogs(ctx, logStore, health, log)
+	}
+
 	logMetrics := logudp.NewMetrics(reg)
 	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics, Shed: guard.Shed}
 	if err := logSrv.Start(ctx); err != nil {
@@ -233,7 +239,7 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("listen zipkin %s: %w", cfg.Zipkin.Addr, err)
 	}
 	zipkinDone := make(chan error, 1)
-	go func() { zipkinDone <- web.Serve(ctx, zln, zipkinMux) }()
+	go func() { zipkinDone <- web.Serve(ctx, zln, zipkinMux, log) }()
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
@@ -258,13 +264,14 @@ func runServe(c *cli.Context) error {
 		stopAll()
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
-	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log, LogsMetrics: logMetrics,
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
+	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
+		LogsIntake: logudp.HTTPHandler(logStore, logMetrics, cfg.Zipkin.MaxBody, log),
+		Metrics:    metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, AuthToken: cfg.AuthToken})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 
-	httpErr := web.Serve(ctx, ln, srv.Handler())
+	httpErr := web.Serve(ctx, ln, srv.Handler(), log)
 
 	// Stop intake first (the StatsD server makes its final flush), then
 	// close the stores, which flush what was accepted.
@@ -366,4 +373,27 @@ func checkExposure(addr, token string) error {
 		return nil
 	}
 	return fmt.Errorf("--http %s is reachable from other machines: set --auth-token (or auth_token in the config) to serve it", addr)
+}
+
+// verifyLogs runs the store's self-check in the background: a big store
+// takes a while and obs serves meanwhile.
+func verifyLogs(ctx context.Context, st *logs.Store, health *web.Health, log *slog.Logger) {
+	var found atomic.Pointer[string]
+	health.Register("logs_verify", func() (string, string) {
+		if p := found.Load(); p != nil {
+			return web.StatusDegraded, *p
+		}
+		return web.StatusOK, ""
+	})
+	go func() {
+		rep := st.Verify(ctx)
+		for _, p := range rep.Problems {
+			log.Error("logs store verify", "problem", p)
+		}
+		log.Info("logs store verified", "blocks", rep.Blocks, "events", rep.Events+rep.HeadEvents, "problems", len(rep.Problems))
+		if !rep.OK() {
+			msg := fmt.Sprintf("logs store verify found %d problems (see the log): %s", len(rep.Problems), rep.Problems[0])
+			found.Store(&msg)
+		}
+	}()
 }

@@ -1,0 +1,87 @@
+package logudp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/obs-dev/obs/ingest/framing"
+	"github.com/obs-dev/obs/store/logs"
+)
+
+// Committer stores events durably: Commit returns once they would survive a
+// crash, or logs.ErrQueueFull when the store is too far behind to take them.
+type Committer interface {
+	Commit(context.Context, []logs.Entry) error
+}
+
+// HTTPHandler is the HTTP intake (POST /api/logs): NDJSON, one event per
+// line, or a JSON array of events, normalised exactly as UDP and TCP events
+// are. It answers 202 only once the events are in the write-ahead log on
+// disk, so an acknowledged event is never lost; 503 with Retry-After when
+// the store is behind (the sender retries); 413 over maxBody.
+func HTTPHandler(sink Committer, m *Metrics, maxBody int64, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				httpError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxBody))
+				return
+			}
+			httpError(w, http.StatusBadRequest, fmt.Errorf("read body: %w", err))
+			return
+		}
+		sender, _, _ := net.SplitHostPort(r.RemoteAddr)
+		now := time.Now()
+		var entries []logs.Entry
+		failures := 0
+		// body is ours for good (read whole), so the events may point
+		// into it: no per-line copy.
+		add := func(p []byte) {
+			res := Normalize(p, now, sender)
+			if m != nil {
+				m.Count("http", res)
+			}
+			failures += res.JSONFailures
+			entries = append(entries, res.Entries...)
+		}
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+			add(t)
+		} else {
+			framing.EachLine(body, add)
+		}
+		switch err := sink.Commit(r.Context(), entries); {
+		case errors.Is(err, logs.ErrQueueFull):
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, fmt.Errorf("logs store is behind, retry: %w", err))
+			return
+		case err != nil:
+			log.Error("store HTTP log events", "events", len(entries), "err", err)
+			httpError(w, http.StatusInternalServerError, fmt.Errorf("store events: %w", err))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(entries), "json_parse_failures": failures})
+	})
+}
+
+func httpError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v) // maps of strings and ints always encode
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
