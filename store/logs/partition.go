@@ -43,7 +43,25 @@ func BleveUnprunedField() string         { return bleveUnprunedField }
 // almost nothing: such a field's block is simply always a candidate.
 const maxBleveTerms = 256
 
+// maxBleveTermLen is the longest value (or word) indexed for pruning. A
+// 64 KiB value as one keyword term made bleve's FST building and merging the
+// ingest bottleneck; such a field's block stays a candidate instead.
+const maxBleveTermLen = 256
+
 func bleveValueField(path string) string { return bleveValuePrefix + path }
+
+// indexable says whether every term fits in the block document.
+func indexable(terms []string) bool {
+	if len(terms) > maxBleveTerms {
+		return false
+	}
+	for _, t := range terms {
+		if len(t) > maxBleveTermLen {
+			return false
+		}
+	}
+	return true
+}
 
 var keywordAnalyzer analysis.Analyzer = &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()}
 
@@ -242,7 +260,13 @@ func (p *partition) flushHead() error {
 	ix, rejected := buildIndexCounting(head)
 	p.fieldsRejected.Add(rejected)
 	buf, meta := encodeBlock(seq, head, ix)
-	if _, err := p.seg.WriteAt(buf, p.segEnd); err != nil {
+	_, err := p.seg.WriteAt(buf, p.segEnd)
+	if err == nil {
+		// The block must be durable before its WAL goes: the WAL may hold
+		// acknowledged (fsynced) events.
+		err = p.seg.Sync()
+	}
+	if err != nil {
 		// Keep the head (and its WAL); the caller retries on the next flush.
 		p.seg.Truncate(p.segEnd)
 		return fmt.Errorf("write block %d of %s: %w", seq, p.name, err)
@@ -262,9 +286,20 @@ func (p *partition) flushHead() error {
 	old := p.wal
 	p.wal = nw
 	p.pending = append(p.pending, pendingBlock{seq, ix})
-	p.mu.Unlock()
 	old.close()
-	os.Remove(walName(p.dir, seq))
+	os.Remove(walName(p.dir, seq)) // under the lock: Verify sees one WAL per head
+	p.mu.Unlock()
+	return nil
+}
+
+// syncWAL makes the head's WAL durable (group commit for acknowledged intake).
+func (p *partition) syncWAL() error {
+	p.mu.RLock()
+	w := p.wal
+	p.mu.RUnlock()
+	if err := w.sync(); err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
 	return nil
 }
 
@@ -298,16 +333,17 @@ func blockDoc(seq uint32, ix *BlockIndex) *document.Document {
 	for _, name := range ix.names {
 		f := ix.fields[name]
 		add(bleveFieldsField, name)
-		if len(f.Dict) > maxBleveTerms || len(f.Tokens) > maxBleveTerms {
+		dictOK, tokOK := indexable(f.Dict), indexable(f.Tokens)
+		if !dictOK || !tokOK {
 			add(bleveUnprunedField, name)
 		}
-		if len(f.Dict) <= maxBleveTerms {
+		if dictOK {
 			fn := bleveValueField(name)
 			for _, v := range f.Dict {
 				add(fn, v)
 			}
 		}
-		if len(f.Tokens) <= maxBleveTerms {
+		if tokOK {
 			tn := bleveTokenPrefix + name
 			for _, t := range f.Tokens {
 				add(tn, t)

@@ -68,6 +68,10 @@ func entriesBytes(es []Entry) int64 {
 }
 
 // Store is the logs store rooted at one directory.
+//
+// Entries handed to the store (Append, TryAppend, Commit) belong to it from
+// then on: their Raw bytes are kept as they are until the head becomes a
+// block, so a caller must never reuse the buffer they point into.
 type Store struct {
 	dir   string
 	opts  Options
@@ -77,7 +81,8 @@ type Store struct {
 	mu    sync.RWMutex
 	parts map[string]*partition
 
-	queue   chan []Entry
+	queue   chan queued
+	room    chan struct{} // pinged by the writer after each write: queue bytes went down
 	ctl     chan ctlReq
 	done    chan struct{}
 	closing sync.Once
@@ -87,6 +92,21 @@ type Store struct {
 
 	cache *indexCache
 }
+
+// queued is one batch waiting for the writer. done, when set, receives the
+// outcome once the batch is in the write-ahead log on disk (fsynced).
+type queued struct {
+	entries []Entry
+	bytes   int64
+	done    chan error
+}
+
+// ErrQueueFull means the writer is behind by more than Options.QueueBytes:
+// intakes that can say "retry later" (HTTP 503) do so.
+var ErrQueueFull = errors.New("logs store queue full")
+
+// errClosed is returned to writers after Close.
+var errClosed = errors.New("logs store closed")
 
 // Open opens (or creates) the store in dir and starts its writer.
 func Open(dir string, opts Options) (*Store, error) {
@@ -109,7 +129,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create logs dir: %w", err)
 	}
 	s := &Store{dir: dir, opts: opts, log: opts.Logger, parts: map[string]*partition{},
-		queue: make(chan []Entry, opts.QueueSize), ctl: make(chan ctlReq), done: make(chan struct{}),
+		queue: make(chan queued, opts.QueueSize), room: make(chan struct{}, 1),
+		ctl: make(chan ctlReq), done: make(chan struct{}),
 		cache: newIndexCache(opts.IndexCacheBlocks)}
 	names, err := filepath.Glob(filepath.Join(dir, "logs-*"))
 	if err != nil {
@@ -127,45 +148,103 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// TryAppend queues entries without blocking; when the queue is full the
-// entries are dropped, counted, and false is returned.
-func (s *Store) TryAppend(entries []Entry) bool {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed || s.Stats.QueuedB.Load() > s.opts.QueueBytes {
-		s.Stats.Dropped.Add(int64(len(entries)))
+// full says whether the bytes waiting for the writer are over the bound.
+func (s *Store) full() bool { return s.Stats.QueuedB.Load() > s.opts.QueueBytes }
+
+// enqueue hands a batch to the writer without waiting; false when there is
+// no room. The caller holds closeMu shared.
+func (s *Store) enqueue(q queued) bool {
+	if s.full() {
 		return false
 	}
 	select {
-	case s.queue <- entries:
-		s.Stats.Queued.Add(int64(len(entries)))
-		s.Stats.QueuedB.Add(entriesBytes(entries))
+	case s.queue <- q:
+		s.Stats.Queued.Add(int64(len(q.entries)))
+		s.Stats.QueuedB.Add(q.bytes)
 		return true
 	default:
-		s.Stats.Dropped.Add(int64(len(entries)))
 		return false
 	}
 }
 
-// Append queues entries, waiting for room (TCP and HTTP senders get backpressure).
-func (s *Store) Append(ctx context.Context, entries []Entry) error {
+// TryAppend queues entries without blocking; when the queue is full the
+// entries are dropped, counted, and false is returned (UDP).
+func (s *Store) TryAppend(entries []Entry) bool {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
-		return errors.New("logs store closed")
-	}
-	select {
-	case s.queue <- entries:
-		s.Stats.Queued.Add(int64(len(entries)))
-		s.Stats.QueuedB.Add(entriesBytes(entries))
-		return nil
-	case <-ctx.Done():
+	if s.closed || !s.enqueue(queued{entries: entries, bytes: entriesBytes(entries)}) {
 		s.Stats.Dropped.Add(int64(len(entries)))
-		return ctx.Err()
-	case <-s.done:
-		return errors.New("logs store closed")
+		return false
+	}
+	return true
+}
+
+// Append queues entries, waiting while the queue is full: a TCP sender stops
+// being read, which is its backpressure.
+func (s *Store) Append(ctx context.Context, entries []Entry) error {
+	return s.wait(ctx, queued{entries: entries, bytes: entriesBytes(entries)})
+}
+
+func (s *Store) wait(ctx context.Context, q queued) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	for {
+		if s.closed {
+			return errClosed
+		}
+		if s.enqueue(q) {
+			return nil
+		}
+		// The writer pings room after every write; the timer covers a
+		// ping taken by another waiter.
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-s.room:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			s.Stats.Dropped.Add(int64(len(q.entries)))
+			return ctx.Err()
+		case <-s.done:
+			t.Stop()
+			return errClosed
+		}
+		t.Stop()
 	}
 }
+
+// Commit stores entries and returns once they are in the write-ahead log on
+// disk, so that an intake may acknowledge them: a crash after Commit returns
+// loses none of them. It does not wait for room: when the queue is full it
+// returns ErrQueueFull at once and the sender is told to retry.
+func (s *Store) Commit(ctx context.Context, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	q := queued{entries: entries, bytes: entriesBytes(entries), done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return errClosed
+	}
+	ok := s.enqueue(q)
+	s.closeMu.RUnlock()
+	if !ok {
+		return ErrQueueFull
+	}
+	select {
+	case err := <-q.done:
+		return err
+	case <-ctx.Done():
+		// The batch is queued and will be stored; only the answer is lost.
+		return ctx.Err()
+	}
+}
+
+// maxGroup is the most events the writer takes into one write: enough for
+// group commit to pay (one WAL write and fsync for many senders), small
+// enough that a sender's wait stays short.
+const maxGroup = 4 * BlockSize
 
 // writer is the only goroutine that writes partitions.
 func (s *Store) writer() {
@@ -180,33 +259,41 @@ func (s *Store) writer() {
 	s.applyRetention()
 	for {
 		select {
-		case batch, ok := <-s.queue:
+		case q, ok := <-s.queue:
 			if !ok {
 				s.flushAll(true)
 				close(s.done)
 				return
 			}
+			group := []queued{q}
+			n := len(q.entries)
+			closed := false
 			// Coalesce whatever else is waiting into one write.
-			for more := true; more && len(batch) < BlockSize; {
+			for more := true; more && n < maxGroup; {
 				select {
-				case b, ok2 := <-s.queue:
+				case q2, ok2 := <-s.queue:
 					if !ok2 {
-						more = false
-						s.write(batch)
-						s.flushAll(true)
-						close(s.done)
-						return
+						more, closed = false, true
+						break
 					}
-					batch = append(batch, b...)
+					group = append(group, q2)
+					n += len(q2.entries)
 				default:
 					more = false
 				}
 			}
-			s.write(batch)
+			s.writeGroup(group)
+			if closed {
+				s.flushAll(true)
+				close(s.done)
+				return
+			}
 		case req := <-s.ctl:
 			s.drain()
 			if req.flush {
 				s.flushAll(true)
+			} else {
+				s.indexAll()
 			}
 			close(req.done)
 		case <-tick.C:
@@ -217,9 +304,43 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) write(batch []Entry) {
+// writeGroup stores the batches of a group with one WAL write per day
+// partition, fsyncs those WALs when a sender waits for durability, and then
+// answers each waiting sender with the outcome for its own events.
+func (s *Store) writeGroup(group []queued) {
+	var batch []Entry
+	var bytes int64
+	wait := false
+	for _, q := range group {
+		batch = append(batch, q.entries...)
+		bytes += q.bytes
+		wait = wait || q.done != nil
+	}
 	s.Stats.Queued.Add(-int64(len(batch)))
-	s.Stats.QueuedB.Add(-entriesBytes(batch))
+	s.Stats.QueuedB.Add(-bytes)
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+	failed := s.write(batch, wait)
+	for _, q := range group {
+		if q.done == nil {
+			continue
+		}
+		var err error
+		for i := range q.entries {
+			if e := failed[dayName(q.entries[i].TS)]; e != nil {
+				err = e
+				break
+			}
+		}
+		q.done <- err
+	}
+}
+
+// write stores a batch, split by day; it returns the error of each day that
+// failed. With sync, each day's WAL is fsynced after the write.
+func (s *Store) write(batch []Entry, sync bool) map[string]error {
 	byDay := map[string][]Entry{}
 	for i := range batch {
 		e := &batch[i]
@@ -233,14 +354,20 @@ func (s *Store) write(batch []Entry) {
 		d := dayName(e.TS)
 		byDay[d] = append(byDay[d], *e)
 	}
-	failed := false
+	var failed map[string]error
 	for day, entries := range byDay {
 		p, err := s.partition(day)
 		if err == nil {
 			err = p.append(entries)
 		}
+		if err == nil && sync {
+			err = p.syncWAL()
+		}
 		if err != nil {
-			failed = true
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[day] = err
 			s.Stats.WriteError.Add(int64(len(entries)))
 			s.setErr(err)
 			s.log.Error("store log events", "partition", day, "err", err)
@@ -248,12 +375,13 @@ func (s *Store) write(batch []Entry) {
 		}
 		s.Stats.Stored.Add(int64(len(entries)))
 	}
-	if !failed {
+	if failed == nil {
 		s.clearErr()
 	}
 	if s.opts.OnAppend != nil {
 		s.opts.OnAppend(batch)
 	}
+	return failed
 }
 
 func (s *Store) setErr(err error) { msg := err.Error(); s.lastErr.Store(&msg) }
@@ -390,7 +518,8 @@ func (s *Store) DiskBytes() int64 {
 // into a block (shutdown, tests and benchmarks).
 func (s *Store) Flush() { s.control(true) }
 
-// Sync returns once everything queued before the call is searchable.
+// Sync returns once everything queued before the call is searchable and
+// every sealed block is in its partition's block index.
 func (s *Store) Sync() { s.control(false) }
 
 func (s *Store) control(flush bool) {
@@ -411,11 +540,11 @@ type ctlReq struct {
 func (s *Store) drain() {
 	for {
 		select {
-		case b, ok := <-s.queue:
+		case q, ok := <-s.queue:
 			if !ok {
 				return
 			}
-			s.write(b)
+			s.writeGroup([]queued{q})
 		default:
 			return
 		}

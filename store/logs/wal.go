@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -16,13 +17,17 @@ import (
 // Record: uvarint(len(payload)) | crc32(payload) u32 | payload
 // Payload: varint(unix ms) | raw JSON
 //
-// Records are written with one write(2) per batch and not fsynced: a killed
-// process loses nothing (the kernel has the bytes); a power cut may lose the
-// last moments, as with Elasticsearch's default async translog.
+// Records are written with one write(2) per batch: a killed process loses
+// nothing (the kernel has the bytes). Batches a sender waits on (HTTP
+// intake, which acknowledges) are also fsynced before the answer, one fsync
+// per group of batches, so that an acknowledged event survives a power cut
+// too; UDP batches, which nobody acknowledges, are not.
 type wal struct {
-	f    *os.File
-	buf  []byte
-	size int64
+	f      *os.File
+	buf    []byte
+	size   int64
+	synced int64 // size at the last fsync
+	dirty  bool  // the file is new: its directory entry is not yet durable
 }
 
 func walName(dir string, seq uint32) string { return fmt.Sprintf("%s/wal-%08d.log", dir, seq) }
@@ -37,7 +42,38 @@ func openWAL(path string) (*wal, error) {
 		f.Close()
 		return nil, fmt.Errorf("stat wal: %w", err)
 	}
-	return &wal{f: f, size: st.Size()}, nil
+	return &wal{f: f, size: st.Size(), synced: st.Size(), dirty: true}, nil
+}
+
+// sync makes everything written so far durable.
+func (w *wal) sync() error {
+	if w.synced == w.size && !w.dirty {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("fsync wal: %w", err)
+	}
+	if w.dirty {
+		if err := syncDir(filepath.Dir(w.f.Name())); err != nil {
+			return err
+		}
+		w.dirty = false
+	}
+	w.synced = w.size
+	return nil
+}
+
+// syncDir makes a directory's entries (a new or removed file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir for fsync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // append writes the entries as one write.
@@ -68,9 +104,33 @@ func (w *wal) close() error { return w.f.Close() }
 // replayWAL reads the valid records of a WAL file; a torn last record is
 // dropped and the file truncated to the valid prefix.
 func replayWAL(path string) ([]Entry, error) {
+	out, off, size, err := readWAL(path)
+	if err != nil {
+		return nil, err
+	}
+	if off < size {
+		if err := os.Truncate(path, int64(off)); err != nil {
+			return out, fmt.Errorf("truncate torn wal: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// replayWALReadOnly reads a WAL's records and reports a torn tail as an
+// error instead of repairing it (Verify).
+func replayWALReadOnly(path string) ([]Entry, error) {
+	out, off, size, err := readWAL(path)
+	if err == nil && off < size {
+		err = fmt.Errorf("%d bytes after the last valid record", size-off)
+	}
+	return out, err
+}
+
+// readWAL returns the valid records and where they end.
+func readWAL(path string) ([]Entry, int, int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read wal: %w", err)
+		return nil, 0, 0, fmt.Errorf("read wal: %w", err)
 	}
 	var out []Entry
 	off := 0
@@ -92,10 +152,5 @@ func replayWAL(path string) ([]Entry, error) {
 		out = append(out, Entry{TS: time.UnixMilli(ts).UTC(), Raw: raw})
 		off += n + 4 + int(plen)
 	}
-	if off < len(b) {
-		if err := os.Truncate(path, int64(off)); err != nil {
-			return out, fmt.Errorf("truncate torn wal: %w", err)
-		}
-	}
-	return out, nil
+	return out, off, len(b), nil
 }
