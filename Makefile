@@ -18,6 +18,8 @@ e2e-deps:
 test: e2e-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	# The logs intake and store under the race detector (short sizes).
+	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing
 
 # Benchmarks behind the BENCHMARKS.md numbers. Long: the logs ingest run
 # alone sustains load for 60 s.
