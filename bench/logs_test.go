@@ -1,15 +1,21 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +45,7 @@ func dirBytes(dir string) int64 {
 	return n
 }
 
-// BenchmarkLogsIngestUDP sends seed-shaped events over real UDP to the real
+// BenchmarkLogsIngestUDP sends varied seed-shaped events over real UDP to the real
 // listener and store at OBS_BENCH_RATE events/s (default 50,000) for
 // OBS_BENCH_SECONDS (default 60), then counts what was stored.
 func BenchmarkLogsIngestUDP(b *testing.B) {
@@ -66,7 +72,7 @@ func BenchmarkLogsIngestUDP(b *testing.B) {
 		for time.Since(start) < time.Duration(secs)*time.Second {
 			due := int(time.Since(start).Seconds() * float64(rate))
 			for sent < due {
-				buf = SeedEvent(buf, sent, time.Now())
+				buf = VariedEvent(buf, sent, time.Now())
 				if _, err := conn.Write(buf); err != nil {
 					sendErrs++
 				}
@@ -98,7 +104,7 @@ func BenchmarkLogsIngestUDP(b *testing.B) {
 	}
 }
 
-// BenchmarkLogsQuery1M stores OBS_BENCH_EVENTS (default 1,000,000) seed-shaped
+// BenchmarkLogsQuery1M stores OBS_BENCH_EVENTS (default 1,000,000) varied seed-shaped
 // events over one hour, then times a newest-first search with limit 100 and
 // a count and histogram of a two-term query.
 func BenchmarkLogsQuery1M(b *testing.B) {
@@ -117,7 +123,7 @@ func BenchmarkLogsQuery1M(b *testing.B) {
 	var buf []byte
 	for i := 0; i < n; i++ {
 		ts := start.Add(time.Duration(i) * step)
-		buf = SeedEvent(buf, i, ts)
+		buf = VariedEvent(buf, i, ts)
 		batch = append(batch, logs.Entry{TS: ts, Raw: append([]byte(nil), buf...)})
 		if len(batch) == cap(batch) {
 			st.Append(context.Background(), batch)
@@ -175,6 +181,108 @@ func BenchmarkLogsQuery1M(b *testing.B) {
 		b.ReportMetric(ms(pc), "count-p50-ms")
 		b.ReportMetric(ms(ph), "histogram-p50-ms")
 	}
+}
+
+// BenchmarkLogsIngestTCP and BenchmarkLogsIngestHTTP send OBS_BENCH_EVENTS
+// (default 300,000) varied events as fast as the intake takes them, over
+// four json_lines connections or four HTTP senders posting NDJSON batches of
+// 1,000 (each answered only once stored), into the real listener and store.
+// The batches are made before the clock starts; CPU is the whole process's
+// (sender included) per million events.
+func BenchmarkLogsIngestTCP(b *testing.B)  { benchIngest(b, "tcp") }
+func BenchmarkLogsIngestHTTP(b *testing.B) { benchIngest(b, "http") }
+
+func benchIngest(b *testing.B, proto string) {
+	n := envInt("OBS_BENCH_EVENTS", 300000)
+	for it := 0; it < b.N; it++ {
+		dir := b.TempDir()
+		st, err := logs.Open(dir, logs.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := logudp.NewMetrics(prometheus.NewRegistry())
+		srv := &logudp.Server{Addr: "127.0.0.1:0", Sink: st, Metrics: m}
+		if err := srv.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		web := httptest.NewServer(logudp.HTTPHandler(st, m, 64<<20, nil))
+		base := time.Now().Add(-5 * time.Minute)
+		var batches [][]byte
+		var buf []byte
+		for lo := 0; lo < n; lo += 1000 {
+			var body []byte
+			for i := lo; i < min(n, lo+1000); i++ {
+				buf = VariedEvent(buf, i, base.Add(time.Duration(i)*300*time.Microsecond))
+				body = append(append(body, buf...), '\n')
+			}
+			batches = append(batches, body)
+		}
+		var next atomic.Int64
+		cpu0 := cpuSeconds()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for c := 0; c < 4; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var conn net.Conn
+				if proto == "tcp" {
+					if conn, err = net.Dial("tcp", srv.UDPAddr().String()); err != nil {
+						b.Error(err)
+						return
+					}
+					defer conn.Close()
+				}
+				for {
+					k := int(next.Add(1) - 1)
+					if k >= len(batches) {
+						return
+					}
+					if proto == "tcp" {
+						conn.Write(batches[k])
+						continue
+					}
+					for {
+						resp, err := http.Post(web.URL, "application/x-ndjson", bytes.NewReader(batches[k]))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusServiceUnavailable {
+							break
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for st.Stats.Stored.Load() < int64(n) && time.Since(start) < 5*time.Minute {
+			time.Sleep(5 * time.Millisecond)
+		}
+		took := time.Since(start)
+		cpu := cpuSeconds() - cpu0
+		web.Close()
+		srv.Close()
+		st.Flush()
+		stored := st.Stats.Stored.Load()
+		st.Close()
+		disk := dirBytes(dir)
+		b.ReportMetric(float64(stored)/took.Seconds(), "stored/s")
+		b.ReportMetric(cpu/float64(stored)*1e6, "cpu-s/1M")
+		b.ReportMetric(float64(disk)/float64(stored), "disk-B/event")
+		b.Logf("%s: %d events (avg %d B) stored in %v: %.0f events/s, %.1f CPU s per 1M, %.1f B/event on disk",
+			proto, stored, len(batches[0])/1000, took.Round(time.Millisecond), float64(stored)/took.Seconds(),
+			cpu/float64(stored)*1e6, float64(disk)/float64(stored))
+	}
+}
+
+// cpuSeconds is this process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
