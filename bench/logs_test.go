@@ -205,7 +205,7 @@ func benchIngest(b *testing.B, proto string) {
 		if err := srv.Start(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		web := httptest.NewServer(logudp.HTTPHandler(st, m, 64<<20, nil))
+		web := httptest.NewServer(logudp.HTTPHandler(st, m, logudp.HTTPOptions{MaxBody: 64 << 20}))
 		base := time.Now().Add(-5 * time.Minute)
 		var batches [][]byte
 		var buf []byte

@@ -20,6 +20,10 @@ import (
 
 // ZipkinAPI is Zipkin's collector and query API v2 (zipkin2-api.yaml).
 type ZipkinAPI struct {
+	// WrapCollector, when set, wraps the span POST routes (the memory
+	// guard answers 503 there while shedding).
+	WrapCollector func(http.Handler) http.Handler
+
 	store    *traces.Store
 	maxBody  int64
 	bad      *prometheus.CounterVec
@@ -50,8 +54,12 @@ func NewZipkinAPI(st *traces.Store, maxBody int64, reg prometheus.Registerer) *Z
 // and on its own Zipkin port.
 func (z *ZipkinAPI) Routes(mux *http.ServeMux) {
 	st := z.store
-	mux.HandleFunc("POST /api/v2/spans", z.collect(2))
-	mux.HandleFunc("POST /api/v1/spans", z.collect(1))
+	wrap := z.WrapCollector
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
+	mux.Handle("POST /api/v2/spans", wrap(z.collect(2)))
+	mux.Handle("POST /api/v1/spans", wrap(z.collect(1)))
 	mux.HandleFunc("GET /api/v2/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.Services()) })
 	mux.HandleFunc("GET /api/v2/spans", z.needService(st.SpanNames))
 	mux.HandleFunc("GET /api/v2/remoteServices", z.needService(st.RemoteServices))

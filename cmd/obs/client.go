@@ -34,6 +34,16 @@ var httpClient = &http.Client{Timeout: 60 * time.Second}
 // apiGet calls the server and decodes its JSON answer into out. API errors
 // come back with the server's message (and, for KQL, a pointer to the spot).
 func apiGet(c *cli.Context, path string, params url.Values, out any) error {
+	return apiCall(c, path, params, out, false)
+}
+
+// apiGetAny is apiGet for a route whose error statuses still carry the
+// answer (/health is 503 when DOWN).
+func apiGetAny(c *cli.Context, path string, params url.Values, out any) error {
+	return apiCall(c, path, params, out, true)
+}
+
+func apiCall(c *cli.Context, path string, params url.Values, out any, anyStatus bool) error {
 	u := strings.TrimRight(c.String("server"), "/") + path
 	if len(params) > 0 {
 		u += "?" + params.Encode()
@@ -47,7 +57,7 @@ func apiGet(c *cli.Context, path string, params url.Values, out any) error {
 	if err != nil {
 		return fmt.Errorf("read answer from %s: %w", u, err)
 	}
-	if resp.StatusCode >= 300 {
+	if resp.StatusCode >= 300 && !anyStatus {
 		var e struct {
 			Error    string `json:"error"`
 			Position *int   `json:"position"`

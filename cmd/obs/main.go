@@ -29,6 +29,7 @@ func newApp() *cli.App {
 			tracesCommand(),
 			checksCommand(),
 			alertsCommand(),
+			statusCommand(),
 			adminCommand(),
 			versionCommand(),
 		},

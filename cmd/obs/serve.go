@@ -136,12 +136,12 @@ func runServe(c *cli.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	health := web.NewHealth()
-	guard := &memguard.Guard{Limit: int64(cfg.MaxMemory)}
+	guard := &memguard.Guard{Limit: int64(cfg.MaxMemory), Log: log.With("component", "memguard")}
 	guard.Start(ctx)
 	reg.MustRegister(guard.Collectors()...)
 	health.Register("memory", func() (string, string) {
 		if guard.Shedding() {
-			return web.StatusDegraded, fmt.Sprintf("heap near --max-memory %d bytes: dropping UDP input", cfg.MaxMemory)
+			return web.StatusDegraded, guard.Detail()
 		}
 		return web.StatusOK, ""
 	})
@@ -149,7 +149,9 @@ func runServe(c *cli.Context) error {
 
 	logStore, err := logs.Open(filepath.Join(cfg.Data, "logs"), logs.Options{
 		Retention: cfg.Logs.Retention.D(), RetentionEvery: cfg.RetentionCheck.D(), QueueSize: cfg.Logs.QueueSize, Logger: log.With("component", "logs"),
-		OnAppend: tail.Publish,
+		// What waits for the writer is a share of the memory bound.
+		QueueBytes: max(int64(cfg.MaxMemory)/8, 16<<20),
+		OnAppend:   tail.Publish,
 	})
 	if err != nil {
 		return fmt.Errorf("open logs store: %w", err)
@@ -167,7 +169,8 @@ func runServe(c *cli.Context) error {
 	}
 
 	logMetrics := logudp.NewMetrics(reg)
-	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics, Shed: guard.Shed}
+	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics,
+		Shed: guard.For("logs_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "logs_tcp") }}
 	if err := logSrv.Start(ctx); err != nil {
 		logStore.Close()
 		return err
@@ -200,7 +203,8 @@ func runServe(c *cli.Context) error {
 	})
 
 	agg := statsd.NewAggregator(statsdOptions(cfg.StatsD))
-	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd"), Shed: guard.Shed}
+	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd"),
+		Shed: guard.For("statsd_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "statsd_tcp") }}
 	statsdSrv.RegisterMetrics(reg)
 	if err := statsdSrv.Start(ctx); err != nil {
 		stopAll()
@@ -208,7 +212,8 @@ func runServe(c *cli.Context) error {
 	}
 	closers = append(closers, statsdSrv.Close)
 
-	carbon := &statsd.Carbon{Addr: cfg.Carbon.Addr, Sink: metricStore}
+	carbon := &statsd.Carbon{Addr: cfg.Carbon.Addr, Sink: metricStore,
+		Shed: guard.For("carbon_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "carbon_tcp") }}
 	carbon.RegisterMetrics(reg)
 	if err := carbon.Start(ctx); err != nil {
 		stopAll()
@@ -231,6 +236,7 @@ func runServe(c *cli.Context) error {
 		return web.StatusOK, ""
 	})
 	zipkinAPI := web.NewZipkinAPI(traceStore, cfg.Zipkin.MaxBody, reg)
+	zipkinAPI.WrapCollector = func(h http.Handler) http.Handler { return guard.HTTP("zipkin_http", h) }
 	zipkinMux := http.NewServeMux()
 	zipkinAPI.Routes(zipkinMux)
 	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
@@ -265,8 +271,9 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
-		LogsIntake: logudp.HTTPHandler(logStore, logMetrics, cfg.Zipkin.MaxBody, log),
-		Metrics:    metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
+		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
+			MaxBody: cfg.Zipkin.MaxBody, Log: log, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
+		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, AuthToken: cfg.AuthToken})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)

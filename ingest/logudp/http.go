@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/obs-dev/obs/ingest/framing"
+	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/store/logs"
 )
 
@@ -22,17 +23,50 @@ type Committer interface {
 	Commit(context.Context, []logs.Entry) error
 }
 
+// HTTPOptions configure the HTTP intake.
+type HTTPOptions struct {
+	MaxBody int64 // 413 beyond (default 16 MiB)
+	// Inflight bounds the bytes all requests hold while being read and
+	// decoded; a request that does not fit is answered 503 + Retry-After.
+	Inflight *memguard.Inflight
+	Log      *slog.Logger
+}
+
 // HTTPHandler is the HTTP intake (POST /api/logs): NDJSON, one event per
 // line, or a JSON array of events, normalised exactly as UDP and TCP events
 // are. It answers 202 only once the events are in the write-ahead log on
 // disk, so an acknowledged event is never lost; 503 with Retry-After when
-// the store is behind (the sender retries); 413 over maxBody.
-func HTTPHandler(sink Committer, m *Metrics, maxBody int64, log *slog.Logger) http.Handler {
+// the store is behind or too much is in flight (the sender retries); 413
+// over MaxBody.
+func HTTPHandler(sink Committer, m *Metrics, o HTTPOptions) http.Handler {
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	maxBody := o.MaxBody
+	if maxBody <= 0 {
+		maxBody = 16 << 20
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		// A body and what it decodes to (entries, flattened fields) take
+		// about six times its size until the store has them.
+		hold := 6 * maxBody
+		if r.ContentLength >= 0 && r.ContentLength <= maxBody {
+			hold = 6 * max(r.ContentLength, 4096)
+		}
+		if !o.Inflight.TryAcquire(hold) {
+			io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, errors.New("too many log events in flight, retry"))
+			return
+		}
+		defer o.Inflight.Release(hold)
+		var buf bytes.Buffer
+		if r.ContentLength > 0 && r.ContentLength <= maxBody {
+			buf.Grow(int(r.ContentLength) + 1) // no doubling as it is read
+		}
+		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody))
+		body := buf.Bytes()
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {

@@ -45,7 +45,7 @@ func TestIntakePathsKeepEveryEventIntact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	web := httptest.NewServer(logudp.HTTPHandler(st, m, 16<<20, nil))
+	web := httptest.NewServer(logudp.HTTPHandler(st, m, logudp.HTTPOptions{}))
 	defer web.Close()
 
 	// UDP gets events that fit a datagram; TCP and HTTP up to 64 KiB.

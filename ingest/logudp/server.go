@@ -77,8 +77,10 @@ type Server struct {
 	Metrics *Metrics
 	// Readers is the number of goroutines reading the UDP socket.
 	Readers int
-	// Shed, when set and true, drops datagrams unread (memory pressure).
-	Shed func() bool
+	// Shed, when set and true, drops datagrams unread; Pause, when set,
+	// holds a TCP reader back (memory pressure).
+	Shed  func() bool
+	Pause func(context.Context)
 
 	pair   *framing.Pair
 	cancel context.CancelFunc
@@ -172,6 +174,9 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 	}
 	err := framing.ReadLines(c, MaxLine, func() {
 		handOver()
+		if s.Pause != nil {
+			s.Pause(ctx)
+		}
 		c.SetReadDeadline(time.Now().Add(idleTimeout))
 	}, func(line []byte, tooLong bool) error {
 		s.Metrics.Lines.Inc()

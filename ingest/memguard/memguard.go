@@ -1,78 +1,288 @@
-// Package memguard keeps obs under a memory bound: it sets the Go runtime's
-// soft limit and tells the UDP listeners to shed input while the heap is
-// near the bound, so that an overload costs dropped (and counted) datagrams
-// instead of the process.
+// Package memguard keeps obs under a memory bound. It sets the Go runtime's
+// soft limit and, only when the live heap really nears the bound, tells
+// every intake to shed: UDP listeners drop datagrams (counted), HTTP intakes
+// answer 503 with Retry-After (clients retry), TCP listeners stop reading
+// (backpressure). Shedding stops by itself as soon as the live heap is back
+// under a low-water mark, and the state is loud while it lasts.
 package memguard
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"runtime/metrics"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Guard watches heap use against Limit.
+// Water marks, as fractions of Limit. The live heap (what the last GC found
+// reachable) decides, not the heap including garbage: with a soft limit
+// set, garbage piles up to the limit between GCs, and a guard that watched
+// it shed forever once the load was gone.
+const (
+	highWater = 0.80 // start shedding above this live heap
+	lowWater  = 0.60 // stop below this
+	// runtimeShare of Limit is given to the Go runtime as its soft limit;
+	// the rest covers what the runtime does not count (mmapped index and
+	// chunk files, thread stacks), so that RSS stays under Limit.
+	runtimeShare = 0.85
+)
+
+// Guard watches the live heap against Limit.
 type Guard struct {
-	Limit    int64 // bytes
+	Limit int64 // bytes; 0 disables the guard
+	Log   *slog.Logger
+	// Every is the sampling period (default 100 ms).
+	Every time.Duration
+
 	shedding atomic.Bool
-	sheds    atomic.Int64
-	heap     atomic.Int64
+	since    atomic.Int64 // unix nanoseconds shedding began
+	live     atomic.Int64
+	mapped   atomic.Int64
+
+	mu      sync.Mutex
+	dropped map[string]*atomic.Int64 // by intake
 }
 
-// Start sets the runtime's memory limit and samples the heap until ctx ends.
+// Start sets the runtime's memory limit and samples until ctx ends.
 func (g *Guard) Start(ctx context.Context) {
 	if g.Limit <= 0 {
 		return
 	}
-	debug.SetMemoryLimit(g.Limit)
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			metrics.Read(sample)
-			heap := int64(sample[0].Value.Uint64())
-			g.heap.Store(heap)
-			// Shed above 80% of the bound, resume below 60%: the gap keeps
-			// it from flapping on every GC cycle.
-			switch {
-			case heap > g.Limit*8/10:
-				g.shedding.Store(true)
-			case heap < g.Limit*6/10:
-				g.shedding.Store(false)
-			}
-		}
-	}()
+	every := g.Every
+	if every <= 0 {
+		every = 100 * time.Millisecond
+	}
+	debug.SetMemoryLimit(int64(float64(g.Limit) * runtimeShare))
+	go g.run(ctx, every)
 }
 
-// Shed reports whether input should be dropped now, and counts it if so.
-func (g *Guard) Shed() bool {
-	if g == nil || !g.shedding.Load() {
-		return false
+func (g *Guard) run(ctx context.Context, every time.Duration) {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
 	}
-	g.sheds.Add(1)
-	return true
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastGC, lastLog time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if g.shedding.Load() && now.Sub(lastGC) >= time.Second {
+			// While shedding, collect and hand memory back now rather than
+			// wait for allocation to trigger a GC: with input shed there
+			// is little allocation, and the live figure would go stale.
+			debug.FreeOSMemory()
+			lastGC = now
+		}
+		metrics.Read(samples)
+		live := int64(samples[0].Value.Uint64())
+		g.live.Store(live)
+		g.mapped.Store(int64(samples[1].Value.Uint64() - samples[2].Value.Uint64()))
+		g.update(live, now)
+		if g.shedding.Load() && now.Sub(lastLog) >= time.Minute {
+			g.logger().Warn("memory bound reached: shedding input", "detail", g.Detail())
+			lastLog = now
+		}
+	}
+}
+
+func (g *Guard) logger() *slog.Logger {
+	if g.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return g.Log
+}
+
+// update applies the water marks to one live-heap reading.
+func (g *Guard) update(live int64, now time.Time) {
+	switch {
+	case !g.shedding.Load() && float64(live) > float64(g.Limit)*highWater:
+		g.since.Store(now.UnixNano())
+		g.shedding.Store(true)
+	case g.shedding.Load() && float64(live) < float64(g.Limit)*lowWater:
+		g.shedding.Store(false)
+		g.logger().Info("memory back under the bound: shedding stopped",
+			"after", now.Sub(time.Unix(0, g.since.Load())).Round(time.Millisecond).String(), "dropped", g.droppedText())
+	}
+}
+
+func (g *Guard) counter(intake string) *atomic.Int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dropped == nil {
+		g.dropped = map[string]*atomic.Int64{}
+	}
+	c := g.dropped[intake]
+	if c == nil {
+		c = &atomic.Int64{}
+		g.dropped[intake] = c
+	}
+	return c
+}
+
+// For returns one intake's shed check: true while shedding, and each true
+// answer counts one item dropped by that intake. A nil Guard never sheds.
+func (g *Guard) For(intake string) func() bool {
+	if g == nil {
+		return func() bool { return false }
+	}
+	c := g.counter(intake)
+	return func() bool {
+		if !g.shedding.Load() {
+			return false
+		}
+		c.Add(1)
+		return true
+	}
+}
+
+// HTTP wraps an intake handler: while shedding, requests that send data
+// (POST, PUT) are answered 503 with Retry-After so that clients retry;
+// reads pass through.
+func (g *Guard) HTTP(intake string, next http.Handler) http.Handler {
+	shed := g.For(intake)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && shed() {
+			// Read what the client is sending (into nothing): a client cut
+			// off mid-body sees a reset, not the 503 telling it to retry.
+			io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+			w.Header().Set("Retry-After", "2")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"error":"obs is at its memory bound (--max-memory): retry later"}`+"\n")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Wait blocks while shedding, until ctx ends: a TCP reader calls it before
+// reading, so the sender is held back instead of losing data. It counts
+// one wait per pause under intake.
+func (g *Guard) Wait(ctx context.Context, intake string) {
+	if g == nil || !g.shedding.Load() {
+		return
+	}
+	g.counter(intake + "_paused").Add(1)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for g.shedding.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Shedding reports the state without counting (health).
 func (g *Guard) Shedding() bool { return g != nil && g.shedding.Load() }
 
-// Collectors exports the guard's state.
+// Detail says, while shedding, since when, how much heap is live against
+// the bound, and what each intake dropped.
+func (g *Guard) Detail() string {
+	since := time.Unix(0, g.since.Load()).UTC()
+	return fmt.Sprintf("live heap %d MiB of the %d MiB bound (--max-memory): shedding input since %s (%s ago); dropped %s",
+		g.live.Load()>>20, g.Limit>>20, since.Format(time.RFC3339), time.Since(since).Round(time.Second), g.droppedText())
+}
+
+func (g *Guard) droppedText() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var parts []string
+	for name, c := range g.dropped {
+		if n := c.Load(); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing yet"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// Collectors exports the guard's state; obs_memory_shed_total is labelled
+// by intake.
 func (g *Guard) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_memory_shed_total", Help: "Datagrams dropped because the heap was near --max-memory."},
-			func() float64 { return float64(g.sheds.Load()) }),
+		&shedCollector{g: g, desc: prometheus.NewDesc("obs_memory_shed_total",
+			"Items dropped (UDP datagrams, HTTP requests answered 503) or TCP reads paused (intake *_paused) because the live heap neared --max-memory, by intake.",
+			[]string{"intake"}, nil)},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_memory_shedding", Help: "1 while input is shed at the memory bound."},
+			func() float64 {
+				if g.Shedding() {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_memory_limit_bytes", Help: "The --max-memory bound."},
 			func() float64 { return float64(g.Limit) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_memory_heap_bytes", Help: "Heap in use, as the guard last saw it."},
-			func() float64 { return float64(g.heap.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_memory_heap_bytes", Help: "Live heap after the last GC, as the guard last saw it."},
+			func() float64 { return float64(g.live.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_memory_go_mapped_bytes", Help: "Memory the Go runtime holds from the OS (not released)."},
+			func() float64 { return float64(g.mapped.Load()) }),
+	}
+}
+
+type shedCollector struct {
+	g    *Guard
+	desc *prometheus.Desc
+}
+
+func (c *shedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *shedCollector) Collect(ch chan<- prometheus.Metric) {
+	c.g.mu.Lock()
+	defer c.g.mu.Unlock()
+	for name, n := range c.g.dropped {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n.Load()), name)
+	}
+}
+
+// Inflight bounds the bytes that HTTP intakes hold at once (bodies being
+// read and decoded, before the store's own queue bound applies): without
+// it, a few concurrent 16 MiB posts take hundreds of MiB whatever the
+// queue bound says.
+type Inflight struct {
+	Max int64
+	cur atomic.Int64
+}
+
+// TryAcquire reserves n bytes, or says no at once. One request may always
+// go through alone, however large.
+func (f *Inflight) TryAcquire(n int64) bool {
+	if f == nil || f.Max <= 0 {
+		return true
+	}
+	for {
+		cur := f.cur.Load()
+		if cur > 0 && cur+n > f.Max {
+			return false
+		}
+		if f.cur.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// Release returns what TryAcquire reserved.
+func (f *Inflight) Release(n int64) {
+	if f != nil && f.Max > 0 {
+		f.cur.Add(-n)
 	}
 }

@@ -50,6 +50,10 @@ type Carbon struct {
 	MaxNames int
 	// Conns caps concurrent TCP clients (Max, default 1024).
 	Conns framing.Conns
+	// Shed, when set and true, drops a UDP datagram unread; Pause, when
+	// set, holds a TCP reader back (memory pressure).
+	Shed  func() bool
+	Pause func(context.Context)
 
 	pair     *framing.Pair
 	bad      prometheus.Counter
@@ -136,6 +140,9 @@ func (c *Carbon) readUDP(ctx context.Context) {
 			}
 			continue
 		}
+		if c.Shed != nil && c.Shed() {
+			continue
+		}
 		c.store(ctx, bytes.Split(buf[:n], []byte("\n")))
 	}
 }
@@ -148,6 +155,9 @@ func (c *Carbon) serveTCP(ctx context.Context, conn net.Conn) {
 		if len(pending) > 0 {
 			c.store(ctx, pending)
 			pending = pending[:0]
+		}
+		if c.Pause != nil {
+			c.Pause(ctx)
 		}
 		conn.SetReadDeadline(time.Now().Add(5 * time.Minute))
 	}, func(line []byte, tooLong bool) error {

@@ -33,8 +33,10 @@ type Server struct {
 	Events  EventSink
 	Log     *slog.Logger
 	Readers int
-	// Shed, when set and true, drops datagrams unparsed (memory pressure).
-	Shed func() bool
+	// Shed, when set and true, drops datagrams unparsed; Pause, when set,
+	// holds a TCP reader back (memory pressure).
+	Shed  func() bool
+	Pause func(context.Context)
 
 	pair   *framing.Pair
 	cancel context.CancelFunc
@@ -83,7 +85,12 @@ func (s *Server) Start(ctx context.Context) error {
 		s.pair.Go(s.readUDP)
 	}
 	s.pair.ServeTCP(func(c net.Conn) {
-		framing.ReadLines(c, 64<<10, func() { c.SetReadDeadline(time.Now().Add(5 * time.Minute)) },
+		framing.ReadLines(c, 64<<10, func() {
+			if s.Pause != nil {
+				s.Pause(ctx)
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		},
 			func(line []byte, tooLong bool) error {
 				if tooLong {
 					s.Agg.Bad(1)
