@@ -6,91 +6,55 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
-	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
-	index "github.com/blevesearch/bleve_index_api"
 )
-
-// Bleve field names of a block document. Every value is indexed as one
-// keyword term: the block index has already tokenized text.
-const (
-	bleveFieldsField = "_fields" // the paths present in the block
-	// _unpruned: paths with too many distinct values (or words) in the block
-	// to index; a query on such a path cannot rule the block out.
-	bleveUnprunedField = "_unpruned"
-	bleveValuePrefix   = "f." // f.<path>: distinct values
-	bleveTokenPrefix   = "t." // t.<path>: distinct words of text values
-)
-
-// BleveValueField and BleveTokenField name the block-document fields a
-// Matcher's Prune query may use.
-func BleveValueField(path string) string { return bleveValueField(path) }
-func BleveTokenField(path string) string { return bleveTokenPrefix + path }
-func BleveFieldsField() string           { return bleveFieldsField }
-func BleveUnprunedField() string         { return bleveUnprunedField }
-
-// maxBleveTerms is the most distinct values (and, separately, words) of one
-// field a block document carries. Beyond it (request ids, timestamps) the
-// terms make bleve's segment merges the ingest bottleneck while pruning
-// almost nothing: such a field's block is simply always a candidate.
-const maxBleveTerms = 256
-
-// maxBleveTermLen is the longest value (or word) indexed for pruning. A
-// 64 KiB value as one keyword term made bleve's FST building and merging the
-// ingest bottleneck; such a field's block stays a candidate instead.
-const maxBleveTermLen = 256
-
-func bleveValueField(path string) string { return bleveValuePrefix + path }
-
-// indexable says whether every term fits in the block document.
-func indexable(terms []string) bool {
-	if len(terms) > maxBleveTerms {
-		return false
-	}
-	for _, t := range terms {
-		if len(t) > maxBleveTermLen {
-			return false
-		}
-	}
-	return true
-}
-
-var keywordAnalyzer analysis.Analyzer = &analysis.DefaultAnalyzer{Tokenizer: single.NewSingleTokenTokenizer()}
-
-// indexedKey is stored inside the bleve index with each batch: the highest
-// block sequence the index covers. Blocks after it are re-indexed on open.
-var indexedKey = []byte("obs.indexed_seq")
 
 // partition is one UTC day: a segment file of blocks, a bleve index of block
 // documents, and the head of newest events with its WAL.
+//
+// Its metadata (block headers, the head) stays in memory for the store's
+// life; its files (segment, WAL, bleve index: several descriptors and some
+// memory each) are open only while the day is in use. The store closes the
+// least recently used days beyond Options.MaxOpenPartitions, so a store
+// holding years of days costs what the days in use cost.
 type partition struct {
 	name string // logs-YYYY.MM.DD
 	dir  string
 	day  time.Time
 
 	mu      sync.RWMutex
-	seg     *os.File
-	segEnd  int64
 	blocks  []blockMeta // ascending seq
-	idx     bleve.Index
-	indexed uint32 // highest seq in bleve (0 = none; seqs start at 1)
-
+	segEnd  int64
+	indexed uint32 // highest seq in bleve (0 = none; seqs start at 1); read when bleve opens
 	head    []Entry
 	headSeq uint32 // the seq the head will get
 	headAt  time.Time
-	headIx  *BlockIndex // cached index of head, nil when stale
-	wal     *wal
 	pending []pendingBlock // flushed, not yet in bleve
+	// headIx caches the index of the head as it was at (seq, length): the
+	// head only grows until it becomes a block, so the pair names it.
+	headIx atomic.Pointer[headIndex]
+
+	// Open files; all nil while the partition is closed.
+	seg *os.File
+	idx bleve.Index
+	wal *wal
+
+	isOpen  atomic.Bool
+	lastUse atomic.Int64 // unix nanoseconds
+	busy    atomic.Int32 // writer operations in progress: not to be closed
+	bytes   atomic.Int64 // disk usage, refreshed by refreshBytes
 
 	fieldsRejected atomic.Int64
+	// log receives what was repaired while opening (a rebuilt index, a
+	// torn WAL cut off); problems are what could not be repaired.
+	warn func(msg string, args ...any)
 }
 
 func dayName(t time.Time) string { return "logs-" + t.UTC().Format("2006.01.02") }
@@ -100,82 +64,112 @@ func parseDayName(name string) (time.Time, bool) {
 	return t, err == nil
 }
 
-func openPartition(root, name string) (*partition, error) {
-	day, ok := parseDayName(name)
-	if !ok {
-		return nil, fmt.Errorf("bad partition name %q", name)
-	}
-	p := &partition{name: name, dir: filepath.Join(root, name), day: day}
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", p.dir, err)
-	}
-	seg, err := os.OpenFile(filepath.Join(p.dir, "segment.dat"), os.O_CREATE|os.O_RDWR, 0o644)
+// createPartition makes a new day atomically: its files are made in a
+// temporary directory and renamed into place, so a crash or a full disk
+// half-way leaves no broken day behind (a broken bleve index in a day
+// used to stop obs from starting at all).
+func createPartition(root, name string) error {
+	tmp, err := os.MkdirTemp(root, ".tmp-"+name+"-")
 	if err != nil {
-		return nil, fmt.Errorf("open segment of %s: %w", name, err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
-	p.seg = seg
-	metas, end, err := scanSegment(seg)
+	fail := func(err error) error {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return fail(err)
+	}
+	f, err := os.OpenFile(filepath.Join(tmp, "segment.dat"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		seg.Close()
-		return nil, fmt.Errorf("scan segment of %s: %w", name, err)
+		return fail(err)
 	}
-	if st, err := seg.Stat(); err == nil && st.Size() > end {
-		// A torn block from a crash: cut it off, its events are still in the WAL.
-		if err := seg.Truncate(end); err != nil {
-			seg.Close()
-			return nil, fmt.Errorf("truncate torn segment of %s: %w", name, err)
-		}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fail(err)
 	}
-	p.blocks, p.segEnd = metas, end
-	p.headSeq = 1
-	if len(metas) > 0 {
-		p.headSeq = metas[len(metas)-1].Seq + 1
+	idx, err := newBleve(filepath.Join(tmp, "blocks.bleve"))
+	if err != nil {
+		return fail(err)
 	}
-	if err := p.openBleve(); err != nil {
-		seg.Close()
-		return nil, err
+	if err := idx.Close(); err != nil {
+		return fail(err)
 	}
-	if err := p.recoverWAL(); err != nil {
-		p.close()
-		return nil, err
+	if err := syncDir(tmp); err != nil {
+		return fail(err)
 	}
-	return p, nil
+	if err := os.Rename(tmp, filepath.Join(root, name)); err != nil {
+		return fail(err)
+	}
+	return syncDir(root)
 }
 
-func (p *partition) openBleve() error {
-	path := filepath.Join(p.dir, "blocks.bleve")
-	cfg := map[string]interface{}{"unsafe_batch": true}
-	idx, err := bleve.OpenUsing(path, cfg)
-	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		m := mapping.NewIndexMapping()
-		m.DefaultAnalyzer = "keyword"
-		m.StoreDynamic = false
-		m.DocValuesDynamic = false
-		idx, err = bleve.NewUsing(path, m, "scorch", "scorch", cfg)
+func newBleve(path string) (bleve.Index, error) {
+	m := mapping.NewIndexMapping()
+	m.DefaultAnalyzer = "keyword"
+	m.StoreDynamic = false
+	m.DocValuesDynamic = false
+	return bleve.NewUsing(path, m, "scorch", "scorch", bleveConfig())
+}
+
+func bleveConfig() map[string]interface{} { return map[string]interface{}{"unsafe_batch": true} }
+
+// loadPartition reads a day's metadata: block headers (cutting off a block
+// torn by a crash) and the head from its WAL. It leaves the files closed.
+// damaged lists byte ranges of the segment that could not be read (their
+// events are lost; the rest of the day is served).
+func loadPartition(root, name string, warn func(string, ...any)) (*partition, []string, error) {
+	day, ok := parseDayName(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("bad partition name %q", name)
 	}
+	p := &partition{name: name, dir: filepath.Join(root, name), day: day, warn: warn}
+	seg, err := os.OpenFile(filepath.Join(p.dir, "segment.dat"), os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("open block index of %s: %w", p.name, err)
+		return nil, nil, fmt.Errorf("open segment of %s: %w", name, err)
 	}
-	p.idx = idx
-	if v, err := idx.GetInternal(indexedKey); err == nil && v != nil {
-		n, _ := strconv.ParseUint(string(v), 10, 32)
-		p.indexed = uint32(n)
+	defer seg.Close()
+	res, err := scanSegment(seg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan segment of %s: %w", name, err)
 	}
-	// Blocks written but not yet indexed when the process stopped.
-	var missing []int
-	for i, m := range p.blocks {
-		if m.Seq > p.indexed {
-			missing = append(missing, i)
+	var damaged []string
+	for _, d := range res.damaged {
+		damaged = append(damaged, fmt.Sprintf("%s: segment bytes %d to %d are damaged; the events there are lost, the rest of the day is served", name, d[0], d[1]))
+	}
+	p.blocks, p.segEnd = res.blocks, res.end
+	p.headSeq = 1
+	if len(p.blocks) > 0 {
+		p.headSeq = p.blocks[len(p.blocks)-1].Seq + 1
+	}
+	if st, err := seg.Stat(); err == nil && st.Size() > res.end {
+		// A block torn by a crash: its events are still in its WAL, which
+		// goes only once the block is fsynced. Without that WAL the bytes
+		// are a damaged block, not a torn one: keep them aside and say so.
+		if _, err := os.Stat(walName(p.dir, p.headSeq)); err != nil {
+			aside := filepath.Join(p.dir, fmt.Sprintf("segment.dat.tail-%d", time.Now().Unix()))
+			if tail, rerr := readFrom(seg, res.end, st.Size()); rerr == nil {
+				os.WriteFile(aside, tail, 0o600)
+			}
+			damaged = append(damaged, fmt.Sprintf("%s: the segment's last %d bytes are damaged and no WAL holds their events (kept in %s); the rest of the day is served",
+				name, st.Size()-res.end, filepath.Base(aside)))
+		}
+		if err := seg.Truncate(res.end); err != nil {
+			return nil, nil, fmt.Errorf("truncate torn segment of %s: %w", name, err)
 		}
 	}
-	for _, i := range missing {
-		ix, err := readBlockIndex(p.seg, p.blocks[i])
-		if err != nil {
-			return fmt.Errorf("reindex %s: %w", p.name, err)
-		}
-		p.pending = append(p.pending, pendingBlock{p.blocks[i].Seq, ix})
+	if err := p.recoverWAL(); err != nil {
+		return nil, nil, err
 	}
-	return p.indexPending()
+	p.refreshBytes()
+	return p, damaged, nil
+}
+
+func readFrom(f *os.File, from, to int64) ([]byte, error) {
+	b := make([]byte, to-from)
+	_, err := f.ReadAt(b, from)
+	return b, err
 }
 
 // recoverWAL deletes WALs whose block is already in the segment and replays
@@ -191,14 +185,17 @@ func (p *partition) recoverWAL() error {
 			os.Remove(f)
 			continue
 		}
-		entries, err := replayWAL(f)
+		entries, cut, err := replayWAL(f)
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", f, err)
+		}
+		if cut > 0 && p.warn != nil {
+			p.warn("cut a torn record off a log WAL", "partition", p.name, "bytes", cut)
 		}
 		for i := range entries {
 			fields, err := Flatten(entries[i].Raw)
 			if err != nil {
-				fields = nil
+				fields = []Field{}
 			}
 			entries[i].Fields = fields
 		}
@@ -211,6 +208,119 @@ func (p *partition) recoverWAL() error {
 	if len(p.head) > 0 {
 		p.headAt = time.Now()
 	}
+	return nil
+}
+
+// openLocked opens the day's files; the caller holds p.mu.
+func (p *partition) openLocked() error {
+	if p.seg != nil {
+		return nil
+	}
+	seg, err := os.OpenFile(filepath.Join(p.dir, "segment.dat"), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open segment of %s: %w", p.name, err)
+	}
+	idx, err := p.openBleve(seg)
+	if err != nil {
+		seg.Close()
+		return err
+	}
+	p.seg, p.idx = seg, idx
+	p.isOpen.Store(true)
+	return nil
+}
+
+// openBleve opens the day's block index, rebuilding it from the segment
+// when it is missing or cannot be opened: it holds nothing the segment
+// does not (a broken one is moved aside for inspection).
+func (p *partition) openBleve(seg *os.File) (bleve.Index, error) {
+	path := filepath.Join(p.dir, "blocks.bleve")
+	idx, err := bleve.OpenUsing(path, bleveConfig())
+	if err != nil {
+		if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+			aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+			if p.warn != nil {
+				p.warn("log block index cannot be opened: rebuilding it from the segment", "partition", p.name, "err", err, "moved_to", aside)
+			}
+			if rerr := os.Rename(path, aside); rerr != nil {
+				os.RemoveAll(path)
+			}
+		}
+		if idx, err = newBleve(path); err != nil {
+			return nil, fmt.Errorf("create block index of %s: %w", p.name, err)
+		}
+	}
+	p.indexed = 0
+	if v, err := idx.GetInternal(indexedKey); err == nil && v != nil {
+		n, _ := strconv.ParseUint(string(v), 10, 32)
+		p.indexed = uint32(n)
+	}
+	// Blocks written but not yet indexed when the process stopped.
+	var pending []pendingBlock
+	for _, m := range p.blocks {
+		if m.Seq <= p.indexed || p.hasPending(m.Seq) {
+			continue
+		}
+		ix, err := readBlockIndex(seg, m)
+		if err != nil {
+			if p.warn != nil {
+				p.warn("log block unreadable while reindexing: it stays a candidate of every query", "partition", p.name, "block", m.Seq, "err", err)
+			}
+			continue
+		}
+		pending = append(pending, pendingBlock{m.Seq, ix})
+	}
+	p.pending = append(p.pending, pending...)
+	return idx, nil
+}
+
+func (p *partition) hasPending(seq uint32) bool {
+	for _, pb := range p.pending {
+		if pb.seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// closeLocked closes the day's files; metadata stays. The caller holds p.mu.
+func (p *partition) closeLocked() error {
+	var errs []error
+	if p.wal != nil {
+		errs = append(errs, p.wal.close())
+		p.wal = nil
+	}
+	if p.idx != nil {
+		errs = append(errs, p.idx.Close())
+		p.idx = nil
+	}
+	if p.seg != nil {
+		errs = append(errs, p.seg.Close())
+		p.seg = nil
+	}
+	p.isOpen.Store(false)
+	return errors.Join(errs...)
+}
+
+func (p *partition) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closeLocked()
+}
+
+// evictable says, under p.mu, whether the day can be closed now: nothing
+// being written, no head (its WAL is written to), nothing left to index.
+func (p *partition) evictable() bool {
+	return p.seg != nil && p.busy.Load() == 0 && len(p.head) == 0 && len(p.pending) == 0
+}
+
+func (p *partition) touch() { p.lastUse.Store(time.Now().UnixNano()) }
+
+// ensureWAL opens the head's WAL for appending; the caller holds p.mu.
+func (p *partition) ensureWAL() error {
+	if p.wal != nil {
+		return nil
+	}
 	w, err := openWAL(walName(p.dir, p.headSeq))
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
@@ -219,10 +329,15 @@ func (p *partition) recoverWAL() error {
 	return nil
 }
 
-// append adds entries to the head (WAL first) and reports whether the head is full.
+// append adds entries to the head (WAL first), turning full heads into
+// blocks. The writer calls it between begin and end.
 func (p *partition) append(entries []Entry) error {
 	for len(entries) > 0 {
 		p.mu.Lock()
+		if err := p.ensureWAL(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 		room := BlockSize - len(p.head)
 		n := min(room, len(entries))
 		if err := p.wal.append(entries[:n]); err != nil {
@@ -233,7 +348,6 @@ func (p *partition) append(entries []Entry) error {
 			p.headAt = time.Now()
 		}
 		p.head = append(p.head, entries[:n]...)
-		p.headIx = nil
 		full := len(p.head) >= BlockSize
 		p.mu.Unlock()
 		entries = entries[n:]
@@ -246,9 +360,10 @@ func (p *partition) append(entries []Entry) error {
 	return nil
 }
 
-// flushHead turns the head into a block: segment append, then bleve, then a
-// fresh WAL. Readers keep seeing the events throughout: the block is
-// published and the head cleared under one lock.
+// flushHead turns the head into a block: segment append (fsynced: the WAL
+// it replaces may hold acknowledged events), then a fresh WAL. Readers keep
+// seeing the events throughout: the block is published and the head
+// cleared under one lock. The writer calls it between begin and end.
 func (p *partition) flushHead() error {
 	p.mu.RLock()
 	head := p.head
@@ -262,8 +377,6 @@ func (p *partition) flushHead() error {
 	buf, meta := encodeBlock(seq, head, ix)
 	_, err := p.seg.WriteAt(buf, p.segEnd)
 	if err == nil {
-		// The block must be durable before its WAL goes: the WAL may hold
-		// acknowledged (fsynced) events.
 		err = p.seg.Sync()
 	}
 	if err != nil {
@@ -281,14 +394,16 @@ func (p *partition) flushHead() error {
 	p.segEnd += int64(len(buf))
 	p.blocks = append(p.blocks, meta)
 	p.head = make([]Entry, 0, BlockSize)
-	p.headIx = nil
 	p.headSeq = seq + 1
 	old := p.wal
 	p.wal = nw
 	p.pending = append(p.pending, pendingBlock{seq, ix})
-	old.close()
+	if old != nil {
+		old.close()
+	}
 	os.Remove(walName(p.dir, seq)) // under the lock: Verify sees one WAL per head
 	p.mu.Unlock()
+	p.refreshBytes()
 	return nil
 }
 
@@ -297,6 +412,9 @@ func (p *partition) syncWAL() error {
 	p.mu.RLock()
 	w := p.wal
 	p.mu.RUnlock()
+	if w == nil {
+		return nil // the head was sealed into an fsynced block
+	}
 	if err := w.sync(); err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
@@ -318,45 +436,11 @@ func buildIndexCounting(entries []Entry) (*BlockIndex, int64) {
 	return bb.build(), bb.rejected
 }
 
-type pendingBlock struct {
-	seq uint32
-	ix  *BlockIndex
-}
-
-// blockDoc is the bleve document of one block.
-func blockDoc(seq uint32, ix *BlockIndex) *document.Document {
-	doc := document.NewDocument(strconv.FormatUint(uint64(seq), 10))
-	opts := index.IndexField
-	add := func(field, v string) {
-		doc.AddField(document.NewTextFieldCustom(field, nil, []byte(v), opts, keywordAnalyzer))
-	}
-	for _, name := range ix.names {
-		f := ix.fields[name]
-		add(bleveFieldsField, name)
-		dictOK, tokOK := indexable(f.Dict), indexable(f.Tokens)
-		if !dictOK || !tokOK {
-			add(bleveUnprunedField, name)
-		}
-		if dictOK {
-			fn := bleveValueField(name)
-			for _, v := range f.Dict {
-				add(fn, v)
-			}
-		}
-		if tokOK {
-			tn := bleveTokenPrefix + name
-			for _, t := range f.Tokens {
-				add(tn, t)
-			}
-		}
-	}
-	return doc
-}
-
 // indexPending adds the documents of blocks flushed since the last call to
 // bleve in one batch, with the new high-water mark. Batching keeps bleve's
 // segment count (and merge work) low at high ingest rates; until a block is
-// indexed, queries treat it as a candidate.
+// indexed, queries treat it as a candidate. The writer calls it between
+// begin and end.
 func (p *partition) indexPending() error {
 	p.mu.Lock()
 	pending := p.pending
@@ -387,13 +471,12 @@ func (p *partition) indexPending() error {
 }
 
 // candidates returns the blocks overlapping [from,to] that the prune query
-// does not rule out, and a snapshot of the head.
+// does not rule out, and a snapshot of the head. The caller holds p.mu
+// shared with the partition open.
 func (p *partition) candidates(q query.Query, from, to int64) ([]blockMeta, []Entry, uint32, *BlockIndex, error) {
-	p.mu.RLock()
 	blocks := p.blocks
 	indexed := p.indexed
-	head, headSeq, headIx := p.head, p.headSeq, p.headIx
-	p.mu.RUnlock()
+	head, headSeq := p.head, p.headSeq
 
 	var allowed map[uint32]bool
 	if q != nil && len(blocks) > 0 {
@@ -420,18 +503,26 @@ func (p *partition) candidates(q query.Query, from, to int64) ([]blockMeta, []En
 		}
 		out = append(out, m)
 	}
-	if len(head) > 0 && headIx == nil {
-		headIx = buildIndex(head)
-		p.mu.Lock()
-		if len(p.head) == len(head) && p.headSeq == headSeq {
-			p.headIx = headIx
+	var headIx *BlockIndex
+	if len(head) > 0 {
+		if c := p.headIx.Load(); c != nil && c.seq == headSeq && c.n == len(head) {
+			headIx = c.ix
+		} else {
+			headIx = buildIndex(head)
+			p.headIx.Store(&headIndex{seq: headSeq, n: len(head), ix: headIx})
 		}
-		p.mu.Unlock()
 	}
 	return out, head, headSeq, headIx, nil
 }
 
-func (p *partition) diskBytes() int64 {
+type headIndex struct {
+	seq uint32
+	n   int
+	ix  *BlockIndex
+}
+
+// refreshBytes re-reads the day's size on disk.
+func (p *partition) refreshBytes() {
 	var total int64
 	filepath.Walk(p.dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
@@ -439,7 +530,26 @@ func (p *partition) diskBytes() int64 {
 		}
 		return nil
 	})
-	return total
+	p.bytes.Store(total)
+}
+
+func (p *partition) diskBytes() int64 { return p.bytes.Load() }
+
+// newest is the time of the day's newest event (the day's end when empty).
+func (p *partition) newest() time.Time {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var ms int64 = -1
+	for _, b := range p.blocks {
+		ms = max(ms, b.MaxTS)
+	}
+	for i := range p.head {
+		ms = max(ms, p.head[i].TS.UnixMilli())
+	}
+	if ms < 0 {
+		return p.day.Add(24*time.Hour - time.Millisecond)
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 func (p *partition) eventCount() int {
@@ -452,14 +562,8 @@ func (p *partition) eventCount() int {
 	return n
 }
 
-func (p *partition) close() error {
-	var errs []error
-	if p.wal != nil {
-		errs = append(errs, p.wal.close())
-	}
-	if p.idx != nil {
-		errs = append(errs, p.idx.Close())
-	}
-	errs = append(errs, p.seg.Close())
-	return errors.Join(errs...)
+// isTempOrAside says whether a directory entry under the store is not a day:
+// an unfinished create (.tmp-*) or a day moved aside (*.corrupt-*).
+func isTempOrAside(name string) bool {
+	return strings.HasPrefix(name, ".tmp-") || strings.Contains(name, ".corrupt-")
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,7 +51,14 @@ func (s *Store) units(ctx context.Context, m Matcher, r Range) ([]unit, error) {
 			// outside the range cannot hold a match.
 			continue
 		}
-		blocks, head, headSeq, headIx, err := p.candidates(q, from, to)
+		var blocks []blockMeta
+		var head []Entry
+		var headSeq uint32
+		var headIx *BlockIndex
+		err := s.withRead(p, func() (err error) {
+			blocks, head, headSeq, headIx, err = p.candidates(q, from, to)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -78,11 +87,13 @@ func (s *Store) index(u *unit) (*BlockIndex, error) {
 	if ix := s.cache.get(k); ix != nil {
 		return ix, nil
 	}
-	u.p.mu.RLock()
-	ix, err := readBlockIndex(u.p.seg, u.meta)
-	u.p.mu.RUnlock()
+	var ix *BlockIndex
+	err := s.withRead(u.p, func() (err error) {
+		ix, err = readBlockIndex(u.p.seg, u.meta)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u.p.name, err)
+		return nil, s.damaged(u, err)
 	}
 	s.cache.put(k, ix)
 	return ix, nil
@@ -96,13 +107,36 @@ func (s *Store) raw(u *unit) ([][]byte, error) {
 		}
 		return out, nil
 	}
-	u.p.mu.RLock()
-	defer u.p.mu.RUnlock()
-	r, err := readBlockRaw(u.p.seg, u.meta)
+	var r [][]byte
+	err := s.withRead(u.p, func() (err error) {
+		r, err = readBlockRaw(u.p.seg, u.meta)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u.p.name, err)
+		return nil, s.damaged(u, err)
 	}
 	return r, nil
+}
+
+// skip says whether err is a block to leave out rather than a failed query.
+func skip(err error) bool {
+	var be *blockError
+	return errors.As(err, &be)
+}
+
+// blockError is a block that cannot be read: a query skips it (and /health
+// reports it) rather than fail over one damaged block.
+type blockError struct{ err error }
+
+func (e *blockError) Error() string { return e.err.Error() }
+func (e *blockError) Unwrap() error { return e.err }
+
+func (s *Store) damaged(u *unit, err error) error {
+	err = fmt.Errorf("%s: %w", u.p.name, err)
+	if !errors.Is(err, os.ErrNotExist) { // not a day removed under the query
+		s.problem(fmt.Sprintf("%v (queries skip it; run obs admin verify)", err))
+	}
+	return &blockError{err}
 }
 
 // rows evaluates m on a unit, restricted to the time range, and resolves an
@@ -257,6 +291,9 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 			}
 		}
 		ix, bits, _, err := s.rows(u, req.Match, from, to)
+		if skip(err) {
+			continue
+		}
 		if err != nil {
 			return SearchResult{}, err
 		}
@@ -281,7 +318,11 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 	for _, c := range cands {
 		raw, ok := raws[c.u]
 		if !ok {
-			if raw, err = s.raw(&units[c.u]); err != nil {
+			raw, err = s.raw(&units[c.u])
+			if skip(err) {
+				continue
+			}
+			if err != nil {
 				return SearchResult{}, err
 			}
 			raws[c.u] = raw
@@ -335,6 +376,9 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 			return nil, 0, err
 		}
 		ix, bits, _, err := s.rows(&units[ui], m, from, to)
+		if skip(err) {
+			continue
+		}
 		if err != nil {
 			return nil, 0, err
 		}
@@ -360,6 +404,9 @@ func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, erro
 	total := 0
 	for ui := range units {
 		_, bits, _, err := s.rows(&units[ui], m, from, to)
+		if skip(err) {
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -42,7 +41,10 @@ type Options struct {
 	MaxHeadAge time.Duration
 	// IndexCacheBlocks bounds the decoded block indexes kept in memory.
 	IndexCacheBlocks int
-	Logger           *slog.Logger
+	// MaxOpenPartitions bounds the days whose files are open at once
+	// (default 32); colder days are closed and reopened when needed.
+	MaxOpenPartitions int
+	Logger            *slog.Logger
 	// OnAppend, when set, sees every batch once it is searchable (live tail).
 	OnAppend func([]Entry)
 }
@@ -90,6 +92,9 @@ type Store struct {
 	closed  bool
 	lastErr atomic.Pointer[string]
 
+	probMu   sync.Mutex
+	problems []string
+
 	cache *indexCache
 }
 
@@ -122,27 +127,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.IndexCacheBlocks <= 0 {
 		opts.IndexCacheBlocks = 2048
 	}
+	if opts.MaxOpenPartitions <= 0 {
+		opts.MaxOpenPartitions = 32
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create logs dir: %w", err)
 	}
 	s := &Store{dir: dir, opts: opts, log: opts.Logger, parts: map[string]*partition{},
 		queue: make(chan queued, opts.QueueSize), room: make(chan struct{}, 1),
 		ctl: make(chan ctlReq), done: make(chan struct{}),
 		cache: newIndexCache(opts.IndexCacheBlocks)}
-	names, err := filepath.Glob(filepath.Join(dir, "logs-*"))
-	if err != nil {
-		return nil, fmt.Errorf("list partitions: %w", err)
+	if err := checkFormat(dir); err != nil {
+		return nil, err
 	}
-	for _, n := range names {
-		p, err := openPartition(dir, filepath.Base(n))
-		if err != nil {
-			s.closeParts()
-			return nil, err
-		}
-		s.parts[p.name] = p
+	if err := s.loadDays(); err != nil {
+		return nil, err
 	}
 	go s.writer()
 	return s, nil
@@ -290,7 +292,9 @@ func (s *Store) writer() {
 			}
 		case req := <-s.ctl:
 			s.drain()
-			if req.flush {
+			if req.run != nil {
+				req.run()
+			} else if req.flush {
 				s.flushAll(true)
 			} else {
 				s.indexAll()
@@ -358,10 +362,14 @@ func (s *Store) write(batch []Entry, sync bool) map[string]error {
 	for day, entries := range byDay {
 		p, err := s.partition(day)
 		if err == nil {
-			err = p.append(entries)
+			err = s.begin(p)
 		}
-		if err == nil && sync {
-			err = p.syncWAL()
+		if err == nil {
+			err = p.append(entries)
+			if err == nil && sync {
+				err = p.syncWAL()
+			}
+			s.end(p)
 		}
 		if err != nil {
 			if failed == nil {
@@ -395,34 +403,24 @@ func (s *Store) Err() string {
 	return ""
 }
 
-func (s *Store) partition(day string) (*partition, error) {
-	s.mu.RLock()
-	p := s.parts[day]
-	s.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
-	p, err := openPartition(s.dir, day)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.parts[day] = p
-	s.mu.Unlock()
-	return p, nil
-}
-
 func (s *Store) flushAll(force bool) {
+	defer s.evict(nil) // days done with are closed
 	defer s.indexAll()
 	for _, p := range s.partitionList() {
 		p.mu.RLock()
 		due := len(p.head) > 0 && (force || time.Since(p.headAt) >= s.opts.MaxHeadAge)
 		p.mu.RUnlock()
-		if due {
-			if err := p.flushHead(); err != nil {
-				s.setErr(err)
-				s.log.Error("flush log block", "partition", p.name, "err", err)
-			}
+		if !due {
+			continue
+		}
+		err := s.begin(p)
+		if err == nil {
+			err = p.flushHead()
+			s.end(p)
+		}
+		if err != nil {
+			s.setErr(err)
+			s.log.Error("flush log block", "partition", p.name, "err", err)
 		}
 	}
 }
@@ -430,7 +428,18 @@ func (s *Store) flushAll(force bool) {
 // indexAll brings every partition's bleve index up to date.
 func (s *Store) indexAll() {
 	for _, p := range s.partitionList() {
-		if err := p.indexPending(); err != nil {
+		p.mu.RLock()
+		n := len(p.pending)
+		p.mu.RUnlock()
+		if n == 0 {
+			continue
+		}
+		err := s.begin(p)
+		if err == nil {
+			err = p.indexPending()
+			s.end(p)
+		}
+		if err != nil {
 			s.setErr(err)
 			s.log.Error("index log blocks", "partition", p.name, "err", err)
 		}
@@ -455,23 +464,9 @@ func (s *Store) applyRetention() {
 	}
 	cutoff := time.Now().UTC().Add(-s.opts.Retention)
 	for _, p := range s.partitionList() {
-		if !p.day.Add(24 * time.Hour).Before(cutoff) {
-			continue
+		if p.day.Add(24 * time.Hour).Before(cutoff) {
+			s.drop(p, "retention")
 		}
-		s.mu.Lock()
-		delete(s.parts, p.name)
-		s.mu.Unlock()
-		p.mu.Lock() // wait for readers holding the partition's lock
-		p.mu.Unlock()
-		if err := p.close(); err != nil {
-			s.log.Warn("close expired partition", "partition", p.name, "err", err)
-		}
-		s.cache.dropPartition(p.name)
-		if err := os.RemoveAll(p.dir); err != nil {
-			s.log.Error("remove expired partition", "partition", p.name, "err", err)
-			continue
-		}
-		s.log.Info("removed expired log partition", "partition", p.name)
 	}
 }
 
@@ -533,6 +528,7 @@ func (s *Store) control(flush bool) {
 
 type ctlReq struct {
 	flush bool
+	run   func() // runs on the writer instead of a flush
 	done  chan struct{}
 }
 

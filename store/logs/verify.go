@@ -3,7 +3,9 @@ package logs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 )
@@ -32,16 +34,16 @@ func (s *Store) Verify(ctx context.Context) VerifyReport {
 			return rep
 		}
 		rep.Partitions++
-		p.verify(ctx, &rep)
+		s.verifyDay(ctx, p, &rep)
 	}
 	return rep
 }
 
-func (p *partition) verify(ctx context.Context, rep *VerifyReport) {
+func (s *Store) verifyDay(ctx context.Context, p *partition, rep *VerifyReport) {
 	// The writer appends to the WAL and the head under p.mu, so holding it
 	// shared while reading the WAL sees the two agree.
 	p.mu.RLock()
-	blocks, indexed := p.blocks, p.indexed
+	blocks := p.blocks
 	head, headSeq := p.head, p.headSeq
 	wal, walErr := replayWALReadOnly(walName(p.dir, headSeq))
 	wals, _ := filepath.Glob(filepath.Join(p.dir, "wal-*.log"))
@@ -60,7 +62,9 @@ func (p *partition) verify(ctx context.Context, rep *VerifyReport) {
 			problem("block %d follows block %d: sequence not ascending", m.Seq, prev)
 		}
 		prev = m.Seq
-		p.verifyBlock(m, indexed, problem)
+		if err := s.withRead(p, func() error { p.verifyBlock(m, problem); return nil }); err != nil {
+			problem("block %d: %v", m.Seq, err)
+		}
 	}
 	if len(blocks) > 0 && headSeq <= blocks[len(blocks)-1].Seq {
 		problem("head sequence %d is not after the last block %d", headSeq, blocks[len(blocks)-1].Seq)
@@ -68,6 +72,8 @@ func (p *partition) verify(ctx context.Context, rep *VerifyReport) {
 	rep.HeadEvents += len(head)
 	// The head must be exactly what its WAL holds: a restart rebuilds it from there.
 	switch {
+	case errors.Is(walErr, os.ErrNotExist) && len(head) == 0:
+		// No event since the last block: the WAL is made on the next write.
 	case walErr != nil:
 		problem("head WAL: %v", walErr)
 	case len(wal) != len(head):
@@ -85,11 +91,10 @@ func (p *partition) verify(ctx context.Context, rep *VerifyReport) {
 	}
 }
 
-func (p *partition) verifyBlock(m blockMeta, indexed uint32, problem func(string, ...any)) {
-	p.mu.RLock()
+func (p *partition) verifyBlock(m blockMeta, problem func(string, ...any)) {
+	indexed := p.indexed
 	raw, rerr := readBlockRaw(p.seg, m)
 	ix, ierr := readBlockIndex(p.seg, m)
-	p.mu.RUnlock()
 	if rerr != nil {
 		problem("block %d events: %v", m.Seq, rerr)
 		return

@@ -33,7 +33,7 @@ type wal struct {
 func walName(dir string, seq uint32) string { return fmt.Sprintf("%s/wal-%08d.log", dir, seq) }
 
 func openWAL(path string) (*wal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
@@ -102,18 +102,19 @@ func (w *wal) append(entries []Entry) error {
 func (w *wal) close() error { return w.f.Close() }
 
 // replayWAL reads the valid records of a WAL file; a torn last record is
-// dropped and the file truncated to the valid prefix.
-func replayWAL(path string) ([]Entry, error) {
+// dropped and the file truncated to the valid prefix. cut is how many
+// bytes were dropped.
+func replayWAL(path string) (entries []Entry, cut int, err error) {
 	out, off, size, err := readWAL(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if off < size {
 		if err := os.Truncate(path, int64(off)); err != nil {
-			return out, fmt.Errorf("truncate torn wal: %w", err)
+			return out, 0, fmt.Errorf("truncate torn wal: %w", err)
 		}
 	}
-	return out, nil
+	return out, size - off, nil
 }
 
 // replayWALReadOnly reads a WAL's records and reports a torn tail as an
