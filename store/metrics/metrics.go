@@ -45,6 +45,9 @@ type Options struct {
 // Store wraps one TSDB.
 type Store struct {
 	db      *tsdb.DB
+	dir     string
+	cutoff  atomic.Int64            // unix ms: blocks wholly older go (disk budget); 0 = none
+	opened  atomic.Pointer[tsdb.DB] // db, for the TSDB's own goroutines
 	log     *slog.Logger
 	mu      sync.Mutex
 	Written atomic.Int64
@@ -67,11 +70,15 @@ func Open(dir string, o Options) (*Store, error) {
 	// StatsD |T and Graphite plaintext carry their own timestamps, which
 	// may arrive late; accept up to an hour out of order.
 	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+	s := &Store{log: o.Logger, dir: dir}
+	opts.BlocksToDelete = s.blocksToDelete
 	db, err := tsdb.Open(dir, o.Logger, o.Registerer, opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open metrics tsdb %s: %w", dir, err)
 	}
-	return &Store{db: db, log: o.Logger}, nil
+	s.db = db
+	s.opened.Store(db)
+	return s, nil
 }
 
 // DB is the TSDB, a storage.Queryable for the PromQL engine.
