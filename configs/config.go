@@ -30,6 +30,10 @@ type Config struct {
 	// MaxMemory bounds obs's heap: the Go runtime's soft limit, and UDP
 	// input is shed (counted) while the heap is near it.
 	MaxMemory Bytes `yaml:"max_memory"`
+	// MaxDisk bounds what obs keeps on disk, all signals together: over
+	// it, the oldest partitions go first. 0 means the smaller of 20 GiB
+	// and 20% of the data directory's filesystem.
+	MaxDisk Bytes `yaml:"max_disk"`
 	// AuthToken is required by the UI and every API when set; obs refuses
 	// to listen on a non-loopback address without one.
 	AuthToken string `yaml:"auth_token"`
@@ -177,6 +181,11 @@ type LogsConfig struct {
 	// QueueSize bounds the datagrams and lines waiting between the sockets
 	// and the store.
 	QueueSize int `yaml:"queue_size"`
+	// MaxFuture: an event dated further ahead of its receive time (or
+	// older than the retention) is stored at its receive time, tagged
+	// _timestampskew, its own time kept in _@timestamp: one client's wrong
+	// clock must not create partitions that never expire.
+	MaxFuture Duration `yaml:"max_future"`
 }
 
 // Default is the configuration with no file, flags or environment.
@@ -186,7 +195,8 @@ func Default() Config {
 		HTTP:           "127.0.0.1:8000",
 		MaxMemory:      1 << 30,
 		RetentionCheck: Duration(time.Minute),
-		Logs:           LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536},
+		Logs: LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536,
+			MaxFuture: Duration(24 * time.Hour)},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
@@ -197,6 +207,23 @@ func Default() Config {
 		AlertInterval:        Duration(10 * time.Minute),
 		NotificationInterval: Duration(2 * time.Hour),
 	}
+}
+
+// CheckRetention accepts whole days, at least one: stores drop whole day
+// partitions, so "12h" could only mean one day or none, and "0d" used to
+// silently keep everything.
+func CheckRetention(d time.Duration) error {
+	if d < 24*time.Hour || d%(24*time.Hour) != 0 {
+		return fmt.Errorf("retention must be whole days, at least 1d (e.g. 7d, 2w), got %s", fmtDays(d))
+	}
+	return nil
+}
+
+func fmtDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // Duration is a YAML duration that also takes d (days) and w (weeks).
@@ -373,8 +400,17 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Data == "" {
 		bad("data", "must not be empty")
 	}
-	if c.Logs.Retention < 0 {
-		bad("logs.retention", "must not be negative")
+	for key, d := range map[string]Duration{"logs.retention": c.Logs.Retention, "zipkin.retention": c.Zipkin.Retention,
+		"metrics.retention": c.Metrics.Retention} {
+		if err := CheckRetention(d.D()); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	if c.Logs.MaxFuture.D() < time.Minute {
+		bad("logs.max_future", "must be at least 1m")
+	}
+	if c.MaxDisk != 0 && c.MaxDisk < 1<<20 {
+		bad("max_disk", "must be at least 1MiB (or 0 for the default), got %d bytes", c.MaxDisk)
 	}
 	if c.Logs.QueueSize < 0 {
 		bad("logs.queue_size", "must not be negative")
@@ -393,13 +429,7 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.Zipkin.MaxBody <= 0 {
 		bad("zipkin.max_body", "must be positive")
 	}
-	if c.Zipkin.Retention < 0 {
-		bad("zipkin.retention", "must not be negative")
-	}
 	c.validateAlerting(bad)
-	if c.Metrics.Retention < 0 {
-		bad("metrics.retention", "must not be negative")
-	}
 	return errors.Join(errs...)
 }
 

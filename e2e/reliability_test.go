@@ -92,9 +92,12 @@ func (s *server) healthText() string {
 }
 
 // logCount is the histogram total of a query over the last day.
-func (s *server) logCount(t *testing.T, q string) int {
+func (s *server) logCount(t *testing.T, q string) int { return s.logCountSince(t, "1d", q) }
+
+// logCountSince is the histogram total of a query from now-since to now+1h.
+func (s *server) logCountSince(t *testing.T, since, q string) int {
 	var h struct{ Total int }
-	s.getJSON(t, s.url(), "/api/logs/histogram?interval=1h&from=now-1d&to=now%2B1h&q="+url.QueryEscape(q), &h)
+	s.getJSON(t, s.url(), "/api/logs/histogram?interval=1h&from=now-"+since+"&to=now%2B1h&q="+url.QueryEscape(q), &h)
 	return h.Total
 }
 
@@ -648,5 +651,199 @@ func TestReliabilityRetention(t *testing.T) {
 	}
 	if len(s.traceIDs(t, "old-svc")) != 0 {
 		t.Fatal("expired spans still found")
+	}
+}
+
+// A small --max-disk with more data than it holds: the oldest days go,
+// counted, the newest stay whole and searchable, nothing else is lost.
+func TestReliabilityDiskBudget(t *testing.T) {
+	s := newServer(t, "--max-disk", "2MiB", "--retention-check", "1s")
+	now := time.Now().UTC()
+	perDay := 6000
+	for d := 5; d >= 0; d-- {
+		ts := now.Add(-time.Duration(d)*24*time.Hour - time.Hour)
+		var body bytes.Buffer
+		for i := 0; i < perDay; i++ {
+			fmt.Fprintf(&body, `{"@timestamp":"%s","app":"budget","day":%d,"seq":%d,"message":"GET /recipes/%d took %dms user=u%d id=%x"}`+"\n",
+				ts.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), d, i, i*7919%5000, i*31%900, i*13%10000, i*2654435761)
+		}
+		resp, err := http.Post(s.url()+"/api/logs", "application/x-ndjson", &body)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("post day %d: %v %v", d, err, resp)
+		}
+		resp.Body.Close()
+	}
+	var removed float64
+	eventually(t, 30*time.Second, func() error {
+		removed = s.metricSum("obs_disk_budget_removed_total")
+		used := s.metric("obs_disk_used_bytes")
+		if removed == 0 || used > 2<<20 {
+			return fmt.Errorf("removed %v partitions, %v bytes used", removed, used)
+		}
+		return nil
+	})
+	count := func(d int) int {
+		return s.logCountSince(t, "8d", fmt.Sprintf("app:budget and day:%d", d))
+	}
+	kept := 0
+	for d := 0; d <= 5; d++ {
+		switch n := count(d); {
+		case n == perDay:
+			kept++
+			if d > 0 && count(d-1) != perDay {
+				t.Fatalf("day -%d kept but the newer day -%d is not whole", d, d-1)
+			}
+		case n == 0:
+		default:
+			t.Fatalf("day -%d: %d of %d events: a day was cut, not removed whole", d, n, perDay)
+		}
+	}
+	t.Logf("figures: disk budget 2 MiB: 6 days of %d events posted, %.0f oldest days removed, %d newest kept whole, %.0f bytes used",
+		perDay, removed, kept, s.metric("obs_disk_used_bytes"))
+	if count(0) != perDay {
+		t.Fatal("the newest day is not intact")
+	}
+}
+
+// postDays posts n events to each of the given days back from now.
+func (s *server) postDays(t *testing.T, app string, n int, daysBack ...int) {
+	t.Helper()
+	now := time.Now().UTC()
+	for _, d := range daysBack {
+		var body bytes.Buffer
+		ts := now.Add(-time.Duration(d)*24*time.Hour - time.Hour)
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&body, `{"@timestamp":"%s","app":"%s","day":%d,"seq":%d}`+"\n", ts.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), app, d, i)
+		}
+		resp, err := http.Post(s.url()+"/api/logs", "application/x-ndjson", &body)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("post day -%d: %v %v", d, err, resp)
+		}
+		resp.Body.Close()
+	}
+}
+
+// Each kind of damage to one day's files: obs still starts, serves the
+// other days whole, and says what it could not repair on /health.
+func TestReliabilityStartsAfterCorruption(t *testing.T) {
+	damage := []struct {
+		name   string
+		file   string // under the day's directory
+		do     func(path string) error
+		health string // what /health must say ("" : repaired, OK)
+	}{
+		{"bleve index", "blocks.bleve/index_meta.json", func(p string) error { return os.WriteFile(p, []byte("{garbage"), 0o600) }, ""},
+		{"WAL", "wal-00000002.log", func(p string) error {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.Write([]byte{0x99, 0x01, 0, 0})
+			return err
+		}, ""},
+		{"block", "segment.dat", func(p string) error {
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt([]byte("XXXXXXXX"), 2) // inside the first block's header
+			return err
+		}, "damaged"},
+		{"segment", "segment.dat", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.Mkdir(p, 0o700)
+		}, "moved aside"},
+	}
+	var starts []string
+	for _, c := range damage {
+		t.Run(c.name, func(t *testing.T) {
+			s := newServer(t)
+			s.postDays(t, "corrupt", 2500, 2, 1, 0) // a block and a head (in its WAL) each
+			s.kill9()
+			day := "logs-" + time.Now().UTC().Add(-24*time.Hour-time.Hour).Format("2006.01.02")
+			if err := c.do(filepath.Join(s.data, "logs", day, c.file)); err != nil {
+				t.Fatal(err)
+			}
+			took := s.start()
+			starts = append(starts, fmt.Sprintf("%s %.1fs", c.name, took.Seconds()))
+			for _, d := range []int{2, 0} {
+				if n := s.logCountSince(t, "8d", fmt.Sprintf("app:corrupt and day:%d", d)); n != 2500 {
+					t.Fatalf("undamaged day -%d: %d events after restart", d, n)
+				}
+			}
+			h := s.healthText()
+			if c.health == "" && !strings.HasPrefix(h, "OK") || c.health != "" && !strings.Contains(h, c.health) {
+				t.Fatalf("/health %q, want %q", h, c.health)
+			}
+		})
+	}
+	t.Logf("figures: corruption: obs started after each case: %s", strings.Join(starts, ", "))
+}
+
+// A second obs serve on the same data directory exits at once, naming the
+// first one's pid.
+func TestReliabilitySecondServeExitsAtOnce(t *testing.T) {
+	s := newServer(t)
+	cmd := exec.Command(obsBin, "serve", "--data", s.data, "--http", "127.0.0.1:0", "--logs-udp", "127.0.0.1:0",
+		"--statsd", "127.0.0.1:0", "--carbon", "127.0.0.1:0", "--zipkin", "127.0.0.1:0")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	want := fmt.Sprintf("is in use by pid %d", s.cmd.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("second serve: %v: %s (want %q)", err, out, want)
+	}
+	t.Logf("figures: a second obs serve on the same data directory exited in %v", took.Round(time.Millisecond))
+	if took > 10*time.Second {
+		t.Fatalf("second serve took %v to give up", took)
+	}
+}
+
+// Bad retention values are refused with a clear error.
+func TestReliabilityRetentionValidated(t *testing.T) {
+	for _, v := range []string{"1h", "12h", "0d", "1.5d"} {
+		out, err := exec.Command(obsBin, "serve", "--data", t.TempDir(), "--logs-retention", v).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--logs-retention: retention must be whole days, at least 1d") {
+			t.Fatalf("--logs-retention %s: %v: %s", v, err, out)
+		}
+	}
+}
+
+// 10,000 datagrams each dated on another day: one client's wrong clock must
+// not open thousands of days. Events outside the bounds land today, tagged.
+func TestReliabilityManyEventDays(t *testing.T) {
+	s := newServer(t)
+	fds := func() int {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+		return len(ents)
+	}
+	before := fds()
+	c, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	defer c.Close()
+	n := scale(10000, 10000)
+	base := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(c, `{"@timestamp":"%s","app":"clock","seq":%d}`, base.Add(time.Duration(i)*24*time.Hour).Format(time.RFC3339), i)
+		if i%200 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	eventually(t, 20*time.Second, func() error {
+		if got := s.metric("obs_logs_stored_total"); int(got) != n {
+			return fmt.Errorf("stored %v of %d", got, n)
+		}
+		return nil
+	})
+	parts := s.metric("obs_logs_partitions")
+	after := fds()
+	skewed := s.logCount(t, "app:clock and tags:_timestampskew")
+	t.Logf("figures: %d events on %d distinct days: %.0f day partitions, open files %d -> %d, %d stored at receive time tagged _timestampskew",
+		n, n, parts, before, after, skewed)
+	if parts > 10 || after-before > 40 {
+		t.Fatalf("%.0f partitions, %d more open files", parts, after-before)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,6 +28,8 @@ import (
 	"github.com/obs-dev/obs/query/graphite"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/query/promql"
+	"github.com/obs-dev/obs/store/budget"
+	"github.com/obs-dev/obs/store/datadir"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
 	"github.com/obs-dev/obs/store/traces"
@@ -52,6 +55,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
 			&cli.StringFlag{Name: "retention-check", Usage: "how often expired logs and spans are removed (default 1m)", EnvVars: []string{"OBS_RETENTION_CHECK"}},
 			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
+			&cli.StringFlag{Name: "max-disk", Usage: "disk bound for all signals together, e.g. 20GiB; the oldest partitions go first (default: the smaller of 20GiB and 20% of the filesystem)", EnvVars: []string{"OBS_MAX_DISK"}},
 			&cli.BoolFlag{Name: "verify", Usage: "check the log store against itself at start-up (as `obs admin verify`); problems are logged and shown on /health", EnvVars: []string{"OBS_VERIFY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
 		},
@@ -90,6 +94,13 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		}
 		cfg.MaxMemory = configs.Bytes(n)
 	}
+	if c.IsSet("max-disk") {
+		n, err := configs.ParseBytes(c.String("max-disk"))
+		if err != nil {
+			return cfg, fmt.Errorf("--max-disk: %w", err)
+		}
+		cfg.MaxDisk = configs.Bytes(n)
+	}
 	if c.IsSet("statsd") {
 		cfg.StatsD.Addr = c.String("statsd")
 	}
@@ -104,6 +115,9 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		"traces-retention": &cfg.Zipkin.Retention, "retention-check": &cfg.RetentionCheck} {
 		if c.IsSet(flag) {
 			d, err := configs.ParseDuration(c.String(flag))
+			if err == nil && strings.HasSuffix(flag, "-retention") {
+				err = configs.CheckRetention(d)
+			}
 			if err != nil {
 				return cfg, fmt.Errorf("--%s: %w", flag, err)
 			}
@@ -130,6 +144,11 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	lock, err := datadir.Acquire(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ctx, stop := shutdownContext(log)
 	defer stop()
 
@@ -161,6 +180,9 @@ func runServe(c *cli.Context) error {
 		if e := logStore.Err(); e != "" {
 			return web.StatusDegraded, e
 		}
+		if p := logStore.Problems(); len(p) > 0 {
+			return web.StatusDegraded, fmt.Sprintf("%d problem(s) with stored logs, the rest is served: %s", len(p), strings.Join(p, "; "))
+		}
 		return web.StatusOK, ""
 	})
 
@@ -169,7 +191,8 @@ func runServe(c *cli.Context) error {
 	}
 
 	logMetrics := logudp.NewMetrics(reg)
-	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics,
+	bounds := logudp.Bounds{MaxFuture: cfg.Logs.MaxFuture.D(), MaxPast: cfg.Logs.Retention.D()}
+	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Bounds: bounds, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics,
 		Shed: guard.For("logs_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "logs_tcp") }}
 	if err := logSrv.Start(ctx); err != nil {
 		logStore.Close()
@@ -249,6 +272,8 @@ func runServe(c *cli.Context) error {
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
+	startBudget(ctx, cfg, reg, health, log, budget.Logs(logStore), budget.Metrics(metricStore))
+
 	engine, err := newAlertEngine(cfg, log, logStore, metricStore)
 	if err != nil {
 		stopAll()
@@ -272,7 +297,7 @@ func runServe(c *cli.Context) error {
 	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
-			MaxBody: cfg.Zipkin.MaxBody, Log: log, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
+			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
 		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, AuthToken: cfg.AuthToken})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
@@ -403,4 +428,24 @@ func verifyLogs(ctx context.Context, st *logs.Store, health *web.Health, log *sl
 			found.Store(&msg)
 		}
 	}()
+}
+
+// startBudget keeps all signals under --max-disk (default: the smaller of
+// 20 GiB and 20% of the filesystem) and the filesystem from filling up.
+func startBudget(ctx context.Context, cfg configs.Config, reg *prometheus.Registry, health *web.Health, log *slog.Logger, signals ...budget.Signal) {
+	maxDisk := int64(cfg.MaxDisk)
+	if maxDisk <= 0 {
+		maxDisk = datadir.DefaultMaxDisk(cfg.Data)
+	}
+	b := &budget.Budget{Max: maxDisk, Signals: signals, Log: log.With("component", "budget"),
+		Free: func() (int64, error) { _, free, err := datadir.FSSize(cfg.Data); return free, err }}
+	reg.MustRegister(b.Collectors()...)
+	health.Register("disk", func() (string, string) {
+		if p := b.Problem(); p != "" {
+			return web.StatusDegraded, p
+		}
+		return web.StatusOK, ""
+	})
+	log.Info("disk budget", "max_mib", maxDisk>>20)
+	go b.Run(ctx, cfg.RetentionCheck.D())
 }

@@ -16,17 +16,33 @@ import (
 	"github.com/obs-dev/obs/store/logs"
 )
 
-// Tags Logstash adds when it had to guess.
+// Tags Logstash adds when it had to guess (and ours for a clock far off).
 const (
 	TagJSONParseFailure      = "_jsonparsefailure"
 	TagTimestampParseFailure = "_timestampparsefailure"
+	TagTimestampSkew         = "_timestampskew"
 )
+
+// Bounds limit how far an event's own timestamp may be from its receive
+// time. Events are stored in the day of their timestamp; a client with a
+// wrong clock (or epoch seconds read as milliseconds) would otherwise
+// create days that never expire, or days older than the retention that are
+// removed at once. Zero fields mean no bound.
+type Bounds struct {
+	MaxFuture time.Duration // ahead of the receive time
+	MaxPast   time.Duration // behind it (the retention)
+}
+
+func (b Bounds) skewed(ts, recv time.Time) bool {
+	return b.MaxFuture > 0 && ts.After(recv.Add(b.MaxFuture)) || b.MaxPast > 0 && ts.Before(recv.Add(-b.MaxPast))
+}
 
 // Result says what normalising one payload found.
 type Result struct {
 	Entries          []logs.Entry
 	JSONFailures     int // payloads kept as a message with _jsonparsefailure
 	TimestampFailure int // events whose timestamp could not be read
+	TimestampSkew    int // events stored at their receive time, out of Bounds
 }
 
 // Normalize turns one payload (a datagram or a line) into events:
@@ -38,6 +54,13 @@ type Result struct {
 // The entries may point into payload (an event that needs no change is
 // stored byte for byte), so payload must not be reused afterwards.
 func Normalize(payload []byte, recv time.Time, sender string) Result {
+	return Bounds{}.Normalize(payload, recv, sender)
+}
+
+// Normalize is the package's Normalize with the timestamp bounds applied:
+// an event dated outside them is stored at its receive time, tagged
+// _timestampskew, its own @timestamp kept as _@timestamp.
+func (b Bounds) Normalize(payload []byte, recv time.Time, sender string) Result {
 	var res Result
 	trimmed := trimJSONSpace(payload)
 	p, err := logs.ParseJSON(trimmed)
@@ -49,10 +72,11 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 				if len(trimJSONSpace(line)) == 0 {
 					continue
 				}
-				sub := Normalize(line, recv, sender)
+				sub := b.Normalize(line, recv, sender)
 				res.Entries = append(res.Entries, sub.Entries...)
 				res.JSONFailures += sub.JSONFailures
 				res.TimestampFailure += sub.TimestampFailure
+				res.TimestampSkew += sub.TimestampSkew
 			}
 			return res
 		}
@@ -65,7 +89,7 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 	}
 	switch p.Root {
 	case '{':
-		res.add(normalizeObject(trimmed, p, recv, sender))
+		res.add(b.object(trimmed, p, recv, sender))
 	case '[':
 		for _, el := range p.Elems {
 			if el[0] != '{' {
@@ -79,7 +103,7 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 				res.JSONFailures++
 				continue
 			}
-			res.add(normalizeObject(el, sub, recv, sender))
+			res.add(b.object(el, sub, recv, sender))
 		}
 	default:
 		res.add(failure(payload, recv, sender))
@@ -98,15 +122,36 @@ func (e errString) Error() string { return string(e) }
 
 const errTrailing = errString("data after the JSON value")
 
-func (r *Result) add(e logs.Entry, tsFailed bool) {
+// outcome is what normalising one object had to do about its timestamp.
+type outcome int
+
+const (
+	tsOK outcome = iota
+	tsFailed
+	tsSkewed
+)
+
+func (r *Result) add(e logs.Entry, o outcome) {
 	r.Entries = append(r.Entries, e)
-	if tsFailed {
+	switch o {
+	case tsFailed:
 		r.TimestampFailure++
+	case tsSkewed:
+		r.TimestampSkew++
 	}
 }
 
+// object normalises one object and applies the bounds.
+func (b Bounds) object(raw []byte, p logs.Parsed, recv time.Time, sender string) (logs.Entry, outcome) {
+	e, o := normalizeObject(raw, p, recv, sender)
+	if o == tsOK && b.skewed(e.TS, recv) {
+		return retimed(e.Raw, recv, sender, TagTimestampSkew)
+	}
+	return e, o
+}
+
 // failure keeps an unparseable payload as Logstash does.
-func failure(payload []byte, recv time.Time, sender string) (logs.Entry, bool) {
+func failure(payload []byte, recv time.Time, sender string) (logs.Entry, outcome) {
 	msg := strings.ToValidUTF8(string(payload), "\uFFFD")
 	obj := map[string]any{
 		"message":    msg,
@@ -118,7 +163,7 @@ func failure(payload []byte, recv time.Time, sender string) (logs.Entry, bool) {
 		obj["host"] = sender
 	}
 	raw, _ := json.Marshal(obj)
-	return logs.Entry{TS: recv.UTC(), Raw: raw}, false
+	return logs.Entry{TS: recv.UTC(), Raw: raw}, tsOK
 }
 
 func formatTS(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -145,7 +190,7 @@ func topValue(p logs.Parsed, key string) (f *logs.Field, present bool) {
 // normalizeObject fills in @timestamp, @version and host. When nothing has to
 // change, the event is stored byte for byte as it was sent; added fields are
 // appended so that the sender's own field order is kept.
-func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (logs.Entry, bool) {
+func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (logs.Entry, outcome) {
 	var add []logs.Field
 	ts := recv.UTC()
 	if f, present := topValue(p, "@timestamp"); present {
@@ -154,7 +199,7 @@ func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (
 			t, ok = parseTS(f)
 		}
 		if !ok {
-			return timestampFailure(raw, recv, sender)
+			return retimed(raw, recv, sender, TagTimestampParseFailure)
 		}
 		ts = t
 	} else {
@@ -177,22 +222,28 @@ func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (
 	if len(add) > 0 {
 		raw = appendKeys(raw, add)
 	}
-	return logs.Entry{TS: ts, Raw: raw, Fields: append(p.Fields, add...)}, false
+	return logs.Entry{TS: ts, Raw: raw, Fields: append(p.Fields, add...)}, tsOK
 }
 
-// timestampFailure is Logstash's answer to an unreadable @timestamp: keep
-// the original in _@timestamp, tag the event, use the receive time. Rare, so
-// it takes the slow generic path.
-func timestampFailure(raw []byte, recv time.Time, sender string) (logs.Entry, bool) {
+// retimed is Logstash's answer to an unreadable @timestamp, and ours to one
+// too far from now: keep the original in _@timestamp, tag the event, use
+// the receive time. Rare, so it takes the slow generic path.
+func retimed(raw []byte, recv time.Time, sender, tag string) (logs.Entry, outcome) {
+	o := tsFailed
+	if tag == TagTimestampSkew {
+		o = tsSkewed
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
 		return failure(raw, recv, sender)
 	}
-	obj["_@timestamp"] = obj["@timestamp"]
+	if v, ok := obj["@timestamp"]; ok {
+		obj["_@timestamp"] = v
+	}
 	obj["@timestamp"] = formatTS(recv)
-	obj["tags"] = appendTag(obj["tags"], TagTimestampParseFailure)
+	obj["tags"] = appendTag(obj["tags"], tag)
 	if _, ok := obj["@version"]; !ok {
 		obj["@version"] = "1"
 	}
@@ -203,7 +254,7 @@ func timestampFailure(raw []byte, recv time.Time, sender string) (logs.Entry, bo
 	if err != nil {
 		return failure(raw, recv, sender)
 	}
-	return logs.Entry{TS: recv.UTC(), Raw: out}, true
+	return logs.Entry{TS: recv.UTC(), Raw: out}, o
 }
 
 // appendKeys inserts string-valued keys before the object's closing brace.

@@ -123,3 +123,42 @@ func onlyEmptyArrays(b []byte) bool {
 	}
 	return true
 }
+
+// A wrong clock must not make days that never expire (or expire at once):
+// an event dated past the bounds is stored at its receive time, tagged,
+// its own time kept; inside the bounds nothing changes.
+func TestTimestampSkew(t *testing.T) {
+	b := Bounds{MaxFuture: 24 * time.Hour, MaxPast: 7 * 24 * time.Hour}
+	for _, c := range []struct {
+		name, in, wantTS, wantOrig string
+		skew                       int
+	}{
+		{"year 3000", `{"@timestamp":"3000-01-01T00:00:00Z","a":1}`, "2026-11-22T10:00:00.123Z", "3000-01-01T00:00:00Z", 1},
+		{"epoch seconds read as a far date", `{"time":99999999999,"a":1}`, "2026-11-22T10:00:00.123Z", "5138-11-16T09:46:39.000Z", 1},
+		{"older than the retention", `{"@timestamp":"2026-11-01T00:00:00Z"}`, "2026-11-22T10:00:00.123Z", "2026-11-01T00:00:00Z", 1},
+		{"a day back is fine", `{"@timestamp":"2026-11-21T09:00:00Z"}`, "2026-11-21T09:00:00Z", "", 0},
+		{"an hour ahead is fine", `{"@timestamp":"2026-11-22T11:00:00Z"}`, "2026-11-22T11:00:00Z", "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := b.Normalize([]byte(c.in), recv, "10.0.0.9")
+			if res.TimestampSkew != c.skew || len(res.Entries) != 1 {
+				t.Fatalf("skew %d, entries %d", res.TimestampSkew, len(res.Entries))
+			}
+			e := res.Entries[0]
+			if want, _ := time.Parse(time.RFC3339Nano, c.wantTS); !e.TS.Equal(want) {
+				t.Fatalf("stored at %s, want %s", e.TS.Format(time.RFC3339Nano), c.wantTS)
+			}
+			var ev map[string]any
+			json.Unmarshal(e.Raw, &ev)
+			if c.wantOrig == "" {
+				if _, ok := ev["_@timestamp"]; ok {
+					t.Fatalf("retimed an event inside the bounds: %s", e.Raw)
+				}
+				return
+			}
+			if ev["_@timestamp"] != c.wantOrig || !strings.Contains(string(e.Raw), TagTimestampSkew) {
+				t.Fatalf("original time or tag missing: %s", e.Raw)
+			}
+		})
+	}
+}

@@ -30,6 +30,8 @@ type HTTPOptions struct {
 	// decoded; a request that does not fit is answered 503 + Retry-After.
 	Inflight *memguard.Inflight
 	Log      *slog.Logger
+	// Bounds keep an event's day near its receive time.
+	Bounds Bounds
 }
 
 // HTTPHandler is the HTTP intake (POST /api/logs): NDJSON, one event per
@@ -83,7 +85,7 @@ func HTTPHandler(sink Committer, m *Metrics, o HTTPOptions) http.Handler {
 		// body is ours for good (read whole), so the events may point
 		// into it: no per-line copy.
 		add := func(p []byte) {
-			res := Normalize(p, now, sender)
+			res := o.Bounds.Normalize(p, now, sender)
 			if m != nil {
 				m.Count("http", res)
 			}

@@ -45,10 +45,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Datagrams: prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_logs_udp_datagrams_total", Help: "UDP datagrams received on the logs port."}),
 		Lines:     prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_logs_tcp_lines_total", Help: "json_lines lines received over TCP."}),
 		Events:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_logs_received_total", Help: "Log events received, by transport."}, []string{"transport"}),
-		BadInput:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_logs_bad_input_total", Help: "Bad log input, by kind (json: kept with _jsonparsefailure; timestamp: kept with _timestampparsefailure; line_too_long: skipped)."}, []string{"kind"}),
+		BadInput:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_logs_bad_input_total", Help: "Bad log input, by kind (json: kept with _jsonparsefailure; timestamp: kept with _timestampparsefailure; timestamp_skew: stored at receive time with _timestampskew; line_too_long: skipped)."}, []string{"kind"}),
 		TCPConns:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "obs_logs_tcp_connections", Help: "Open json_lines TCP connections."}),
 	}
-	for _, k := range []string{"json", "timestamp", "line_too_long"} {
+	for _, k := range []string{"json", "timestamp", "timestamp_skew", "line_too_long"} {
 		m.BadInput.WithLabelValues(k)
 	}
 	for _, t := range []string{"udp", "tcp", "http"} {
@@ -67,6 +67,9 @@ func (m *Metrics) Count(transport string, r Result) {
 	if r.TimestampFailure > 0 {
 		m.BadInput.WithLabelValues("timestamp").Add(float64(r.TimestampFailure))
 	}
+	if r.TimestampSkew > 0 {
+		m.BadInput.WithLabelValues("timestamp_skew").Add(float64(r.TimestampSkew))
+	}
 }
 
 // Server listens on one address for UDP datagrams and TCP json_lines.
@@ -77,6 +80,8 @@ type Server struct {
 	Metrics *Metrics
 	// Readers is the number of goroutines reading the UDP socket.
 	Readers int
+	// Bounds keep an event's day near its receive time.
+	Bounds Bounds
 	// Shed, when set and true, drops datagrams unread; Pause, when set,
 	// holds a TCP reader back (memory pressure).
 	Shed  func() bool
@@ -143,7 +148,7 @@ func (s *Server) readUDP() {
 			continue
 		}
 		payload := append([]byte(nil), buf[:n]...)
-		res := Normalize(payload, time.Now(), addr.Addr().Unmap().String())
+		res := s.Bounds.Normalize(payload, time.Now(), addr.Addr().Unmap().String())
 		s.Metrics.Count("udp", res)
 		s.Sink.TryAppend(res.Entries)
 	}
@@ -186,7 +191,7 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 		}
 		// The line points into the reader's buffer, which the next read
 		// reuses, and a stored event keeps its bytes: copy it.
-		res := Normalize(bytes.Clone(line), time.Now(), sender)
+		res := s.Bounds.Normalize(bytes.Clone(line), time.Now(), sender)
 		s.Metrics.Count("tcp", res)
 		pending = append(pending, res.Entries...)
 		if len(pending) >= tcpBatch {
