@@ -54,8 +54,8 @@ type Deps struct {
 	Alerts *alert.Engine
 	// Dashboards backs /api/dashboards; nil disables it.
 	Dashboards *dashboards.Store
-	// AuthToken, when set, is required on every route but /health.
-	AuthToken string
+	// Security is the listener's rule set (host, origin, token).
+	Security Security
 	// MaxBody bounds POST bodies (413 beyond).
 	MaxBody int64
 }
@@ -100,24 +100,25 @@ func New(d Deps) *Server {
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler {
-	if s.d.AuthToken != "" {
-		return requireToken(s.d.AuthToken, s.mux)
-	}
-	return s.mux
-}
+func (s *Server) Handler() http.Handler { return s.d.Security.Wrap(s.mux) }
 
 // Serve runs the server on l until ctx ends, then shuts down gracefully.
 // log receives what handlers cannot tell the client (a response that could
-// not be encoded).
+// not be encoded). Slow clients are bounded: 10 s to send the headers, 60 s
+// to send a body, 64 KiB of headers, and a connection cap under which the
+// longest-waiting idle or half-sent connection makes room for a new one.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	guard := newConnGuard(defaultMaxConns())
+	h = guard.bodies(60*time.Second, h)
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&loggingWriter{ResponseWriter: w, log: log}, r)
 	})
-	srv := &http.Server{Handler: wrapped, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: wrapped, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ConnState: guard.state, ConnContext: withConn,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

@@ -1,14 +1,12 @@
 package web
 
 import (
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/obs-dev/obs/dashboards"
 )
@@ -69,32 +67,5 @@ func (s *Server) uiRoutes() {
 			return
 		}
 		writeJSON(w, 200, map[string]string{"deleted": r.PathValue("id")})
-	})
-}
-
-// requireToken guards every route with the auth token: a bearer header, the
-// obs_token cookie, or ?token= (which sets the cookie, so a link can log in).
-func requireToken(token string, next http.Handler) http.Handler {
-	ok := func(v string) bool { return subtle.ConstantTimeCompare([]byte(v), []byte(token)) == 1 }
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if t := r.URL.Query().Get("token"); t != "" && ok(t) {
-			http.SetCookie(w, &http.Cookie{Name: "obs_token", Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			next.ServeHTTP(w, r)
-			return
-		}
-		if c, err := r.Cookie("obs_token"); err == nil && ok(c.Value) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") && ok(strings.TrimPrefix(a, "Bearer ")) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="obs"`)
-		writeErr(w, http.StatusUnauthorized, errors.New("this obs needs its auth token: Authorization: Bearer <token>, or open /?token=<token>"))
 	})
 }

@@ -19,7 +19,9 @@ func newTestServer(t *testing.T, token string) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := New(Deps{Logs: st, Tail: NewTailHub(), Registry: prometheus.NewRegistry(), Health: NewHealth(), AuthToken: token})
+	srv := New(Deps{Logs: st, Tail: NewTailHub(), Registry: prometheus.NewRegistry(), Health: NewHealth(),
+		Security:   Security{Token: token, Loopback: true, Intake: IntakePaths},
+		LogsIntake: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts
