@@ -2,17 +2,23 @@
 // dashboards, traces, services. Charts are small SVGs drawn here.
 'use strict';
 const $ = (sel, el = document) => el.querySelector(sel);
-const h = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
+// The UI never turns data into HTML: every element is built here, every
+// value goes in as text or an attribute (a strict CSP backs this up).
+// Styles go through the CSSOM (style-src allows no inline style attributes).
+function build(e, attrs, kids) {
   for (const [k, v] of Object.entries(attrs)) {
     if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else if (k === 'html') e.innerHTML = v;
+    else if (k === 'style') e.style.cssText = v;
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
   }
   for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   return e;
-};
+}
+const h = (tag, attrs = {}, ...kids) => build(document.createElement(tag), attrs, kids);
+const S = (tag, attrs = {}, ...kids) => build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, kids);
 async function api(path, opts = {}) {
+  // Control routes take JSON only (cross-site form posts cannot send it).
+  if (opts.method && opts.method !== 'GET') opts = { ...opts, headers: { 'Content-Type': 'application/json', ...(opts.headers || {}) } };
   const r = await fetch(path, opts);
   const text = await r.text();
   let body;
@@ -33,18 +39,16 @@ function fmtTime(t) { return new Date(t).toLocaleString(); }
 // lineChart draws series [{name, points:[[tsMillis, value|null]]}] as SVG.
 function lineChart(series, unit, height = 180) {
   const W = 600, H = height, L = 50, B = 18;
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('class', 'chart');
+  const svg = S('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', class: 'chart' });
   let xs = [], ys = [];
   for (const s of series) for (const [t, v] of s.points) { xs.push(t); if (v !== null) ys.push(v); }
-  if (!xs.length) { svg.innerHTML = `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text>`; return svg; }
+  if (!xs.length) { svg.append(S('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no data')); return svg; }
   const x0 = Math.min(...xs), x1 = Math.max(...xs) || x0 + 1;
   let y0 = Math.min(0, ...ys), y1 = Math.max(...ys, 1e-9);
   if (y1 === y0) y1 = y0 + 1;
   const X = t => L + (t - x0) / Math.max(x1 - x0, 1) * (W - L - 5), Y = v => H - B - (v - y0) / (y1 - y0) * (H - B - 8);
-  let out = '';
-  for (let i = 0; i <= 4; i++) { const v = y0 + (y1 - y0) * i / 4, y = Y(v); out += `<line x1="${L}" x2="${W}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${L - 4}" y="${y + 3}" text-anchor="end">${fmtVal(v, unit)}</text>`; }
-  for (let i = 0; i <= 4; i++) { const t = x0 + (x1 - x0) * i / 4; out += `<text x="${X(t)}" y="${H - 4}" text-anchor="middle">${new Date(t).toLocaleTimeString()}</text>`; }
+  for (let i = 0; i <= 4; i++) { const v = y0 + (y1 - y0) * i / 4, y = Y(v); svg.append(S('line', { x1: L, x2: W, y1: y, y2: y, stroke: '#eee' }), S('text', { x: L - 4, y: y + 3, 'text-anchor': 'end' }, fmtVal(v, unit))); }
+  for (let i = 0; i <= 4; i++) { const t = x0 + (x1 - x0) * i / 4; svg.append(S('text', { x: X(t), y: H - 4, 'text-anchor': 'middle' }, new Date(t).toLocaleTimeString())); }
   series.forEach((s, i) => {
     let d = '', pen = false;
     const pts = s.points;
@@ -53,11 +57,10 @@ function lineChart(series, unit, height = 180) {
       d += (pen ? 'L' : 'M') + X(t).toFixed(1) + ',' + Y(v).toFixed(1); pen = true;
       // A value with nulls on both sides has no line: mark it with a dot.
       const lone = (k === 0 || pts[k - 1][1] === null) && (k === pts.length - 1 || pts[k + 1][1] === null);
-      if (lone) out += `<circle cx="${X(t).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="2.5" fill="${COLORS[i % COLORS.length]}" class="point"/>`;
+      if (lone) svg.append(S('circle', { cx: X(t).toFixed(1), cy: Y(v).toFixed(1), r: 2.5, fill: COLORS[i % COLORS.length], class: 'point' }));
     });
-    out += `<path d="${d}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.5" class="series"/>`;
+    svg.append(S('path', { d, fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': 1.5, class: 'series' }));
   });
-  svg.innerHTML = out;
   return svg;
 }
 function legend(series, unit) {
@@ -69,17 +72,14 @@ function legend(series, unit) {
 // barChart draws histogram buckets; onPick(startMs, endMs) zooms in.
 function barChart(buckets, intervalMs, onPick, height = 110) {
   const W = 600, H = height, B = 16;
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   // A strip: stretch to the width, keep the height (labels are HTML below).
-  svg.setAttribute('viewBox', `0 0 ${W} ${H - B}`); svg.setAttribute('width', '100%'); svg.setAttribute('height', H - B);
-  svg.setAttribute('preserveAspectRatio', 'none'); svg.setAttribute('class', 'histogram');
+  const svg = S('svg', { viewBox: `0 0 ${W} ${H - B}`, width: '100%', height: H - B, preserveAspectRatio: 'none', class: 'histogram' });
   const max = Math.max(1, ...buckets.map(b => b.count)), bw = W / Math.max(buckets.length, 1);
-  let out = '';
   buckets.forEach((b, i) => {
     const bh = b.count / max * (H - B - 4);
-    out += `<rect data-i="${i}" x="${i * bw + 1}" y="${H - B - bh}" width="${Math.max(bw - 2, 1)}" height="${Math.max(bh, b.count ? 1 : 0)}" fill="#4c9ffe"><title>${fmtTime(b.start)}: ${b.count}</title></rect>`;
+    svg.append(S('rect', { 'data-i': i, x: i * bw + 1, y: H - B - bh, width: Math.max(bw - 2, 1), height: Math.max(bh, b.count ? 1 : 0), fill: '#4c9ffe' },
+      S('title', {}, `${fmtTime(b.start)}: ${b.count}`)));
   });
-  svg.innerHTML = out;
   // Click a bar to zoom into it; drag across bars to zoom into the span.
   let from = null;
   svg.addEventListener('mousedown', e => { const i = e.target.dataset && e.target.dataset.i; if (i !== undefined) from = +i; });
@@ -106,10 +106,24 @@ async function route() {
   const [page, ...rest] = hash.split('/');
   const name = pages[page] ? page : 'overview';
   document.querySelectorAll('nav a').forEach(a => a.classList.toggle('on', a.dataset.page === name));
-  const app = $('#app'); app.innerHTML = '';
+  const app = $('#app'); app.replaceChildren();
   try { await pages[name](app, rest.map(decodeURIComponent)); } catch (e) { app.append(h('div', { class: 'card err' }, e.message)); }
 }
 window.addEventListener('hashchange', route);
+
+// A banner whenever obs is not OK (shedding input at the memory bound, a
+// store problem, the disk budget): the state must be loud.
+async function healthBanner() {
+  const b = $('#banner');
+  try {
+    const r = await fetch('/health?verbose').then(x => x.json()); // 503 when DOWN still has the report
+    const bad = Object.entries(r.subsystems || {}).filter(([, v]) => v.status !== 'OK');
+    b.hidden = !bad.length;
+    b.replaceChildren(...bad.map(([k, v]) => h('div', {}, h('b', {}, `${k} ${v.status}: `), v.detail || '')));
+  } catch { b.hidden = true; }
+}
+setInterval(healthBanner, 10000);
+healthBanner();
 
 // Overview: service status, ingest rates, drops, disk.
 pages.overview = async (app) => {
@@ -118,7 +132,7 @@ pages.overview = async (app) => {
   let prev = null;
   async function refresh() {
     const [svcs, metrics] = await Promise.all([api('/api/services').catch(() => []), fetch('/metrics').then(r => r.text())]);
-    tiles.innerHTML = '';
+    tiles.replaceChildren();
     if (!svcs.length) tiles.append(h('div', { class: 'muted' }, 'No services configured.'));
     for (const s of svcs) {
       const failing = (s.checks || []).filter(c => c.failing).map(c => c.name);
@@ -128,7 +142,7 @@ pages.overview = async (app) => {
     for (const line of metrics.split('\n')) { const mm = line.match(/^(obs_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/); if (mm) m[mm[1]] = (m[mm[1]] || 0) + parseFloat(mm[3]); }
     const now = Date.now();
     const rate = k => prev ? ((m[k] || 0) - (prev.m[k] || 0)) / ((now - prev.t) / 1000) : null;
-    rates.innerHTML = '';
+    rates.replaceChildren();
     const tile = (label, v, unit) => rates.append(h('div', { class: 'card' }, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, v === null ? '…' : fmtVal(v, unit))));
     tile('logs/s', rate('obs_logs_stored_total')); tile('metrics/s', rate('obs_statsd_metrics_total')); tile('spans/s', rate('obs_traces_spans_stored_total'));
     tile('log drops', (m.obs_logs_dropped_total || 0) + (m.obs_logs_udp_kernel_drops || 0) + (m.obs_memory_shed_total || 0));
@@ -186,7 +200,7 @@ pages.logs = async (app, args) => {
     const [before, after] = await Promise.all([
       api(`/api/logs/search?q=&from=${t - 3600e3}&to=${t}&limit=5`),
       api(`/api/logs/search?q=&from=${t}&to=${t + 3600e3}&limit=6&order=asc`)]);
-    hits.innerHTML = ''; hits.append(h('h3', {}, 'Surrounding events ', h('button', { onclick: () => run() }, 'back')));
+    hits.replaceChildren(); hits.append(h('h3', {}, 'Surrounding events ', h('button', { onclick: () => run() }, 'back')));
     [...before.hits.reverse(), ...after.hits].forEach(x => { const el = renderHit(x); if (x.id === hit.id) el.style.background = '#fff7d6'; hits.append(el); });
   }
   async function validate() {
@@ -206,11 +220,11 @@ pages.logs = async (app, args) => {
       const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${qs}&limit=100`), api(`/api/logs/histogram?${qs}`), api(`/api/logs/fields?${qs}`)]);
       total.textContent = `${hg.total} hits (${hg.interval} buckets, ${res.took_ms} ms)`;
       const ivMs = parseDur(hg.interval);
-      hist.innerHTML = ''; hist.append(barChart(hg.buckets, ivMs, (a, z) => { state.from = a; state.to = z; run(); }));
-      hits.innerHTML = '';
+      hist.replaceChildren(); hist.append(barChart(hg.buckets, ivMs, (a, z) => { state.from = a; state.to = z; run(); }));
+      hits.replaceChildren();
       if (!res.hits.length) hits.append(h('div', { class: 'muted' }, 'No events match.'));
       res.hits.forEach(x => hits.append(renderHit(x)));
-      side.innerHTML = ''; side.append(h('h3', {}, 'Fields'));
+      side.replaceChildren(); side.append(h('h3', {}, 'Fields'));
       for (const fs of fields.fields) {
         side.append(h('div', { class: 'f' }, h('b', {}, fs.field), fs.top.map(v => h('div', { class: 'v', title: 'add to query', onclick: () => { q.value = (q.value.trim() ? q.value.trim() + ' and ' : '') + `${fs.field}:${JSON.stringify(v.value)}`; run(); } }, h('span', {}, v.value), h('span', { class: 'muted' }, v.count)))));
       }
@@ -220,7 +234,7 @@ pages.logs = async (app, args) => {
   tailBtn.onclick = () => {
     if (ws) { ws.close(); ws = null; tailBtn.textContent = 'Live tail'; return; }
     ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/logs/tail?q=${encodeURIComponent(q.value)}`);
-    tailBtn.textContent = 'Stop tail'; hits.innerHTML = ''; hits.append(h('h3', {}, 'Live tail'));
+    tailBtn.textContent = 'Stop tail'; hits.replaceChildren(); hits.append(h('h3', {}, 'Live tail'));
     ws.onmessage = m => { const ev = JSON.parse(m.data); if (ev.obs_tail_dropped) return; hits.insertBefore(renderHit({ '@timestamp': ev['@timestamp'], event: ev }), hits.children[1] || null); };
     ws.onerror = () => showError(new Error('live tail failed: check the query'));
   };
@@ -248,7 +262,7 @@ async function panelData(p, fromS, untilS) {
   return series;
 }
 async function renderPanel(p, body, fromS, untilS) {
-  body.innerHTML = '';
+  body.replaceChildren();
   try {
     if (p.type === 'timeseries') { const s = await panelData(p, fromS, untilS); body.append(lineChart(s, p.unit, p.height || 180), legend(s, p.unit)); }
     else if (p.type === 'stat') {
@@ -304,7 +318,7 @@ pages.dashboards = async (app, args) => {
         // Autocomplete the path being typed from /metrics/find.
         const m = expr.value.match(/([A-Za-z0-9_.*{}\-]*)$/), path = m ? m[1] : '';
         const base = path.includes('.') ? path.slice(0, path.lastIndexOf('.') + 1) : '';
-        try { const nodes = await api(`/metrics/find?query=${encodeURIComponent(base + '*')}`); dl.innerHTML = ''; for (const n of nodes) dl.append(h('option', { value: expr.value.slice(0, expr.value.length - path.length) + n.id + (n.leaf ? '' : '.') })); } catch { }
+        try { const nodes = await api(`/metrics/find?query=${encodeURIComponent(base + '*')}`); dl.replaceChildren(); for (const n of nodes) dl.append(h('option', { value: expr.value.slice(0, expr.value.length - path.length) + n.id + (n.leaf ? '' : '.') })); } catch { }
       });
       targets.append(h('div', { class: 'row target' }, lang, expr));
     };
@@ -321,7 +335,7 @@ pages.dashboards = async (app, args) => {
     grid.before(dlg);
   }
   function draw() {
-    grid.innerHTML = '';
+    grid.replaceChildren();
     const untilS = Math.floor(Date.now() / 1000), fromS = untilS - RANGES[range.value] / 1000;
     d.panels.forEach((p, i) => {
       const body = h('div', {});
@@ -356,7 +370,7 @@ pages.traces = async (app, args) => {
     if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
     if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) p.set('maxDuration', Math.round(maxD.value * 1000));
     const traces = await api('/api/v2/traces?' + p);
-    results.innerHTML = '';
+    results.replaceChildren();
     const maxDur = Math.max(1, ...traces.map(t => summary(t).dur));
     results.append(h('table', {}, traces.map(t => { const s = summary(t); return h('tr', { class: 'trace-row' }, h('td', {}, h('a', { href: `#/traces/${t[0].traceId}` }, `${s.root.localEndpoint ? s.root.localEndpoint.serviceName : '?'}: ${s.root.name || ''}`)), h('td', { class: 'mono' }, new Date(s.start / 1000).toLocaleString()), h('td', {}, `${t.length} spans`), h('td', { style: 'width:30%' }, h('div', { class: 'dur', style: `width:${s.dur / maxDur * 100}%;${s.err ? 'background:#f08c6c' : ''}` })), h('td', {}, fmtDur(s.dur))); })));
     if (!traces.length) results.append(h('div', { class: 'muted' }, 'No traces match.'));
@@ -375,13 +389,17 @@ function depGraph(links) {
   const names = [...new Set(links.flatMap(l => [l.parent, l.child]))];
   const W = 600, H = Math.max(160, names.length * 40), R = Math.min(W, H) / 2 - 40;
   const pos = {}; names.forEach((n, i) => { const a = 2 * Math.PI * i / names.length - Math.PI / 2; pos[n] = [W / 2 + R * Math.cos(a), H / 2 + R * Math.sin(a)]; });
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('id', 'dep-graph');
-  let out = '<defs><marker id="arr" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#889"/></marker></defs>';
-  for (const l of links) { const [x1, y1] = pos[l.parent], [x2, y2] = pos[l.child]; const mx = (x1 + x2) / 2, my = (y1 + y2) / 2; out += `<line x1="${x1}" y1="${y1}" x2="${x1 + (x2 - x1) * 0.85}" y2="${y1 + (y2 - y1) * 0.85}" stroke="${l.errorCount ? '#d9480f' : '#889'}" marker-end="url(#arr)"/><text x="${mx}" y="${my - 3}" text-anchor="middle">${l.callCount} calls${l.errorCount ? ', ' + l.errorCount + ' errors' : ''}</text>`; }
-  for (const n of names) { const [x, y] = pos[n]; out += `<circle cx="${x}" cy="${y}" r="6" fill="#2d6cdf"/><text x="${x}" y="${y + 18}" text-anchor="middle" style="font-size:12px;fill:#1d2330">${n}</text>`; }
-  if (!names.length) out += `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no dependencies yet</text>`;
-  svg.innerHTML = out; return svg;
+  // Service names come from spans anyone can send: text nodes only.
+  const svg = S('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', id: 'dep-graph' },
+    S('defs', {}, S('marker', { id: 'arr', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' }, S('path', { d: 'M0,0L10,5L0,10z', fill: '#889' }))));
+  for (const l of links) {
+    const [x1, y1] = pos[l.parent], [x2, y2] = pos[l.child]; const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
+    svg.append(S('line', { x1, y1, x2: x1 + (x2 - x1) * 0.85, y2: y1 + (y2 - y1) * 0.85, stroke: l.errorCount ? '#d9480f' : '#889', 'marker-end': 'url(#arr)' }),
+      S('text', { x: mx, y: my - 3, 'text-anchor': 'middle' }, `${l.callCount} calls${l.errorCount ? ', ' + l.errorCount + ' errors' : ''}`));
+  }
+  for (const n of names) { const [x, y] = pos[n]; svg.append(S('circle', { cx: x, cy: y, r: 6, fill: '#2d6cdf' }), S('text', { x, y: y + 18, 'text-anchor': 'middle', 'font-size': 12, fill: '#1d2330', class: 'dep-node' }, n)); }
+  if (!names.length) svg.append(S('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no dependencies yet'));
+  return svg;
 }
 async function traceView(app, id) {
   const spans = await api('/api/v2/trace/' + id);
@@ -401,7 +419,7 @@ async function traceView(app, id) {
   };
   roots.forEach(r => walk(r, 0));
   function showSpan(r) {
-    detail.innerHTML = '';
+    detail.replaceChildren();
     for (const x of r.halves) {
       detail.append(h('h3', {}, `${x.kind || 'LOCAL'} ${x.name || ''}`), h('table', {},
         h('tr', {}, h('th', {}, 'span id'), h('td', { class: 'mono' }, x.id)), h('tr', {}, h('th', {}, 'parent'), h('td', { class: 'mono' }, x.parentId || '-')),
@@ -447,13 +465,14 @@ pages.services = async (app, args) => {
 function statusStrip(hist) {
   // A bar per status change over the last day: how the service has been.
   const W = 600, H = 18, now = Date.now(), from = now - 24 * 3600e3;
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('width', '100%'); svg.setAttribute('height', H);
-  svg.setAttribute('preserveAspectRatio', 'none'); svg.setAttribute('id', 'status-history');
+  const svg = S('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', height: H, preserveAspectRatio: 'none', id: 'status-history' });
   const col = { PASSING: '#2e9d5a', WARNING: '#d89614', ERROR: '#d9480f', CRITICAL: '#b3261e' };
-  let out = `<rect x="0" y="0" width="${W}" height="${H}" fill="#e8ebf0"/>`;
-  hist.forEach((c, i) => { const a = Math.max(new Date(c.time).getTime(), from), z = i + 1 < hist.length ? new Date(hist[i + 1].time).getTime() : now; if (z < from) return; out += `<rect x="${(a - from) / (now - from) * W}" y="0" width="${Math.max((z - a) / (now - from) * W, 1)}" height="${H}" fill="${col[c.status]}"><title>${c.status} since ${new Date(c.time).toLocaleString()}</title></rect>`; });
-  svg.innerHTML = out;
+  svg.append(S('rect', { x: 0, y: 0, width: W, height: H, fill: '#e8ebf0' }));
+  hist.forEach((c, i) => {
+    const a = Math.max(new Date(c.time).getTime(), from), z = i + 1 < hist.length ? new Date(hist[i + 1].time).getTime() : now; if (z < from) return;
+    svg.append(S('rect', { x: (a - from) / (now - from) * W, y: 0, width: Math.max((z - a) / (now - from) * W, 1), height: H, fill: col[c.status] || '#889' },
+      S('title', {}, `${c.status} since ${new Date(c.time).toLocaleString()}`)));
+  });
   return h('div', {}, svg, h('div', { class: 'row muted', style: 'font-size:11px;justify-content:space-between' }, h('span', {}, 'status, last 24h'), h('span', {}, 'now')));
 }
 
