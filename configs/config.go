@@ -37,6 +37,10 @@ type Config struct {
 	// AuthToken is required by the UI and every API when set; obs refuses
 	// to listen on a non-loopback address without one.
 	AuthToken string `yaml:"auth_token"`
+	// AllowedHosts are Host names obs answers to besides IP addresses and
+	// localhost (a reverse proxy's name); any other name is refused, so a
+	// DNS-rebinding page cannot read obs.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// RetentionCheck is how often logs and traces look for expired days.
 	RetentionCheck Duration      `yaml:"retention_check"`
 	Logs           LogsConfig    `yaml:"logs"`
@@ -142,6 +146,10 @@ type ZipkinConfig struct {
 	Retention Duration `yaml:"retention"`
 	// MaxBody bounds one POST of spans, in bytes (413 beyond).
 	MaxBody int64 `yaml:"max_body"`
+	// CORSOrigins may read the Zipkin query API from other origins (a
+	// Zipkin UI served elsewhere); "*" for any. Posting spans is open to
+	// any origin, as Zipkin's collector is by default.
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // StatsDConfig mirrors the Etsy daemon's options that change results.

@@ -67,13 +67,21 @@ type server struct {
 	carbon  int
 	zipkin  int
 	extra   []string
-	stderr  *bytes.Buffer
-	exited  chan struct{}
+	// prefix, when set, runs obs through it (a shell that lowers a limit):
+	// the command gets obs's path and arguments after it.
+	prefix []string
+	stderr *bytes.Buffer
+	exited chan struct{}
 }
 
 func newServer(t *testing.T, extra ...string) *server {
+	return newServerVia(t, nil, extra...)
+}
+
+// newServerVia starts obs through a prefix command (see server.prefix).
+func newServerVia(t *testing.T, prefix []string, extra ...string) *server {
 	s := &server{t: t, data: t.TempDir(), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
-		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t), extra: extra}
+		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t), extra: extra, prefix: prefix}
 	s.start()
 	t.Cleanup(func() { s.stop() })
 	return s
@@ -88,7 +96,11 @@ func (s *server) start() time.Duration {
 		"--statsd", fmt.Sprintf("127.0.0.1:%d", s.statsd),
 		"--carbon", fmt.Sprintf("127.0.0.1:%d", s.carbon),
 		"--zipkin", fmt.Sprintf("127.0.0.1:%d", s.zipkin)}, s.extra...)
-	s.cmd = exec.Command(obsBin, args...)
+	if len(s.prefix) > 0 {
+		s.cmd = exec.Command(s.prefix[0], append(append(s.prefix[1:], obsBin), args...)...)
+	} else {
+		s.cmd = exec.Command(obsBin, args...)
+	}
 	s.stderr = &bytes.Buffer{}
 	s.cmd.Stderr = s.stderr
 	started := time.Now()

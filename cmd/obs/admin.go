@@ -16,7 +16,7 @@ func adminCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:  "verify",
 			Usage: "check the log store against itself: every block's offsets, rows and index agree with its events",
-			Flags: []cli.Flag{serverFlag, outputFlag},
+			Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag},
 			Action: func(c *cli.Context) error {
 				asJSON, err := jsonOutput(c)
 				if err != nil {

@@ -20,14 +20,14 @@ func checksCommand() *cli.Command {
 		Name:  "checks",
 		Usage: "health checks: status, run, history, acknowledge",
 		Subcommands: []*cli.Command{
-			{Name: "status", Usage: "each service's status with failing checks and reasons", Flags: []cli.Flag{serverFlag, outputFlag}, Action: checksStatus},
-			{Name: "list", Usage: "every check and its last result", Flags: []cli.Flag{serverFlag, outputFlag}, Action: checksList},
-			{Name: "run", Usage: "run a check now and print the result", ArgsUsage: "NAME", Flags: []cli.Flag{serverFlag, outputFlag}, Action: checksRun},
-			{Name: "history", Usage: "a check's recent results", ArgsUsage: "NAME", Flags: []cli.Flag{serverFlag, outputFlag}, Action: checksHistory},
+			{Name: "status", Usage: "each service's status with failing checks and reasons", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: checksStatus},
+			{Name: "list", Usage: "every check and its last result", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: checksList},
+			{Name: "run", Usage: "run a check now and print the result", ArgsUsage: "NAME", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: checksRun},
+			{Name: "history", Usage: "a check's recent results", ArgsUsage: "NAME", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: checksHistory},
 			{Name: "ack", Usage: "acknowledge a failing service: no alerts while it lasts", ArgsUsage: "SERVICE",
-				Flags:  []cli.Flag{serverFlag, outputFlag, &cli.StringFlag{Name: "for", Value: "20m"}, &cli.StringFlag{Name: "by", EnvVars: []string{"USER"}}},
+				Flags:  []cli.Flag{serverFlag, tokenFlag, outputFlag, &cli.StringFlag{Name: "for", Value: "20m"}, &cli.StringFlag{Name: "by", EnvVars: []string{"USER"}}},
 				Action: checksAck},
-			{Name: "unack", Usage: "end an acknowledgement", ArgsUsage: "SERVICE", Flags: []cli.Flag{serverFlag, outputFlag}, Action: checksUnack},
+			{Name: "unack", Usage: "end an acknowledgement", ArgsUsage: "SERVICE", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: checksUnack},
 		},
 	}
 }
@@ -37,9 +37,9 @@ func alertsCommand() *cli.Command {
 		Name:  "alerts",
 		Usage: "alerts sent and a test page",
 		Subcommands: []*cli.Command{
-			{Name: "list", Usage: "alerts sent, newest first, with what each channel answered", Flags: []cli.Flag{serverFlag, outputFlag}, Action: alertsList},
+			{Name: "list", Usage: "alerts sent, newest first, with what each channel answered", Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag}, Action: alertsList},
 			{Name: "test", Usage: "send a test SMS (and call) through Twilio",
-				Flags:  []cli.Flag{serverFlag, outputFlag, &cli.StringFlag{Name: "to", Required: true, Usage: "E.164 number, e.g. +15551234567"}, &cli.BoolFlag{Name: "call"}},
+				Flags:  []cli.Flag{serverFlag, tokenFlag, outputFlag, &cli.StringFlag{Name: "to", Required: true, Usage: "E.164 number, e.g. +15551234567"}, &cli.BoolFlag{Name: "call"}},
 				Action: alertsTest},
 		},
 	}
@@ -250,6 +250,7 @@ func apiSend(c *cli.Context, method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
+	req.Header = authHeader(c)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {

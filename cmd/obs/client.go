@@ -16,6 +16,9 @@ import (
 // serverFlag and outputFlag are shared by every query command.
 var (
 	serverFlag = &cli.StringFlag{Name: "server", Value: "http://127.0.0.1:8000", EnvVars: []string{"OBS_SERVER"}, Usage: "obs server to query"}
+	// tokenFlag reads the same variable obs serve does, so one export
+	// serves both.
+	tokenFlag  = &cli.StringFlag{Name: "token", EnvVars: []string{"OBS_AUTH_TOKEN"}, Usage: "the server's --auth-token, when it has one"}
 	outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"}
 )
 
@@ -48,7 +51,12 @@ func apiCall(c *cli.Context, path string, params url.Values, out any, anyStatus 
 	if len(params) > 0 {
 		u += "?" + params.Encode()
 	}
-	resp, err := httpClient.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("--server: %w", err)
+	}
+	req.Header = authHeader(c)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach obs at %s (is `obs serve` running? set --server or OBS_SERVER): %w", c.String("server"), err)
 	}
@@ -74,6 +82,15 @@ func apiCall(c *cli.Context, path string, params url.Values, out any, anyStatus 
 		return fmt.Errorf("decode answer from %s: %w", u, err)
 	}
 	return nil
+}
+
+// authHeader carries --token (OBS_AUTH_TOKEN) to the server.
+func authHeader(c *cli.Context) http.Header {
+	h := http.Header{}
+	if t := c.String("token"); t != "" {
+		h.Set("Authorization", "Bearer "+t)
+	}
+	return h
 }
 
 func printJSON(c *cli.Context, v any) error {

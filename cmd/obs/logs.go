@@ -31,7 +31,7 @@ func logsCommand() *cli.Command {
 				Name:      "search",
 				Usage:     "newest events matching a KQL query",
 				ArgsUsage: "QUERY",
-				Flags: append([]cli.Flag{serverFlag, outputFlag,
+				Flags: append([]cli.Flag{serverFlag, tokenFlag, outputFlag,
 					&cli.IntFlag{Name: "limit", Value: 100, Usage: "most events to print"}}, timeFlags...),
 				Action: logsSearch,
 			},
@@ -39,7 +39,7 @@ func logsCommand() *cli.Command {
 				Name:      "count",
 				Usage:     "a histogram of matching events over time",
 				ArgsUsage: "QUERY",
-				Flags: append([]cli.Flag{serverFlag, outputFlag,
+				Flags: append([]cli.Flag{serverFlag, tokenFlag, outputFlag,
 					&cli.StringFlag{Name: "interval", Value: "auto", Usage: "bucket width, e.g. 1m"}}, timeFlags...),
 				Action: logsCount,
 			},
@@ -47,7 +47,7 @@ func logsCommand() *cli.Command {
 				Name:      "tail",
 				Usage:     "follow matching events live, until Ctrl-C",
 				ArgsUsage: "[QUERY]",
-				Flags:     []cli.Flag{serverFlag, outputFlag},
+				Flags:     []cli.Flag{serverFlag, tokenFlag, outputFlag},
 				Action:    logsTail,
 			},
 		},
@@ -210,7 +210,7 @@ func logsTail(c *cli.Context) error {
 	}
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.RawQuery = url.Values{"q": {strings.Join(c.Args().Slice(), " ")}}.Encode()
-	conn, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	conn, resp, err := websocket.DefaultDialer.Dial(u.String(), authHeader(c))
 	if err != nil {
 		if resp != nil && resp.StatusCode == 400 {
 			var e struct{ Error string }

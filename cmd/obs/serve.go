@@ -52,6 +52,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
+			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
+			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
 			&cli.StringFlag{Name: "retention-check", Usage: "how often expired logs and spans are removed (default 1m)", EnvVars: []string{"OBS_RETENTION_CHECK"}},
 			&cli.StringFlag{Name: "max-memory", Usage: "memory bound, e.g. 1GiB (default 1GiB)", EnvVars: []string{"OBS_MAX_MEMORY"}},
@@ -84,8 +86,11 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if c.IsSet("auth-token") {
 		cfg.AuthToken = c.String("auth-token")
 	}
-	if err := checkExposure(cfg.HTTP, cfg.AuthToken); err != nil {
-		return cfg, err
+	if c.IsSet("allowed-hosts") {
+		cfg.AllowedHosts = splitList(c.String("allowed-hosts"))
+	}
+	if c.IsSet("zipkin-cors-origins") {
+		cfg.Zipkin.CORSOrigins = splitList(c.String("zipkin-cors-origins"))
 	}
 	if c.IsSet("max-memory") {
 		n, err := configs.ParseBytes(c.String("max-memory"))
@@ -109,6 +114,12 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	}
 	if c.IsSet("zipkin") {
 		cfg.Zipkin.Addr = c.String("zipkin")
+	}
+	// Every listener that serves reads needs the token off loopback.
+	for flag, addr := range map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr} {
+		if err := checkExposure(flag, addr, cfg.AuthToken); err != nil {
+			return cfg, err
+		}
 	}
 	for flag, dst := range map[string]*configs.Duration{"logs-retention": &cfg.Logs.Retention,
 		"flush-interval": &cfg.StatsD.FlushInterval, "metrics-retention": &cfg.Metrics.Retention,
@@ -268,7 +279,9 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("listen zipkin %s: %w", cfg.Zipkin.Addr, err)
 	}
 	zipkinDone := make(chan error, 1)
-	go func() { zipkinDone <- web.Serve(ctx, zln, zipkinMux, log) }()
+	zsec := web.Security{Token: cfg.AuthToken, Loopback: web.IsLoopback(cfg.Zipkin.Addr), AllowedHosts: cfg.AllowedHosts,
+		Intake: web.IntakePaths, ReadOrigins: cfg.Zipkin.CORSOrigins}
+	go func() { zipkinDone <- web.Serve(ctx, zln, zsec.Wrap(zipkinMux), log) }()
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
@@ -299,7 +312,8 @@ func runServe(c *cli.Context) error {
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
 		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
-		Dashboards: dashStore, AuthToken: cfg.AuthToken})
+		Dashboards: dashStore, Security: web.Security{Token: cfg.AuthToken, Loopback: web.IsLoopback(cfg.HTTP),
+			AllowedHosts: cfg.AllowedHosts, Intake: web.IntakePaths}})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
 		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
 
@@ -393,18 +407,25 @@ func reloadOnHUP(ctx context.Context, c *cli.Context, e *alert.Engine, log *slog
 
 // checkExposure refuses to serve a non-loopback address without a token:
 // the UI and APIs would otherwise be open to the network.
-func checkExposure(addr, token string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--http %q: %w", addr, err)
+func checkExposure(flag, addr, token string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s %q: %w", flag, addr, err)
 	}
-	if token != "" {
+	if token != "" || web.IsLoopback(addr) {
 		return nil
 	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return nil
+	return fmt.Errorf("%s %s is reachable from other machines: set --auth-token (or auth_token in the config) to serve it", flag, addr)
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
 	}
-	return fmt.Errorf("--http %s is reachable from other machines: set --auth-token (or auth_token in the config) to serve it", addr)
+	return out
 }
 
 // verifyLogs runs the store's self-check in the background: a big store

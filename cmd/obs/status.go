@@ -22,7 +22,7 @@ func statusCommand() *cli.Command {
 		Name:    "status",
 		Aliases: []string{"health"},
 		Usage:   "say whether the server is OK and, when not, why: what is shed at the memory bound since when, store errors, disk budget",
-		Flags:   []cli.Flag{serverFlag, outputFlag},
+		Flags:   []cli.Flag{serverFlag, tokenFlag, outputFlag},
 		Action: func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
