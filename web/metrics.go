@@ -56,58 +56,15 @@ func (s *Server) routeMetrics() {
 
 // GraphiteTime reads Graphite's from/until: now, -1h / -15min / -2d,
 // unix seconds, YYYYMMDD or HH:MM_YYYYMMDD.
-func GraphiteTime(s string, now time.Time) (int64, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "" || s == "now":
-		return now.Unix(), nil
-	case strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+"):
-		d, err := graphiteInterval(s[1:])
-		if err != nil {
-			return 0, err
-		}
-		if s[0] == '-' {
-			d = -d
-		}
-		return now.Unix() + d, nil
-	case strings.HasPrefix(s, "now-") || strings.HasPrefix(s, "now+"):
-		return GraphiteTime(s[3:], now)
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) != 8 {
-		return n, nil
-	}
-	for _, l := range []string{"15:04_20060102", "20060102", time.RFC3339} {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.Unix(), nil
-		}
-	}
-	return 0, fmt.Errorf("bad time %q (want now, -1h, unix seconds, YYYYMMDD or HH:MM_YYYYMMDD)", s)
-}
-
-func graphiteInterval(s string) (int64, error) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad interval %q", s)
-	}
-	mult := map[string]int64{"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-		"h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
-		"mon": 2592000, "month": 2592000, "months": 2592000, "y": 31536000, "year": 31536000, "years": 31536000}[s[i:]]
-	if mult == 0 {
-		return 0, fmt.Errorf("bad interval unit in %q (s, min, h, d, w, mon, y)", s)
-	}
-	return n * mult, nil
-}
+func GraphiteTime(s string, now time.Time) (int64, error) { return graphite.ParseTime(s, now) }
 
 func formValue(r *http.Request, k string) string {
 	r.ParseForm()
 	return r.Form.Get(k)
 }
 
-// graphiteRange reads from/until with Graphite's default of the last day.
+// graphiteRange reads from/until with Graphite's default of the last day;
+// as graphite-web, the earlier of the two is the start.
 func graphiteRange(r *http.Request) (int64, int64, error) {
 	now := time.Now()
 	from, until := formValue(r, "from"), formValue(r, "until")
@@ -122,10 +79,10 @@ func graphiteRange(r *http.Request) (int64, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("until: %w", err)
 	}
-	if u <= f {
-		return 0, 0, fmt.Errorf("until (%d) must be after from (%d)", u, f)
+	if u == f {
+		return 0, 0, fmt.Errorf("until: from and until are both %d: an empty time range", u)
 	}
-	return f, u, nil
+	return min(f, u), max(f, u), nil
 }
 
 // RenderSeries is one element of /render?format=json.
@@ -136,33 +93,43 @@ type RenderSeries struct {
 }
 
 // RenderTargets evaluates every target; CLI and render share it.
-func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64) ([]RenderSeries, error) {
-	out := []RenderSeries{}
+// maxDataPoints > 0 consolidates as graphite-web's JSON renderer does.
+func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64, maxDataPoints int) ([]RenderSeries, error) {
+	var all []*graphite.Series
 	for _, t := range targets {
+		if strings.TrimSpace(t) == "" {
+			continue
+		}
 		ss, err := graphite.Eval(ctx, f, t, from, until)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %w", t, err)
 		}
-		for _, s := range ss {
-			rs := RenderSeries{Target: s.Name, Datapoints: make([][2]*float64, 0, len(s.Values)), Tags: s.Tags}
-			if rs.Tags == nil {
-				rs.Tags = map[string]string{}
-			}
-			rs.Tags["name"] = s.Name
-			for i, v := range s.Values {
-				ts := float64(s.Start + int64(i)*s.Step)
-				if ts < float64(from) || ts > float64(until) {
-					continue
-				}
-				var vp *float64
-				if !math.IsNaN(v) {
-					vv := v
-					vp = &vv
-				}
-				rs.Datapoints = append(rs.Datapoints, [2]*float64{vp, &ts})
-			}
-			out = append(out, rs)
+		all = append(all, ss...)
+	}
+	if maxDataPoints > 0 {
+		graphite.ConsolidateForRender(all, maxDataPoints)
+	}
+	out := make([]RenderSeries, 0, len(all))
+	for _, s := range all {
+		rs := RenderSeries{Target: s.Name, Tags: map[string]string{}}
+		for k, v := range s.Tags {
+			rs.Tags[k] = v
 		}
+		if _, ok := rs.Tags["name"]; !ok {
+			rs.Tags["name"] = s.Name
+		}
+		pts := s.Points()
+		rs.Datapoints = make([][2]*float64, 0, len(pts))
+		for _, p := range pts {
+			ts := float64(p.TS)
+			var vp *float64
+			if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
+				v := p.Value
+				vp = &v
+			}
+			rs.Datapoints = append(rs.Datapoints, [2]*float64{vp, &ts})
+		}
+		out = append(out, rs)
 	}
 	return out, nil
 }
@@ -192,8 +159,9 @@ func (m *metricsAPI) render(w http.ResponseWriter, r *http.Request) {
 		graphiteErr(w, err)
 		return
 	}
+	// As graphite-web, only a plain non-negative integer counts.
 	maxPoints, _ := strconv.Atoi(r.Form.Get("maxDataPoints"))
-	res, err := RenderTargets(r.Context(), graphite.StoreFetcher{Store: m.store, MaxPoints: maxPoints, BaseStep: m.step}, targets, from, until)
+	res, err := RenderTargets(r.Context(), graphite.StoreFetcher{Store: m.store, BaseStep: m.step}, targets, from, until, max(maxPoints, 0))
 	if err != nil {
 		graphiteErr(w, err)
 		return

@@ -176,6 +176,34 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 	return out, nil
 }
 
+// SeriesIn lists the series matching ms that have data anywhere in
+// [from, to] (unix ms), without reading their samples: Graphite answers a
+// series that exists but has no points in the asked range with nulls.
+func (s *Store) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	set := q.Select(ctx, false, &storage.SelectHints{Start: from, End: to, Func: "series"}, ms...)
+	var out []Series
+	for set.Next() {
+		ser := Series{Labels: map[string]string{}}
+		set.At().Labels().Range(func(l labels.Label) {
+			if l.Name == labels.MetricName {
+				ser.Name = l.Value
+			} else {
+				ser.Labels[l.Name] = l.Value
+			}
+		})
+		out = append(out, ser)
+	}
+	if err := set.Err(); err != nil {
+		return nil, fmt.Errorf("list series: %w", err)
+	}
+	return out, nil
+}
+
 // Names lists metric names with data in [from, to], sorted.
 func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
 	q, err := s.db.Querier(from, to)
