@@ -247,10 +247,9 @@ func fnConstantLine(c *call) ([]*Series, error) {
 	if err != nil {
 		return nil, err
 	}
+	// graphite-web takes the value as a float: constantLine(42) is "42.0".
 	s := constantLineSeries(c.rc, v)
-	s.Name = c.pyArg(0)
-	s.Tags = map[string]string{"name": s.Name}
-	s.PathExpr = "constantLine(" + c.pyArg(0) + ")"
+	s.PathExpr = "constantLine(" + pyRepr(v) + ")"
 	return []*Series{s}, nil
 }
 

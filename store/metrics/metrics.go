@@ -38,6 +38,11 @@ type Label struct{ Name, Value string }
 type Options struct {
 	Retention time.Duration
 	Logger    *slog.Logger
+	// OutOfOrderWindow is how far behind the newest sample a sample may be
+	// and still be stored: Graphite plaintext and DogStatsD |T carry their
+	// own timestamps, and carbon backfills a day at a time. Default 24h
+	// (the retention, if shorter).
+	OutOfOrderWindow time.Duration
 	// Registerer receives the TSDB's own metrics (prometheus_tsdb_*); nil skips them.
 	Registerer prometheus.Registerer
 }
@@ -64,9 +69,14 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.Retention > 0 {
 		opts.RetentionDuration = o.Retention.Milliseconds()
 	}
-	// StatsD |T and Graphite plaintext carry their own timestamps, which
-	// may arrive late; accept up to an hour out of order.
-	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+	ooo := o.OutOfOrderWindow
+	if ooo <= 0 {
+		ooo = 24 * time.Hour
+		if o.Retention > 0 && o.Retention < ooo {
+			ooo = o.Retention
+		}
+	}
+	opts.OutOfOrderTimeWindow = ooo.Milliseconds()
 	db, err := tsdb.Open(dir, o.Logger, o.Registerer, opts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open metrics tsdb %s: %w", dir, err)
