@@ -341,3 +341,19 @@ func TestCarbonRefusesFarFutureAndReadsTags(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseCarbon(f *testing.F) {
+	for _, s := range []string{"a.b 1 1700000000", "a;x=y;z=w -1.5e3 N", "a 1 32503680000", "x;=a 1 1", "a 1e400 1"} {
+		f.Add(s)
+	}
+	now := time.Unix(1800000000, 0)
+	f.Fuzz(func(t *testing.T, line string) {
+		s, err := ParseCarbon([]byte(line), now)
+		if err != nil {
+			return
+		}
+		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.TS > now.Add(MaxFuture).UnixMilli() || s.Name == "" {
+			t.Fatalf("%q gave a sample that would harm the store: %+v", line, s)
+		}
+	})
+}

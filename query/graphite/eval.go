@@ -468,3 +468,32 @@ func unitSeconds(u string) (int64, bool) {
 	}
 	return 0, false
 }
+
+// seriesAndNum, seriesAndInt and seriesAndInterval read the usual
+// (seriesList, n) and (seriesList, interval) argument pairs.
+func (c *call) seriesAndNum(def ...float64) ([]*Series, float64, error) {
+	ss, err := c.series(0)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := c.num(1, def...)
+	return ss, n, err
+}
+
+func (c *call) seriesAndInt(def ...int) ([]*Series, int, error) {
+	ss, err := c.series(0)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := c.int(1, def...)
+	return ss, n, err
+}
+
+func (c *call) seriesAndInterval() ([]*Series, int64, string, error) {
+	ss, err := c.series(0)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	d, text, err := c.interval(1)
+	return ss, d, text, err
+}

@@ -74,11 +74,7 @@ func pyIndex(i, n int) int {
 }
 
 func fnSubstr(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	start, err := c.int(1, 0)
+	ss, start, err := c.seriesAndInt(0)
 	if err != nil {
 		return nil, err
 	}
@@ -439,11 +435,7 @@ func fnCumulative(c *call) ([]*Series, error) {
 }
 
 func fnSetXFilesFactor(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	x, err := c.num(1)
+	ss, x, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}
@@ -487,11 +479,7 @@ func fnRandomWalk(c *call) ([]*Series, error) {
 }
 
 func fnApplyByNode(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	node, err := c.int(1)
+	ss, node, err := c.seriesAndInt()
 	if err != nil {
 		return nil, err
 	}

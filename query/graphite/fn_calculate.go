@@ -152,11 +152,7 @@ func fnExponentialMovingAverage(c *call) ([]*Series, error) {
 }
 
 func fnNPercentile(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.num(1)
+	ss, n, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}
@@ -184,11 +180,7 @@ func fnNPercentile(c *call) ([]*Series, error) {
 }
 
 func fnStdev(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	pointsF, err := c.num(1)
+	ss, pointsF, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}

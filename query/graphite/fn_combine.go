@@ -620,11 +620,7 @@ func fnGroupByTags(c *call) ([]*Series, error) {
 }
 
 func fnPercentileOfSeries(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.num(1)
+	ss, n, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}

@@ -79,11 +79,7 @@ func fnFilterSeries(c *call) ([]*Series, error) {
 // filter registers maximumAbove and its siblings.
 func filter(agg, op string) fnDef {
 	return fnDef{params: []string{"seriesList", "n"}, impl: func(c *call) ([]*Series, error) {
-		ss, err := c.series(0)
-		if err != nil {
-			return nil, err
-		}
-		t, err := c.num(1)
+		ss, t, err := c.seriesAndNum()
 		if err != nil {
 			return nil, err
 		}
@@ -94,11 +90,7 @@ func filter(agg, op string) fnDef {
 // top registers highest/lowest and their fixed-function forms.
 func top(agg string, reverse bool) fnDef {
 	return fnDef{params: []string{"seriesList", "n", "func"}, impl: func(c *call) ([]*Series, error) {
-		ss, err := c.series(0)
-		if err != nil {
-			return nil, err
-		}
-		n, err := c.int(1, 1)
+		ss, n, err := c.seriesAndInt(1)
 		if err != nil {
 			return nil, err
 		}
@@ -128,11 +120,7 @@ func pyHead(ss []*Series, n int) []*Series {
 }
 
 func fnLimit(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.int(1)
+	ss, n, err := c.seriesAndInt()
 	if err != nil {
 		return nil, err
 	}
@@ -224,11 +212,7 @@ func padInt(n uint64) string {
 }
 
 func fnMostDeviant(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.int(1)
+	ss, n, err := c.seriesAndInt()
 	if err != nil {
 		return nil, err
 	}
@@ -257,11 +241,7 @@ func fnMostDeviant(c *call) ([]*Series, error) {
 }
 
 func fnRemoveEmptySeries(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	x, err := c.num(1, 0)
+	ss, x, err := c.seriesAndNum(0)
 	if err != nil {
 		return nil, err
 	}
@@ -332,11 +312,7 @@ func grepFn(keep bool) fnDef {
 }
 
 func fnUseSeriesAbove(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	v, err := c.num(1)
+	ss, v, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}
@@ -387,11 +363,7 @@ func (c *call) evalTarget(target string, rc reqCtx) ([]*Series, error) {
 
 func percentileRemove(above bool) fnDef {
 	return fnDef{params: []string{"seriesList", "n"}, impl: func(c *call) ([]*Series, error) {
-		ss, err := c.series(0)
-		if err != nil {
-			return nil, err
-		}
-		n, err := c.num(1)
+		ss, n, err := c.seriesAndNum()
 		if err != nil {
 			return nil, err
 		}
@@ -419,11 +391,7 @@ func percentileRemove(above bool) fnDef {
 
 func valueRemove(above bool) fnDef {
 	return fnDef{params: []string{"seriesList", "n"}, impl: func(c *call) ([]*Series, error) {
-		ss, err := c.series(0)
-		if err != nil {
-			return nil, err
-		}
-		n, err := c.num(1)
+		ss, n, err := c.seriesAndNum()
 		if err != nil {
 			return nil, err
 		}
@@ -441,11 +409,7 @@ func valueRemove(above bool) fnDef {
 }
 
 func fnRemoveBetweenPercentile(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.num(1)
+	ss, n, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}
@@ -480,11 +444,7 @@ func fnRemoveBetweenPercentile(c *call) ([]*Series, error) {
 }
 
 func fnAverageOutsidePercentile(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	n, err := c.num(1)
+	ss, n, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}

@@ -35,11 +35,7 @@ func pointwise(fname string, f func(v float64) float64) fnDef {
 // withNumber registers name(series,N) functions, N formatted by format.
 func withNumber(fname string, format func(c *call) string, f func(v, n float64) float64, def ...float64) fnDef {
 	return fnDef{impl: func(c *call) ([]*Series, error) {
-		ss, err := c.series(0)
-		if err != nil {
-			return nil, err
-		}
-		n, err := c.num(1, def...)
+		ss, n, err := c.seriesAndNum(def...)
 		if err != nil {
 			return nil, err
 		}
@@ -100,11 +96,7 @@ func fnRound(c *call) ([]*Series, error) {
 }
 
 func fnScaleToSeconds(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	secs, err := c.num(1)
+	ss, secs, err := c.seriesAndNum()
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +114,7 @@ func fnScaleToSeconds(c *call) ([]*Series, error) {
 }
 
 func fnLog(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	base, err := c.num(1, 10)
+	ss, base, err := c.seriesAndNum(10)
 	if err != nil {
 		return nil, err
 	}
@@ -280,11 +268,7 @@ func deltaFn(perSecond bool) func(c *call) ([]*Series, error) {
 }
 
 func fnDelay(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := c.int(1)
+	ss, steps, err := c.seriesAndInt()
 	if err != nil {
 		return nil, err
 	}
@@ -387,11 +371,7 @@ func floorDiv(a, b int64) int64 {
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 
 func fnInterpolate(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := c.num(1, inf)
+	ss, limit, err := c.seriesAndNum(inf)
 	if err != nil {
 		return nil, err
 	}
@@ -424,11 +404,7 @@ func fnInterpolate(c *call) ([]*Series, error) {
 }
 
 func fnKeepLastValue(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := c.num(1, inf)
+	ss, limit, err := c.seriesAndNum(inf)
 	if err != nil {
 		return nil, err
 	}
@@ -482,11 +458,7 @@ func fnChanged(c *call) ([]*Series, error) {
 }
 
 func fnTransformNull(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	def, err := c.num(1, 0)
+	ss, def, err := c.seriesAndNum(0)
 	if err != nil {
 		return nil, err
 	}
@@ -580,11 +552,7 @@ func summarizeValues(s *Series, f aggFn, interval, newStart, newEnd int64) ([]fl
 }
 
 func fnSummarize(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	interval, iv, err := c.interval(1)
+	ss, interval, iv, err := c.seriesAndInterval()
 	if err != nil {
 		return nil, err
 	}
@@ -656,11 +624,7 @@ func alignStart(t int64, unit string) int64 {
 }
 
 func fnSmartSummarize(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	interval, iv, err := c.interval(1)
+	ss, interval, iv, err := c.seriesAndInterval()
 	if err != nil {
 		return nil, err
 	}
@@ -693,11 +657,7 @@ func fnSmartSummarize(c *call) ([]*Series, error) {
 }
 
 func fnHitcount(c *call) ([]*Series, error) {
-	ss, err := c.series(0)
-	if err != nil {
-		return nil, err
-	}
-	interval, iv, err := c.interval(1)
+	ss, interval, iv, err := c.seriesAndInterval()
 	if err != nil {
 		return nil, err
 	}

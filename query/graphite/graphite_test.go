@@ -154,7 +154,10 @@ func TestGlob(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{`aliasByNode(stats_counts.web-api.inbound.response_code.*, 4)`, `sumSeries(a.{b,c}.d, "x", 1.5, true)`, `f(g(h(a)),'s')`, `a.b[0-9]`} {
+	for _, s := range []string{`aliasByNode(stats_counts.web-api.inbound.response_code.*, 4)`, `sumSeries(a.{b,c}.d, "x", 1.5, true)`, `f(g(h(a)),'s')`, `a.b[0-9]`,
+		`movingAverage(counter.total, windowSize='1min', xFilesFactor=0.5)`, `counter.total|scale(2)|alias('x')`, `seriesByTag('env=~pro', 'name!=x')`,
+		`summarize(gaps.long, '20s', 'last', true)`, `hitcount(counter.total, '30s', true)`, `a\(b\).c`, `constantLine(1e3)`, `transformNull(x, None)`,
+		`applyByNode(stats.timers.*.*.*.request-time.upper_90, 2, 'sumSeries(%.*.*.*)', '%.total')`, `reduceSeries(mapSeries(req*, 0), 'asPercent', 1, 'a', 'b')`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
