@@ -172,9 +172,9 @@ var diffTargets = []string{
 // purpose, with the reason. The README lists the same.
 var graphiteDifferences = map[string]string{
 	"events('*')": "obs keeps no Graphite event annotations: an error",
-	"nonNegativeDerivative(diff.counter.c2,300)": "graphite-web fails (HTTP 500) comparing a null with maxValue; obs treats the null as null",
-	"perSecond(diff.counter.c2,None,0)":          "graphite-web fails (HTTP 500) comparing a null with minValue; obs treats the null as null",
-	"mapSeries(diff.servers.*.cpu.*,2)":          "graphite-web cannot render mapSeries outside reduceSeries; obs renders its groups in order",
+	"nonNegativeDerivative(diff.counter.c2,300)":         "graphite-web fails (HTTP 500) comparing a null with maxValue; obs treats the null as null",
+	"perSecond(diff.counter.c2,None,0)":                  "graphite-web fails (HTTP 500) comparing a null with minValue; obs treats the null as null",
+	"mapSeries(diff.servers.*.cpu.*,2)":                  "graphite-web cannot render mapSeries outside reduceSeries; obs renders its groups in order",
 	"aliasSub(diff.web.*.requests,'(?<=web\\.)\\w','X')": "regular expressions are Go's RE2: no lookbehind",
 }
 
