@@ -92,9 +92,9 @@ type RenderSeries struct {
 	Tags       map[string]string `json:"tags"`
 }
 
-// RenderTargets evaluates every target; CLI and render share it.
-// maxDataPoints > 0 consolidates as graphite-web's JSON renderer does.
-func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64, maxDataPoints int) ([]RenderSeries, error) {
+// RenderTargets evaluates every target; maxDataPoints > 0 consolidates as
+// graphite-web's JSON renderer does.
+func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64, maxDataPoints int) ([]*graphite.Series, error) {
 	var all []*graphite.Series
 	for _, t := range targets {
 		if strings.TrimSpace(t) == "" {
@@ -109,29 +109,64 @@ func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []strin
 	if maxDataPoints > 0 {
 		graphite.ConsolidateForRender(all, maxDataPoints)
 	}
-	out := make([]RenderSeries, 0, len(all))
-	for _, s := range all {
-		rs := RenderSeries{Target: s.Name, Tags: map[string]string{}}
-		for k, v := range s.Tags {
-			rs.Tags[k] = v
+	return all, nil
+}
+
+// appendRenderJSON writes /render?format=json (the RenderSeries shape)
+// straight into a buffer: a day of 10 s points is 8,640 pairs a series,
+// and encoding/json with a pointer per value took most of a render.
+func appendRenderJSON(b []byte, ss []*graphite.Series) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		if _, ok := rs.Tags["name"]; !ok {
-			rs.Tags["name"] = s.Name
-		}
-		pts := s.Points()
-		rs.Datapoints = make([][2]*float64, 0, len(pts))
-		for _, p := range pts {
-			ts := float64(p.TS)
-			var vp *float64
-			if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
-				v := p.Value
-				vp = &v
+		b = append(b, `{"target":`...)
+		b = appendJSONString(b, s.Name)
+		b = append(b, `,"datapoints":[`...)
+		for j, p := range s.Points() {
+			if j > 0 {
+				b = append(b, ',')
 			}
-			rs.Datapoints = append(rs.Datapoints, [2]*float64{vp, &ts})
+			b = append(b, '[')
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+				b = append(b, "null"...)
+			} else {
+				b = strconv.AppendFloat(b, p.Value, 'g', -1, 64)
+			}
+			b = append(b, ',')
+			b = strconv.AppendInt(b, p.TS, 10)
+			b = append(b, ']')
 		}
-		out = append(out, rs)
+		b = append(b, `],"tags":{`...)
+		keys := make([]string, 0, len(s.Tags)+1)
+		for k := range s.Tags {
+			keys = append(keys, k)
+		}
+		if _, ok := s.Tags["name"]; !ok {
+			keys = append(keys, "name")
+		}
+		sort.Strings(keys)
+		for j, k := range keys {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			v, ok := s.Tags[k]
+			if !ok {
+				v = s.Name
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, v)
+		}
+		b = append(b, "}}"...)
 	}
-	return out, nil
+	return append(b, ']')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	enc, _ := json.Marshal(s)
+	return append(b, enc...)
 }
 
 func graphiteErr(w http.ResponseWriter, err error) {
@@ -168,17 +203,18 @@ func (m *metricsAPI) render(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Form.Get("format") {
 	case "", "json":
-		writeJSON(w, http.StatusOK, res)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(appendRenderJSON(make([]byte, 0, 64<<10), res))
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv")
 		cw := csv.NewWriter(w)
 		for _, s := range res {
-			for _, dp := range s.Datapoints {
+			for _, p := range s.Points() {
 				v := ""
-				if dp[0] != nil {
-					v = strconv.FormatFloat(*dp[0], 'f', -1, 64)
+				if !math.IsNaN(p.Value) {
+					v = strconv.FormatFloat(p.Value, 'f', -1, 64)
 				}
-				cw.Write([]string{s.Target, time.Unix(int64(*dp[1]), 0).UTC().Format("2006-01-02 15:04:05"), v})
+				cw.Write([]string{s.Name, time.Unix(p.TS, 0).UTC().Format("2006-01-02 15:04:05"), v})
 			}
 		}
 		cw.Flush()
