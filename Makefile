@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-go e2e-deps bench fuzz soak clean
+.PHONY: build run test test-go e2e-deps bench bench-graphite fuzz soak clean
 
 build:
 	$(GO) build -o bin/obs ./cmd/obs
@@ -26,12 +26,18 @@ test: e2e-deps
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./store/... ./ingest/... ./query/... ./bench/...
 
+# /render time, obs beside graphite-web, for BENCHMARKS.md (needs the
+# graphite packages .ci/run installs).
+bench-graphite: e2e-deps
+	OBS_BENCH_GRAPHITE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRenderTimeVsGraphite$$' ./e2e | grep -E 'series x|^(---|ok|FAIL)'
+
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./query/kql
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./ingest/logudp
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./ingest/framing
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./ingest/statsd
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCarbon$$' -fuzztime $(FUZZTIME) ./ingest/statsd
 	$(GO) test -run '^$$' -fuzz '^FuzzFlatten$$' -fuzztime $(FUZZTIME) ./store/logs
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlockIndex$$' -fuzztime $(FUZZTIME) ./store/logs
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./configs

@@ -56,58 +56,15 @@ func (s *Server) routeMetrics() {
 
 // GraphiteTime reads Graphite's from/until: now, -1h / -15min / -2d,
 // unix seconds, YYYYMMDD or HH:MM_YYYYMMDD.
-func GraphiteTime(s string, now time.Time) (int64, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "" || s == "now":
-		return now.Unix(), nil
-	case strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+"):
-		d, err := graphiteInterval(s[1:])
-		if err != nil {
-			return 0, err
-		}
-		if s[0] == '-' {
-			d = -d
-		}
-		return now.Unix() + d, nil
-	case strings.HasPrefix(s, "now-") || strings.HasPrefix(s, "now+"):
-		return GraphiteTime(s[3:], now)
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) != 8 {
-		return n, nil
-	}
-	for _, l := range []string{"15:04_20060102", "20060102", time.RFC3339} {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.Unix(), nil
-		}
-	}
-	return 0, fmt.Errorf("bad time %q (want now, -1h, unix seconds, YYYYMMDD or HH:MM_YYYYMMDD)", s)
-}
-
-func graphiteInterval(s string) (int64, error) {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad interval %q", s)
-	}
-	mult := map[string]int64{"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-		"h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
-		"mon": 2592000, "month": 2592000, "months": 2592000, "y": 31536000, "year": 31536000, "years": 31536000}[s[i:]]
-	if mult == 0 {
-		return 0, fmt.Errorf("bad interval unit in %q (s, min, h, d, w, mon, y)", s)
-	}
-	return n * mult, nil
-}
+func GraphiteTime(s string, now time.Time) (int64, error) { return graphite.ParseTime(s, now) }
 
 func formValue(r *http.Request, k string) string {
 	r.ParseForm()
 	return r.Form.Get(k)
 }
 
-// graphiteRange reads from/until with Graphite's default of the last day.
+// graphiteRange reads from/until with Graphite's default of the last day;
+// as graphite-web, the earlier of the two is the start.
 func graphiteRange(r *http.Request) (int64, int64, error) {
 	now := time.Now()
 	from, until := formValue(r, "from"), formValue(r, "until")
@@ -122,10 +79,10 @@ func graphiteRange(r *http.Request) (int64, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("until: %w", err)
 	}
-	if u <= f {
-		return 0, 0, fmt.Errorf("until (%d) must be after from (%d)", u, f)
+	if u == f {
+		return 0, 0, fmt.Errorf("until: from and until are both %d: an empty time range", u)
 	}
-	return f, u, nil
+	return min(f, u), max(f, u), nil
 }
 
 // RenderSeries is one element of /render?format=json.
@@ -135,36 +92,81 @@ type RenderSeries struct {
 	Tags       map[string]string `json:"tags"`
 }
 
-// RenderTargets evaluates every target; CLI and render share it.
-func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64) ([]RenderSeries, error) {
-	out := []RenderSeries{}
+// RenderTargets evaluates every target; maxDataPoints > 0 consolidates as
+// graphite-web's JSON renderer does.
+func RenderTargets(ctx context.Context, f graphite.StoreFetcher, targets []string, from, until int64, maxDataPoints int) ([]*graphite.Series, error) {
+	var all []*graphite.Series
 	for _, t := range targets {
+		if strings.TrimSpace(t) == "" {
+			continue
+		}
 		ss, err := graphite.Eval(ctx, f, t, from, until)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %w", t, err)
 		}
-		for _, s := range ss {
-			rs := RenderSeries{Target: s.Name, Datapoints: make([][2]*float64, 0, len(s.Values)), Tags: s.Tags}
-			if rs.Tags == nil {
-				rs.Tags = map[string]string{}
-			}
-			rs.Tags["name"] = s.Name
-			for i, v := range s.Values {
-				ts := float64(s.Start + int64(i)*s.Step)
-				if ts < float64(from) || ts > float64(until) {
-					continue
-				}
-				var vp *float64
-				if !math.IsNaN(v) {
-					vv := v
-					vp = &vv
-				}
-				rs.Datapoints = append(rs.Datapoints, [2]*float64{vp, &ts})
-			}
-			out = append(out, rs)
-		}
+		all = append(all, ss...)
 	}
-	return out, nil
+	if maxDataPoints > 0 {
+		graphite.ConsolidateForRender(all, maxDataPoints)
+	}
+	return all, nil
+}
+
+// appendRenderJSON writes /render?format=json (the RenderSeries shape)
+// straight into a buffer: a day of 10 s points is 8,640 pairs a series,
+// and encoding/json with a pointer per value took most of a render.
+func appendRenderJSON(b []byte, ss []*graphite.Series) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"target":`...)
+		b = appendJSONString(b, s.Name)
+		b = append(b, `,"datapoints":[`...)
+		for j, p := range s.Points() {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+				b = append(b, "null"...)
+			} else {
+				b = strconv.AppendFloat(b, p.Value, 'g', -1, 64)
+			}
+			b = append(b, ',')
+			b = strconv.AppendInt(b, p.TS, 10)
+			b = append(b, ']')
+		}
+		b = append(b, `],"tags":{`...)
+		keys := make([]string, 0, len(s.Tags)+1)
+		for k := range s.Tags {
+			keys = append(keys, k)
+		}
+		if _, ok := s.Tags["name"]; !ok {
+			keys = append(keys, "name")
+		}
+		sort.Strings(keys)
+		for j, k := range keys {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			v, ok := s.Tags[k]
+			if !ok {
+				v = s.Name
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, v)
+		}
+		b = append(b, "}}"...)
+	}
+	return append(b, ']')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	enc, _ := json.Marshal(s)
+	return append(b, enc...)
 }
 
 func graphiteErr(w http.ResponseWriter, err error) {
@@ -192,25 +194,27 @@ func (m *metricsAPI) render(w http.ResponseWriter, r *http.Request) {
 		graphiteErr(w, err)
 		return
 	}
+	// As graphite-web, only a plain non-negative integer counts.
 	maxPoints, _ := strconv.Atoi(r.Form.Get("maxDataPoints"))
-	res, err := RenderTargets(r.Context(), graphite.StoreFetcher{Store: m.store, MaxPoints: maxPoints, BaseStep: m.step}, targets, from, until)
+	res, err := RenderTargets(r.Context(), graphite.StoreFetcher{Store: m.store, BaseStep: m.step}, targets, from, until, max(maxPoints, 0))
 	if err != nil {
 		graphiteErr(w, err)
 		return
 	}
 	switch r.Form.Get("format") {
 	case "", "json":
-		writeJSON(w, http.StatusOK, res)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(appendRenderJSON(make([]byte, 0, 64<<10), res))
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv")
 		cw := csv.NewWriter(w)
 		for _, s := range res {
-			for _, dp := range s.Datapoints {
+			for _, p := range s.Points() {
 				v := ""
-				if dp[0] != nil {
-					v = strconv.FormatFloat(*dp[0], 'f', -1, 64)
+				if !math.IsNaN(p.Value) {
+					v = strconv.FormatFloat(p.Value, 'f', -1, 64)
 				}
-				cw.Write([]string{s.Target, time.Unix(int64(*dp[1]), 0).UTC().Format("2006-01-02 15:04:05"), v})
+				cw.Write([]string{s.Name, time.Unix(p.TS, 0).UTC().Format("2006-01-02 15:04:05"), v})
 			}
 		}
 		cw.Flush()

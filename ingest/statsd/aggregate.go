@@ -46,8 +46,9 @@ type series struct {
 }
 
 type timerData struct {
-	values []float64
-	count  float64 // sum of 1/rate
+	values     []float64
+	count      float64 // sum of 1/rate
+	sum, sumSq float64 // running, to refuse values that would overflow
 }
 
 // Aggregator holds what arrived since the last flush.
@@ -66,6 +67,7 @@ type Aggregator struct {
 	direct []Sample
 
 	lastFlush time.Time
+	flushed   bool // a flush happened: Etsy reports the lag from then on
 	keyBuf    []byte
 	addFn     func(Metric) // a.addLocked, bound once: a method value allocates
 	// Rejected counts names refused by the MaxSeries cap.
@@ -153,6 +155,8 @@ func (a *Aggregator) AddLines(payload []byte, other func(kind LineKind, line []b
 			}
 			continue
 		}
+		// Etsy counts every non-empty metric line, good or bad.
+		a.metricsReceived++
 		bad := ParseLine(line, a.addFn)
 		a.badLines += float64(bad)
 		a.totalBad += int64(bad)
@@ -236,17 +240,36 @@ func labelName(s string) string {
 	return string(b)
 }
 
+// bad counts one refused value in statsd.bad_lines_seen; a.mu is held.
+func (a *Aggregator) bad() {
+	a.badLines++
+	a.totalBad++
+}
+
 func (a *Aggregator) addLocked(mv Metric) {
 	m := &mv
-	a.metricsReceived++
 	a.totalMetrics++
 	k := a.key(m)
 	if len(k) == 0 {
-		a.badLines++
+		a.bad()
+		return
+	}
+	if m.TS > 0 && time.Unix(m.TS, 0).After(time.Now().Add(MaxFuture)) {
+		a.bad() // would stop the TSDB taking anything older
+		return
+	}
+	// 1/rate overflows for rates such as 1e-320: refused like NaN.
+	if math.IsInf(1/m.Rate, 0) {
+		a.bad()
 		return
 	}
 	if m.TS > 0 && (m.Type == Counter || m.Type == Gauge) {
-		a.direct = append(a.direct, a.directSample(k, m))
+		d := a.directSample(k, m)
+		if math.IsInf(d.Value, 0) {
+			a.bad()
+			return
+		}
+		a.direct = append(a.direct, d)
 		return
 	}
 	switch m.Type {
@@ -260,7 +283,12 @@ func (a *Aggregator) addLocked(mv Metric) {
 			v = new(float64)
 			a.counters[ks] = v
 		}
-		*v += m.Num / m.Rate
+		sum := *v + m.Num/m.Rate
+		if math.IsInf(sum, 0) {
+			a.bad() // the running sum would overflow: refused, the sum kept
+			return
+		}
+		*v = sum
 	case Timer:
 		td := a.timers[string(k)]
 		if td == nil {
@@ -271,8 +299,16 @@ func (a *Aggregator) addLocked(mv Metric) {
 			td = &timerData{}
 			a.timers[ks] = td
 		}
+		// Refuse a value whose sum or square would overflow the flushed
+		// statistics (Etsy would flush Infinity).
+		sum, sumSq := td.sum+m.Num, td.sumSq+m.Num*m.Num
+		if math.IsInf(sum, 0) || math.IsInf(sumSq, 0) || math.IsInf(td.count+1/m.Rate, 0) {
+			a.bad()
+			return
+		}
 		td.values = append(td.values, m.Num)
 		td.count += 1 / m.Rate
+		td.sum, td.sumSq = sum, sumSq
 	case Gauge:
 		g := a.gauges[string(k)]
 		if g == nil {
@@ -285,6 +321,10 @@ func (a *Aggregator) addLocked(mv Metric) {
 		}
 		// Etsy: a sign makes a delta only if the gauge exists and is non-zero.
 		if *g != 0 && len(m.Value) > 0 && (m.Value[0] == '+' || m.Value[0] == '-') {
+			if math.IsInf(*g+m.Num, 0) {
+				a.bad()
+				return
+			}
 			*g += m.Num
 		} else {
 			*g = m.Num
@@ -361,13 +401,21 @@ func (a *Aggregator) Flush(now time.Time) []Sample {
 		s := a.meta[k]
 		emit("stats.sets."+s.name+".count", s.tags, float64(len(set)))
 	}
-	lag := now.Sub(a.lastFlush) - a.opts.FlushInterval
-	emit("stats.gauges.statsd.timestamp_lag", nil, lag.Seconds())
-	emit("stats.statsd.numStats", nil, float64(len(a.meta)))
+	// Etsy's graphite backend counts each key per type (a key sent as a
+	// counter and a timer twice), its own three counters and, from the
+	// second flush on (when it has a previous one), the lag gauge; the
+	// name has no stats. prefix in its legacy namespace.
+	numStats := len(a.counters) + len(a.timers) + len(a.gauges) + len(a.sets) + 3
+	if a.flushed {
+		lag := now.Sub(a.lastFlush) - a.opts.FlushInterval
+		emit("stats.gauges.statsd.timestamp_lag", nil, lag.Seconds())
+		numStats++
+	}
+	emit("statsd.numStats", nil, float64(numStats))
 	emit("stats.statsd.processing_time", nil, float64(time.Since(start).Milliseconds()))
 	out = append(out, a.direct...)
 	a.direct = nil
-	a.lastFlush = now
+	a.lastFlush, a.flushed = now, true
 	a.reset()
 	return out
 }
@@ -388,7 +436,7 @@ func (a *Aggregator) reset() {
 			delete(a.timers, k)
 			delete(a.meta, k)
 		} else {
-			td.values, td.count = td.values[:0], 0
+			td.values, td.count, td.sum, td.sumSq = td.values[:0], 0, 0, 0
 		}
 	}
 	for k := range a.sets {

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +18,14 @@ import (
 	"github.com/obs-dev/obs/ingest/framing"
 )
 
+// MaxFuture is how far ahead of the clock a sample's own timestamp may
+// be. Further ahead is a bad line: one far-future sample would move the
+// TSDB head so that every later sample looked too old.
+const MaxFuture = 10 * time.Minute
+
 // ParseCarbon reads one Graphite plaintext line, `path value timestamp`
-// (timestamp in unix seconds; -1 or N means now, as carbon allows).
+// (timestamp in unix seconds; -1 or N means now, as carbon allows). A
+// tagged path, name;tag=value;..., becomes the name and labels.
 func ParseCarbon(line []byte, now time.Time) (Sample, error) {
 	f := bytes.Fields(line)
 	if len(f) != 3 {
@@ -32,12 +41,52 @@ func ParseCarbon(line []byte, now time.Time) (Sample, error) {
 		ts = now.Unix()
 	default:
 		t, err := strconv.ParseFloat(string(f[2]), 64)
-		if err != nil || t <= 0 {
+		if err != nil || t <= 0 || math.IsInf(t, 0) {
 			return Sample{}, fmt.Errorf("timestamp %q is not unix seconds", f[2])
+		}
+		if t > float64(now.Add(MaxFuture).Unix()) {
+			return Sample{}, fmt.Errorf("timestamp %q is more than %v ahead of the clock", f[2], MaxFuture)
 		}
 		ts = int64(t)
 	}
-	return Sample{Name: string(f[0]), TS: ts * 1000, Value: v}, nil
+	name, labels, err := carbonTags(string(f[0]))
+	if err != nil {
+		return Sample{}, err
+	}
+	return Sample{Name: name, Labels: labels, TS: ts * 1000, Value: v}, nil
+}
+
+// carbonTags splits carbon's tagged form, as carbon does: each tag is
+// tag=value with a non-empty tag and value, sorted by tag.
+func carbonTags(path string) (string, []Label, error) {
+	name, rest, tagged := strings.Cut(path, ";")
+	if !tagged {
+		return path, nil, nil
+	}
+	name = strings.TrimLeft(name, "~")
+	if name == "" {
+		return "", nil, fmt.Errorf("tagged path %q has no metric name", path)
+	}
+	var out []Label
+	for _, seg := range strings.Split(rest, ";") {
+		k, v, ok := strings.Cut(seg, "=")
+		if !ok || k == "" || v == "" || strings.ContainsAny(k, "!^=") || strings.HasPrefix(v, "~") {
+			return "", nil, fmt.Errorf("tagged path %q: bad tag %q (want tag=value)", path, seg)
+		}
+		if k == "name" || k == "__name__" {
+			return "", nil, fmt.Errorf("tagged path %q: %q is the metric name, not a tag", path, k)
+		}
+		out = append(out, Label{Name: k, Value: v})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	for i := 1; i < len(out); i++ {
+		if out[i].Name == out[i-1].Name {
+			out[i-1] = out[i] // the last one wins, as in carbon's dict
+			out = append(out[:i], out[i+1:]...)
+			i--
+		}
+	}
+	return name, out, nil
 }
 
 // Carbon listens for Graphite plaintext on TCP and UDP.

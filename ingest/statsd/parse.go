@@ -166,7 +166,9 @@ func ParseLine(line []byte, fn func(Metric)) (bad int) {
 				continue
 			}
 			m.Type, m.Value = t, v
-			if !valid(&m) {
+			if !valid(&m) || (m.Num < 0 && string(typ) == "ms") {
+				// Etsy refuses negative durations; DogStatsD's h and d
+				// may be negative.
 				bad++
 				continue
 			}

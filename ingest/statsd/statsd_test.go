@@ -291,3 +291,69 @@ func TestCarbonParse(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedValues: values that would break the store or poison an
+// aggregate are bad lines, and nothing else is lost.
+func TestRefusedValues(t *testing.T) {
+	future := time.Now().Add(time.Hour).Unix()
+	for _, c := range []struct {
+		lines string
+		bad   float64
+		check string
+		want  float64
+	}{
+		{"x:1e308|c\nx:1e308|c", 1, "stats_counts.x", 1e308},
+		{"x:1|c|@1e-320\nx:2|c", 1, "stats_counts.x", 2},
+		{"x:1e200|ms\nx:3|ms", 1, "stats.timers.x.sum", 3},
+		{"x:1e308|g\nx:+1e308|g", 1, "stats.gauges.x", 1e308},
+		{"x:-1|ms\nx:4|ms", 1, "stats.timers.x.count", 1},
+		{"x:-1|h", 0, "stats.timers.x.lower", -1},
+		{"x:1|g|T32503680000\nx:2|g", 1, "stats.gauges.x", 2},
+		{fmt.Sprintf("x:1|c|T%d\nx:5|c", future), 1, "stats_counts.x", 5},
+	} {
+		a := NewAggregator(Options{})
+		a.AddLines([]byte(c.lines), nil)
+		got := flushMap(a, time.Now())
+		if got["stats_counts.statsd.bad_lines_seen"] != c.bad || got[c.check] != c.want {
+			t.Errorf("%q: bad lines %v (want %v), %s = %v (want %v)", c.lines, got["stats_counts.statsd.bad_lines_seen"], c.bad, c.check, got[c.check], c.want)
+		}
+		if got["stats_counts.statsd.metrics_received"] != float64(strings.Count(c.lines, "\n")+1) {
+			t.Errorf("%q: metrics_received %v: Etsy counts every line", c.lines, got["stats_counts.statsd.metrics_received"])
+		}
+	}
+}
+
+func TestCarbonRefusesFarFutureAndReadsTags(t *testing.T) {
+	now := time.Now()
+	if _, err := ParseCarbon([]byte("x 1 32503680000"), now); err == nil {
+		t.Error("a sample in the year 3000 was taken")
+	}
+	if _, err := ParseCarbon([]byte("x 1e400 1"), now); err == nil {
+		t.Error("an infinite value was taken")
+	}
+	s, err := ParseCarbon([]byte(fmt.Sprintf("disk.used;host=a;dc=east 5 %d", now.Unix())), now)
+	if err != nil || s.Name != "disk.used" || fmt.Sprint(s.Labels) != "[{dc east} {host a}]" {
+		t.Errorf("tagged: %+v %v", s, err)
+	}
+	for _, bad := range []string{"x;=a 1 1", "x;a 1 1", ";a=b 1 1", "x;name=y 1 1"} {
+		if _, err := ParseCarbon([]byte(bad), now); err == nil {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+}
+
+func FuzzParseCarbon(f *testing.F) {
+	for _, s := range []string{"a.b 1 1700000000", "a;x=y;z=w -1.5e3 N", "a 1 32503680000", "x;=a 1 1", "a 1e400 1"} {
+		f.Add(s)
+	}
+	now := time.Unix(1800000000, 0)
+	f.Fuzz(func(t *testing.T, line string) {
+		s, err := ParseCarbon([]byte(line), now)
+		if err != nil {
+			return
+		}
+		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.TS > now.Add(MaxFuture).UnixMilli() || s.Name == "" {
+			t.Fatalf("%q gave a sample that would harm the store: %+v", line, s)
+		}
+	})
+}

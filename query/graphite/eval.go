@@ -5,846 +5,495 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 )
 
-// Series is a Graphite series: one value per Step seconds from Start,
-// NaN for null.
-type Series struct {
-	Name   string
-	Start  int64 // unix seconds
-	Step   int64
-	Values []float64
-	Tags   map[string]string
-}
-
-// Fetcher reads the series whose names match a glob, already on the step grid.
+// Fetcher reads series from storage on their native step, over graphite's
+// (from, until] window.
 type Fetcher interface {
+	// Fetch returns the series whose names match a path glob.
 	Fetch(ctx context.Context, glob string, from, until int64) ([]*Series, error)
+	// FetchTagged returns the series matching seriesByTag expressions
+	// ("tag=value", "tag!=value", "tag=~regex", "tag!=~regex").
+	FetchTagged(ctx context.Context, exprs []string, from, until int64) ([]*Series, error)
 }
 
-// Eval evaluates a target over [from, until] (unix seconds).
+// Eval evaluates a target over (from, until] (unix seconds).
 func Eval(ctx context.Context, f Fetcher, target string, from, until int64) ([]*Series, error) {
 	e, err := Parse(target)
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluator{ctx: ctx, f: f, from: from, until: until}
-	return ev.series(e)
+	if from > until {
+		from, until = until, from
+	}
+	ev := &evaluator{ctx: ctx, f: f}
+	return ev.series(e, reqCtx{from: from, until: until, xff: new(float64)})
 }
 
-type evaluator struct {
-	ctx         context.Context
-	f           Fetcher
+// reqCtx is graphite-web's requestContext: the time range a (sub)expression
+// is evaluated over, which movingAverage, timeShift and friends change.
+type reqCtx struct {
 	from, until int64
+	// xff is shared by the whole request: setXFilesFactor changes it for
+	// the functions evaluated after it, as graphite-web's requestContext.
+	xff *float64
+}
+
+// XFF is the request's xFilesFactor.
+func (rc reqCtx) XFF() float64 { return *rc.xff }
+
+type evaluator struct {
+	ctx context.Context
+	f   Fetcher
+	// nested counts re-evaluations (applyByNode, useSeriesAbove) to bound them.
+	nested int
+	// consts are computed series standing in as arguments (reduceSeries).
+	consts map[string][]*Series
+	// stacks are stacked()'s running totals, per stack name.
+	stacks map[string][]float64
 }
 
 func argErr(e *Expr, format string, a ...any) error {
 	return &SyntaxError{e.Pos, fmt.Sprintf(format, a...)}
 }
 
-func (ev *evaluator) series(e *Expr) ([]*Series, error) {
-	switch {
-	case e.Path != "":
-		return ev.f.Fetch(ev.ctx, e.Path, ev.from, ev.until)
-	case e.Func != "":
+var callName = regexp.MustCompile(`(?i)^[a-z]+[(].+[)]$`)
+
+func (ev *evaluator) series(e *Expr, rc reqCtx) ([]*Series, error) {
+	if err := ev.ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch e.Kind {
+	case KindPath:
+		if c, ok := ev.consts[e.Path]; ok {
+			return c, nil
+		}
+		ss, err := ev.f.Fetch(ev.ctx, e.Path, rc.from, rc.until)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			s.PathExpr = e.Path
+			s.XFilesFactor = rc.XFF()
+		}
+		return ss, nil
+	case KindCall:
+		if e.Func == "seriesByTag" {
+			return ev.seriesByTag(e, rc)
+		}
 		fn, ok := functions[e.Func]
 		if !ok {
 			return nil, argErr(e, "unknown function %s", e.Func)
 		}
-		return fn(ev, e)
+		c, err := bind(ev, e, fn, rc)
+		if err != nil {
+			return nil, err
+		}
+		return fn.impl(c)
 	}
 	return nil, argErr(e, "expected a series but found %s", e.String())
 }
 
-func (ev *evaluator) seriesArg(e *Expr, i int) ([]*Series, error) {
-	if i >= len(e.Args) {
-		return nil, argErr(e, "%s: missing series argument %d", e.Func, i+1)
-	}
-	return ev.series(e.Args[i])
-}
-
-// allSeries evaluates every argument as series lists (sumSeries(a, b.*)).
-func (ev *evaluator) allSeries(e *Expr) ([]*Series, error) {
-	var out []*Series
+func (ev *evaluator) seriesByTag(e *Expr, rc reqCtx) ([]*Series, error) {
+	var exprs []string
+	matchesNonEmpty := false
 	for _, a := range e.Args {
-		s, err := ev.series(a)
-		if err != nil {
-			return nil, err
+		if a.Kind != KindString {
+			return nil, argErr(a, "seriesByTag: each argument must be a quoted tag expression such as 'name=a.b'")
 		}
-		out = append(out, s...)
-	}
-	return out, nil
-}
-
-func numArg(e *Expr, i int, def *float64) (float64, error) {
-	if i >= len(e.Args) {
-		if def != nil {
-			return *def, nil
-		}
-		return 0, argErr(e, "%s: missing number argument %d", e.Func, i+1)
-	}
-	a := e.Args[i]
-	if a.Num == nil {
-		return 0, argErr(a, "%s: argument %d must be a number, got %s", e.Func, i+1, a.String())
-	}
-	return *a.Num, nil
-}
-
-func strArg(e *Expr, i int, def string) (string, error) {
-	if i >= len(e.Args) {
-		return def, nil
-	}
-	a := e.Args[i]
-	if a.Str == nil {
-		return "", argErr(a, "%s: argument %d must be a string, got %s", e.Func, i+1, a.String())
-	}
-	return *a.Str, nil
-}
-
-func ptr(f float64) *float64 { return &f }
-
-type fnImpl func(ev *evaluator, e *Expr) ([]*Series, error)
-
-var functions map[string]fnImpl
-
-func init() {
-	functions = map[string]fnImpl{
-		"alias":                 alias,
-		"aliasByNode":           aliasByNode,
-		"aliasSub":              aliasSub,
-		"sumSeries":             combine("sumSeries", aggSum),
-		"sum":                   combine("sumSeries", aggSum),
-		"averageSeries":         combine("averageSeries", aggAvg),
-		"avg":                   combine("averageSeries", aggAvg),
-		"minSeries":             combine("minSeries", aggMin),
-		"maxSeries":             combine("maxSeries", aggMax),
-		"diffSeries":            combine("diffSeries", aggDiff),
-		"multiplySeries":        combine("multiplySeries", aggMul),
-		"countSeries":           countSeries,
-		"divideSeries":          divideSeries,
-		"asPercent":             asPercent,
-		"groupByNode":           groupByNode,
-		"scale":                 perPoint("scale", func(v, a float64) float64 { return v * a }),
-		"offset":                perPoint("offset", func(v, a float64) float64 { return v + a }),
-		"absolute":              mapValues("absolute", math.Abs),
-		"transformNull":         transformNull,
-		"keepLastValue":         keepLastValue,
-		"removeBelowValue":      removeValues("removeBelowValue", func(v, a float64) bool { return v < a }),
-		"removeAboveValue":      removeValues("removeAboveValue", func(v, a float64) bool { return v > a }),
-		"integral":              integral,
-		"derivative":            derivative("derivative", false),
-		"nonNegativeDerivative": derivative("nonNegativeDerivative", true),
-		"perSecond":             perSecond,
-		"movingAverage":         movingAverage,
-		"summarize":             summarize,
-		"hitcount":              hitcount,
-		"timeShift":             timeShift,
-		"highestCurrent":        pick("highestCurrent", last, true),
-		"highestMax":            pick("highestMax", maxOf, true),
-		"highestAverage":        pick("highestAverage", avgOf, true),
-		"lowestCurrent":         pick("lowestCurrent", last, false),
-		"limit":                 limit,
-		"sortByMaxima":          sortBy(maxOf, true),
-		"sortByName":            sortByName,
-		"constantLine":          constantLine,
-	}
-}
-
-func alias(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	name, err := strArg(e, 1, "")
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		s.Name = name
-	}
-	return ss, nil
-}
-
-// baseName strips function wrappers: "sumSeries(a.b.c)" -> "a.b.c".
-func baseName(n string) string {
-	for {
-		i := strings.LastIndexByte(n, '(')
-		if i < 0 {
-			return n
-		}
-		n = n[i+1:]
-		if j := strings.IndexAny(n, ",)"); j >= 0 {
-			n = n[:j]
-		}
-	}
-}
-
-func aliasByNode(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	var nodes []int
-	for i := 1; i < len(e.Args); i++ {
-		n, err := numArg(e, i, nil)
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, int(n))
-	}
-	for _, s := range ss {
-		s.Name = byNodes(s.Name, nodes)
-	}
-	return ss, nil
-}
-
-func byNodes(name string, nodes []int) string {
-	parts := strings.Split(baseName(name), ".")
-	var out []string
-	for _, n := range nodes {
-		if n < 0 {
-			n += len(parts)
-		}
-		if n >= 0 && n < len(parts) {
-			out = append(out, parts[n])
-		}
-	}
-	return strings.Join(out, ".")
-}
-
-func aliasSub(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	search, err := strArg(e, 1, "")
-	if err != nil {
-		return nil, err
-	}
-	repl, err := strArg(e, 2, "")
-	if err != nil {
-		return nil, err
-	}
-	re, err := regexp.Compile(search)
-	if err != nil {
-		return nil, argErr(e.Args[1], "aliasSub: bad regular expression: %v", err)
-	}
-	repl = regexp.MustCompile(`\\(\d)`).ReplaceAllString(repl, "$${$1}")
-	for _, s := range ss {
-		s.Name = re.ReplaceAllString(s.Name, repl)
-	}
-	return ss, nil
-}
-
-// aggregators see one column of non-null values; ok=false yields null.
-type aggFn func(vals []float64) (float64, bool)
-
-// fold reduces a column left to right; an empty column is null.
-func fold(f func(acc, x float64) float64) aggFn {
-	return func(v []float64) (float64, bool) {
-		if len(v) == 0 {
-			return 0, false
-		}
-		acc := v[0]
-		for _, x := range v[1:] {
-			acc = f(acc, x)
-		}
-		return acc, true
-	}
-}
-
-var (
-	aggSum  = fold(func(a, x float64) float64 { return a + x })
-	aggMin  = fold(math.Min)
-	aggMax  = fold(math.Max)
-	aggDiff = fold(func(a, x float64) float64 { return a - x })
-	aggMul  = fold(func(a, x float64) float64 { return a * x })
-)
-
-func aggAvg(v []float64) (float64, bool) { s, ok := aggSum(v); return s / float64(len(v)), ok }
-
-// aggregate combines series point by point, skipping nulls as Graphite does.
-func aggregate(name string, ss []*Series, f aggFn) *Series {
-	if len(ss) == 0 {
-		return nil
-	}
-	n := 0
-	for _, s := range ss {
-		n = max(n, len(s.Values))
-	}
-	out := &Series{Name: name, Start: ss[0].Start, Step: ss[0].Step, Values: make([]float64, n)}
-	col := make([]float64, 0, len(ss))
-	for i := 0; i < n; i++ {
-		col = col[:0]
-		for _, s := range ss {
-			if i < len(s.Values) && !math.IsNaN(s.Values[i]) {
-				col = append(col, s.Values[i])
-			}
-		}
-		v, ok := f(col)
+		tag, op, val, ok := ParseTagExpr(a.Str)
 		if !ok {
-			v = math.NaN()
+			return nil, argErr(a, "seriesByTag: %q is not tag=value, tag!=value, tag=~regex or tag!=~regex", a.Str)
 		}
-		out.Values[i] = v
-	}
-	return out
-}
-
-func combine(fname string, f aggFn) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.allSeries(e)
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		for _, a := range e.Args {
-			names = append(names, a.String())
-		}
-		out := aggregate(fname+"("+strings.Join(names, ",")+")", ss, f)
-		if out == nil {
-			return nil, nil
-		}
-		return []*Series{out}, nil
-	}
-}
-
-func countSeries(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.allSeries(e)
-	if err != nil {
-		return nil, err
-	}
-	n := int((ev.until - ev.from) / 10)
-	step := int64(10)
-	if len(ss) > 0 {
-		n, step = len(ss[0].Values), ss[0].Step
-	}
-	out := &Series{Name: "countSeries()", Start: ev.from, Step: step, Values: make([]float64, n)}
-	for i := range out.Values {
-		out.Values[i] = float64(len(ss))
-	}
-	return []*Series{out}, nil
-}
-
-func divideSeries(ev *evaluator, e *Expr) ([]*Series, error) {
-	num, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	den, err := ev.seriesArg(e, 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(den) != 1 {
-		return nil, argErr(e, "divideSeries: the divisor must be exactly one series, got %d", len(den))
-	}
-	d := den[0]
-	for _, s := range num {
-		for i := range s.Values {
-			if i >= len(d.Values) || d.Values[i] == 0 || math.IsNaN(d.Values[i]) {
-				s.Values[i] = math.NaN()
-			} else {
-				s.Values[i] /= d.Values[i]
+		if op == "=~" || op == "!=~" {
+			if _, err := regexp.Compile(val); err != nil {
+				return nil, argErr(a, "seriesByTag: bad regular expression %q: %v", val, err)
 			}
 		}
-		s.Name = "divideSeries(" + s.Name + "," + d.Name + ")"
+		if !TagExprMatches(tag, op, val, "") {
+			matchesNonEmpty = true
+		}
+		exprs = append(exprs, a.Str)
 	}
-	return num, nil
-}
-
-func asPercent(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
+	if !matchesNonEmpty {
+		return nil, argErr(e, "seriesByTag: at least one tag expression must not match an empty value")
+	}
+	ss, err := ev.f.FetchTagged(ev.ctx, exprs, rc.from, rc.until)
 	if err != nil {
 		return nil, err
-	}
-	var total []float64
-	switch {
-	case len(e.Args) > 1 && e.Args[1].Num != nil:
-		t := *e.Args[1].Num
-		for _, s := range ss {
-			for i := range s.Values {
-				s.Values[i] = s.Values[i] / t * 100
-			}
-			s.Name = fmt.Sprintf("asPercent(%s,%g)", s.Name, t)
-		}
-		return ss, nil
-	case len(e.Args) > 1:
-		ts, err := ev.series(e.Args[1])
-		if err != nil {
-			return nil, err
-		}
-		if t := aggregate("total", ts, aggSum); t != nil {
-			total = t.Values
-		}
-	default:
-		if t := aggregate("total", ss, aggSum); t != nil {
-			total = t.Values
-		}
 	}
 	for _, s := range ss {
-		for i := range s.Values {
-			if i >= len(total) || total[i] == 0 || math.IsNaN(total[i]) {
-				s.Values[i] = math.NaN()
-			} else {
-				s.Values[i] = s.Values[i] / total[i] * 100
-			}
-		}
-		s.Name = "asPercent(" + s.Name + ")"
+		s.PathExpr = e.Raw
+		s.XFilesFactor = rc.XFF()
 	}
 	return ss, nil
 }
 
-func groupByNode(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
+// ParseTagExpr splits a seriesByTag expression into tag, operator and value.
+func ParseTagExpr(s string) (tag, op, val string, ok bool) {
+	i := strings.IndexAny(s, "!=")
+	if i <= 0 || strings.ContainsAny(s[:i], ";") {
+		return "", "", "", false
 	}
-	node, err := numArg(e, 1, nil)
-	if err != nil {
-		return nil, err
-	}
-	fname, err := strArg(e, 2, "average")
-	if err != nil {
-		return nil, err
-	}
-	agg := map[string]aggFn{"sum": aggSum, "sumSeries": aggSum, "average": aggAvg, "avg": aggAvg, "averageSeries": aggAvg,
-		"min": aggMin, "minSeries": aggMin, "max": aggMax, "maxSeries": aggMax, "diff": aggDiff, "multiply": aggMul}[fname]
-	if agg == nil {
-		return nil, argErr(e.Args[2], "groupByNode: unknown aggregation %q (sum, average, min, max, diff, multiply)", fname)
-	}
-	groups := map[string][]*Series{}
-	var keys []string
-	for _, s := range ss {
-		k := byNodes(s.Name, []int{int(node)})
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
+	tag, rest := s[:i], s[i:]
+	for _, o := range []string{"!=~", "=~", "!=", "="} {
+		if strings.HasPrefix(rest, o) {
+			val = rest[len(o):]
+			if strings.Contains(val, ";") {
+				return "", "", "", false
+			}
+			return tag, o, val, true
 		}
-		groups[k] = append(groups[k], s)
 	}
-	var out []*Series
-	for _, k := range keys {
-		out = append(out, aggregate(k, groups[k], agg))
-	}
-	return out, nil
+	return "", "", "", false
 }
 
-func perPoint(fname string, f func(v, a float64) float64) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
+// TagExprMatches applies one expression to a series' tag value ("" when
+// the series lacks the tag). Regexes match at the start, as Python's
+// re.match.
+func TagExprMatches(tag, op, val, v string) bool {
+	switch op {
+	case "=":
+		return v == val
+	case "!=":
+		return v != val
+	case "=~", "!=~":
+		re, err := regexp.Compile("^(?:" + val + ")")
 		if err != nil {
-			return nil, err
-		}
-		a, err := numArg(e, 1, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			for i, v := range s.Values {
-				if !math.IsNaN(v) {
-					s.Values[i] = f(v, a)
-				}
-			}
-			s.Name = fmt.Sprintf("%s(%s,%g)", fname, s.Name, a)
-		}
-		return ss, nil
-	}
-}
-
-func mapValues(fname string, f func(float64) float64) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			for i, v := range s.Values {
-				if !math.IsNaN(v) {
-					s.Values[i] = f(v)
-				}
-			}
-			s.Name = fname + "(" + s.Name + ")"
-		}
-		return ss, nil
-	}
-}
-
-func transformNull(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	def, err := numArg(e, 1, ptr(0))
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		for i, v := range s.Values {
-			if math.IsNaN(v) {
-				s.Values[i] = def
-			}
-		}
-		s.Name = "transformNull(" + s.Name + ")"
-	}
-	return ss, nil
-}
-
-func keepLastValue(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := numArg(e, 1, ptr(math.Inf(1)))
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		last, gap := math.NaN(), 0
-		for i, v := range s.Values {
-			if math.IsNaN(v) {
-				gap++
-				if float64(gap) <= limit && !math.IsNaN(last) {
-					s.Values[i] = last
-				}
-				continue
-			}
-			last, gap = v, 0
-		}
-		s.Name = "keepLastValue(" + s.Name + ")"
-	}
-	return ss, nil
-}
-
-// removeValues nulls the points drop picks (nulls stay null).
-func removeValues(fname string, drop func(v, a float64) bool) fnImpl {
-	return perPoint(fname, func(v, a float64) float64 {
-		if drop(v, a) {
-			return math.NaN()
-		}
-		return v
-	})
-}
-
-func integral(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		acc := 0.0
-		for i, v := range s.Values {
-			if !math.IsNaN(v) {
-				acc += v
-				s.Values[i] = acc
-			}
-		}
-		s.Name = "integral(" + s.Name + ")"
-	}
-	return ss, nil
-}
-
-func derivative(fname string, nonNeg bool) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range ss {
-			prev := math.NaN()
-			for i, v := range s.Values {
-				d := v - prev
-				if math.IsNaN(v) || math.IsNaN(prev) || (nonNeg && d < 0) {
-					s.Values[i] = math.NaN()
-				} else {
-					s.Values[i] = d
-				}
-				if !math.IsNaN(v) {
-					prev = v
-				}
-			}
-			s.Name = fname + "(" + s.Name + ")"
-		}
-		return ss, nil
-	}
-}
-
-func perSecond(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := derivative("perSecond", true)(ev, e)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		for i := range s.Values {
-			s.Values[i] /= float64(s.Step)
-		}
-	}
-	return ss, nil
-}
-
-func movingAverage(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	var points int
-	if len(e.Args) > 1 && e.Args[1].Str != nil {
-		d, err := parseInterval(*e.Args[1].Str)
-		if err != nil {
-			return nil, argErr(e.Args[1], "movingAverage: %v", err)
-		}
-		if len(ss) > 0 {
-			points = int(d / ss[0].Step)
-		}
-	} else {
-		n, err := numArg(e, 1, nil)
-		if err != nil {
-			return nil, err
-		}
-		points = int(n)
-	}
-	if points < 1 {
-		points = 1
-	}
-	for _, s := range ss {
-		src := append([]float64(nil), s.Values...)
-		for i := range s.Values {
-			var win []float64
-			for j := max(0, i-points+1); j <= i; j++ {
-				if !math.IsNaN(src[j]) {
-					win = append(win, src[j])
-				}
-			}
-			if v, ok := aggAvg(win); ok {
-				s.Values[i] = v
-			} else {
-				s.Values[i] = math.NaN()
-			}
-		}
-		s.Name = fmt.Sprintf("movingAverage(%s,%s)", s.Name, e.Args[1].String())
-	}
-	return ss, nil
-}
-
-// parseInterval reads Graphite intervals: 30s, 5min, 1h, 1d, 1w, 1mon, 1y.
-func parseInterval(s string) (int64, error) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "-")
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n := int64(1)
-	if i > 0 {
-		fmt.Sscanf(s[:i], "%d", &n)
-	}
-	unit := s[i:]
-	mult := map[string]int64{"s": 1, "sec": 1, "second": 1, "seconds": 1, "min": 60, "minute": 60, "minutes": 60, "m": 60,
-		"h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
-		"mon": 2592000, "month": 2592000, "months": 2592000, "y": 31536000, "year": 31536000, "years": 31536000}[unit]
-	if mult == 0 {
-		return 0, fmt.Errorf("bad interval %q (want e.g. 30s, 5min, 1h, 1d)", s)
-	}
-	return n * mult, nil
-}
-
-func bucketize(ev *evaluator, e *Expr, fname string, hit bool) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	iv, err := strArg(e, 1, "")
-	if err != nil {
-		return nil, err
-	}
-	size, err := parseInterval(iv)
-	if err != nil {
-		return nil, argErr(e.Args[1], "%s: %v", fname, err)
-	}
-	how, err := strArg(e, 2, "sum")
-	if err != nil {
-		return nil, err
-	}
-	agg := map[string]aggFn{"sum": aggSum, "avg": aggAvg, "average": aggAvg, "max": aggMax, "min": aggMin,
-		"last": func(v []float64) (float64, bool) {
-			if len(v) == 0 {
-				return 0, false
-			}
-			return v[len(v)-1], true
-		}}[how]
-	if hit {
-		agg = aggSum
-	}
-	if agg == nil {
-		return nil, argErr(e.Args[2], "%s: unknown function %q (sum, avg, max, min, last)", fname, how)
-	}
-	var out []*Series
-	for _, s := range ss {
-		start := s.Start / size * size
-		n := int((s.Start+int64(len(s.Values))*s.Step-start+size-1)/size) + 0
-		buckets := make([][]float64, n)
-		for i, v := range s.Values {
-			if math.IsNaN(v) {
-				continue
-			}
-			if hit {
-				v *= float64(s.Step)
-			}
-			b := int((s.Start + int64(i)*s.Step - start) / size)
-			if b >= 0 && b < n {
-				buckets[b] = append(buckets[b], v)
-			}
-		}
-		r := &Series{Name: fmt.Sprintf("%s(%s,\"%s\",\"%s\")", fname, s.Name, iv, how), Start: start, Step: size, Values: make([]float64, n), Tags: s.Tags}
-		if hit {
-			r.Name = fmt.Sprintf("hitcount(%s,\"%s\")", s.Name, iv)
-		}
-		for i, b := range buckets {
-			if v, ok := agg(b); ok {
-				r.Values[i] = v
-			} else {
-				r.Values[i] = math.NaN()
-			}
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func summarize(ev *evaluator, e *Expr) ([]*Series, error) {
-	return bucketize(ev, e, "summarize", false)
-}
-func hitcount(ev *evaluator, e *Expr) ([]*Series, error) { return bucketize(ev, e, "hitcount", true) }
-
-func timeShift(ev *evaluator, e *Expr) ([]*Series, error) {
-	iv, err := strArg(e, 1, "")
-	if err != nil {
-		return nil, err
-	}
-	d, err := parseInterval(iv)
-	if err != nil {
-		return nil, argErr(e.Args[1], "timeShift: %v", err)
-	}
-	if strings.HasPrefix(strings.TrimSpace(iv), "+") {
-		d = -d
-	}
-	shifted := &evaluator{ctx: ev.ctx, f: ev.f, from: ev.from - d, until: ev.until - d}
-	ss, err := shifted.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range ss {
-		s.Start += d
-		s.Name = fmt.Sprintf("timeShift(%s,'%s')", s.Name, iv)
-	}
-	return ss, nil
-}
-
-func last(s *Series) float64 {
-	for i := len(s.Values) - 1; i >= 0; i-- {
-		if !math.IsNaN(s.Values[i]) {
-			return s.Values[i]
-		}
-	}
-	return math.NaN()
-}
-
-func maxOf(s *Series) float64 {
-	m := math.NaN()
-	for _, v := range s.Values {
-		if !math.IsNaN(v) && (math.IsNaN(m) || v > m) {
-			m = v
-		}
-	}
-	return m
-}
-
-func avgOf(s *Series) float64 {
-	var vals []float64
-	for _, v := range s.Values {
-		if !math.IsNaN(v) {
-			vals = append(vals, v)
-		}
-	}
-	v, ok := aggAvg(vals)
-	if !ok {
-		return math.NaN()
-	}
-	return v
-}
-
-func sortSeries(ss []*Series, key func(*Series) float64, desc bool) {
-	sort.SliceStable(ss, func(i, j int) bool {
-		a, b := key(ss[i]), key(ss[j])
-		if math.IsNaN(a) {
 			return false
 		}
-		if math.IsNaN(b) {
-			return true
-		}
-		if desc {
-			return a > b
-		}
-		return a < b
-	})
+		return re.MatchString(v) == (op == "=~")
+	}
+	return false
 }
 
-func pick(fname string, key func(*Series) float64, desc bool) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
+// fnDef is one function: its parameter names (for keyword arguments) and
+// its implementation.
+type fnDef struct {
+	params []string
+	impl   func(c *call) ([]*Series, error)
+}
+
+// call is one bound call: positional arguments with keyword arguments
+// moved into their places, evaluated on demand.
+type call struct {
+	ev   *evaluator
+	e    *Expr
+	args []*Expr
+	rc   reqCtx
+}
+
+func bind(ev *evaluator, e *Expr, fn fnDef, rc reqCtx) (*call, error) {
+	args := append([]*Expr(nil), e.Args...)
+	for _, kw := range e.Kwargs {
+		idx := -1
+		for i, p := range fn.params {
+			if p == kw.Name {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return nil, argErr(kw.Val, "%s: unknown keyword argument %s (parameters: %s)", e.Func, kw.Name, strings.Join(fn.params, ", "))
+		}
+		for len(args) <= idx {
+			args = append(args, nil)
+		}
+		args[idx] = kw.Val
+	}
+	return &call{ev: ev, e: e, args: args, rc: rc}, nil
+}
+
+func (c *call) has(i int) bool {
+	return i < len(c.args) && c.args[i] != nil && c.args[i].Kind != KindNone
+}
+
+func (c *call) arg(i int) *Expr {
+	if i < len(c.args) && c.args[i] != nil {
+		return c.args[i]
+	}
+	return c.e
+}
+
+func (c *call) name() string { return c.e.Func }
+
+// series evaluates argument i as a series list.
+func (c *call) series(i int) ([]*Series, error) {
+	if !c.has(i) {
+		return nil, argErr(c.e, "%s: missing series argument %d", c.name(), i+1)
+	}
+	return c.ev.series(c.args[i], c.rc)
+}
+
+// seriesAt evaluates argument i over another time range.
+func (c *call) seriesAt(i int, rc reqCtx) ([]*Series, error) {
+	if !c.has(i) {
+		return nil, argErr(c.e, "%s: missing series argument %d", c.name(), i+1)
+	}
+	return c.ev.series(c.args[i], rc)
+}
+
+// seriesLists evaluates arguments from i on, each a series list.
+func (c *call) seriesLists(from int) ([][]*Series, error) {
+	var out [][]*Series
+	for i := from; i < len(c.args); i++ {
+		ss, err := c.series(i)
 		if err != nil {
 			return nil, err
 		}
-		n, err := numArg(e, 1, ptr(1))
+		out = append(out, ss)
+	}
+	return out, nil
+}
+
+func (c *call) isNum(i int) bool {
+	return c.has(i) && (c.args[i].Kind == KindInt || c.args[i].Kind == KindFloat)
+}
+
+func (c *call) isStr(i int) bool { return c.has(i) && c.args[i].Kind == KindString }
+
+func (c *call) num(i int, def ...float64) (float64, error) {
+	if !c.has(i) {
+		if len(def) > 0 {
+			return def[0], nil
+		}
+		return 0, argErr(c.e, "%s: missing number argument %d", c.name(), i+1)
+	}
+	a := c.args[i]
+	switch a.Kind {
+	case KindInt, KindFloat:
+		return a.Num, nil
+	case KindBool:
+		if a.Bool {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	return 0, argErr(a, "%s: argument %d must be a number, got %s", c.name(), i+1, a.String())
+}
+
+func (c *call) int(i int, def ...int) (int, error) {
+	var d []float64
+	for _, x := range def {
+		d = append(d, float64(x))
+	}
+	f, err := c.num(i, d...)
+	return int(f), err
+}
+
+func (c *call) str(i int, def ...string) (string, error) {
+	if !c.has(i) {
+		if len(def) > 0 {
+			return def[0], nil
+		}
+		return "", argErr(c.e, "%s: missing string argument %d", c.name(), i+1)
+	}
+	a := c.args[i]
+	if a.Kind != KindString {
+		return "", argErr(a, "%s: argument %d must be a string, got %s", c.name(), i+1, a.String())
+	}
+	return a.Str, nil
+}
+
+func (c *call) boolean(i int, def bool) (bool, error) {
+	if !c.has(i) {
+		return def, nil
+	}
+	a := c.args[i]
+	switch a.Kind {
+	case KindBool:
+		return a.Bool, nil
+	case KindInt, KindFloat:
+		return a.Num != 0, nil
+	case KindString:
+		return a.Str != "", nil
+	}
+	return false, argErr(a, "%s: argument %d must be true or false, got %s", c.name(), i+1, a.String())
+}
+
+// pyArg formats argument i as Python's %s would (ints without a point,
+// floats as repr, strings bare).
+func (c *call) pyArg(i int) string {
+	if !c.has(i) {
+		return "None"
+	}
+	a := c.args[i]
+	switch a.Kind {
+	case KindInt:
+		return strconv.FormatInt(int64(a.Num), 10)
+	case KindFloat:
+		return pyRepr(a.Num)
+	case KindString:
+		return a.Str
+	case KindBool:
+		if a.Bool {
+			return "True"
+		}
+		return "False"
+	}
+	return a.String()
+}
+
+// interval reads argument i as a Graphite interval ("5min", "-1h") in seconds.
+func (c *call) interval(i int) (int64, string, error) {
+	s, err := c.str(i)
+	if err != nil {
+		return 0, "", err
+	}
+	d, err := ParseInterval(s)
+	if err != nil {
+		return 0, "", argErr(c.args[i], "%s: %v", c.name(), err)
+	}
+	return d, s, nil
+}
+
+func (c *call) aggFunc(i int, def string) (aggFn, string, error) {
+	name, err := c.str(i, def)
+	if err != nil {
+		return nil, "", err
+	}
+	f := aggFuncs[strings.TrimSuffix(name, "Series")]
+	if f == nil {
+		f = aggFuncs[name]
+	}
+	if f == nil {
+		return nil, "", argErr(c.arg(i), "%s: unsupported aggregation function %q (%s)", c.name(), name, aggFuncNames)
+	}
+	return f, name, nil
+}
+
+// pyRepr is Python's repr of a float: shortest round trip, always with a
+// point or exponent.
+func pyRepr(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	abs := math.Abs(f)
+	if abs != 0 && (abs < 1e-4 || abs >= 1e16) {
+		s := strconv.FormatFloat(f, 'e', -1, 64)
+		// Go writes 1e+16 and 1e-05 as Python does.
+		return s
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// pyG is Python's %g.
+func pyG(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', 6, 64)
+}
+
+// pyD is Python's %d of a number.
+func pyD(f float64) string { return strconv.FormatInt(int64(f), 10) }
+
+// ParseInterval reads Graphite's time offsets (parseTimeOffset): an
+// optional sign, a number and a unit (s, min, h, d, w, mon, y and their
+// long forms); several may follow each other ("1h30min"). The result is
+// signed seconds.
+func ParseInterval(s string) (int64, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	sign := int64(1)
+	if strings.HasPrefix(s, "-") {
+		sign, s = -1, s[1:]
+	} else if strings.HasPrefix(s, "+") {
+		s = s[1:]
+	}
+	if s == "" {
+		return 0, fmt.Errorf("bad interval %q (want e.g. 30s, 5min, 1h, 1d)", orig)
+	}
+	total := int64(0)
+	for s != "" {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return 0, fmt.Errorf("bad interval %q (want e.g. 30s, 5min, 1h, 1d)", orig)
+		}
+		n, err := strconv.ParseInt(s[:i], 10, 64)
 		if err != nil {
-			return nil, err
+			return 0, fmt.Errorf("bad interval %q: %w", orig, err)
 		}
-		sortSeries(ss, key, desc)
-		if int(n) < len(ss) {
-			ss = ss[:int(n)]
+		s = strings.TrimLeft(s[i:], " ")
+		j := 0
+		for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
+			j++
 		}
-		return ss, nil
-	}
-}
-
-func sortBy(key func(*Series) float64, desc bool) fnImpl {
-	return func(ev *evaluator, e *Expr) ([]*Series, error) {
-		ss, err := ev.seriesArg(e, 0)
-		if err != nil {
-			return nil, err
+		mult, ok := unitSeconds(strings.ToLower(s[:j]))
+		if !ok {
+			return 0, fmt.Errorf("bad interval %q: unknown unit %q (s, min, h, d, w, mon, y)", orig, s[:j])
 		}
-		sortSeries(ss, key, desc)
-		return ss, nil
+		total += n * mult
+		s = strings.TrimLeft(s[j:], " ")
 	}
+	return sign * total, nil
 }
 
-func limit(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
-	if err != nil {
-		return nil, err
+// unitSeconds follows graphite-web's getUnitString: a unit is known by
+// its prefix (s, min, h, d, w, mon, y).
+func unitSeconds(u string) (int64, bool) {
+	switch {
+	case strings.HasPrefix(u, "s"):
+		return 1, true
+	case strings.HasPrefix(u, "min"):
+		return 60, true
+	case strings.HasPrefix(u, "h"):
+		return 3600, true
+	case strings.HasPrefix(u, "d"):
+		return 86400, true
+	case strings.HasPrefix(u, "w"):
+		return 604800, true
+	case strings.HasPrefix(u, "mon"):
+		return 30 * 86400, true
+	case strings.HasPrefix(u, "y"):
+		return 365 * 86400, true
 	}
-	n, err := numArg(e, 1, nil)
-	if err != nil {
-		return nil, err
-	}
-	if int(n) < len(ss) {
-		ss = ss[:int(n)]
-	}
-	return ss, nil
+	return 0, false
 }
 
-func sortByName(ev *evaluator, e *Expr) ([]*Series, error) {
-	ss, err := ev.seriesArg(e, 0)
+// seriesAndNum, seriesAndInt and seriesAndInterval read the usual
+// (seriesList, n) and (seriesList, interval) argument pairs.
+func (c *call) seriesAndNum(def ...float64) ([]*Series, float64, error) {
+	ss, err := c.series(0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	sort.SliceStable(ss, func(i, j int) bool { return ss[i].Name < ss[j].Name })
-	return ss, nil
+	n, err := c.num(1, def...)
+	return ss, n, err
 }
 
-func constantLine(ev *evaluator, e *Expr) ([]*Series, error) {
-	v, err := numArg(e, 0, nil)
+func (c *call) seriesAndInt(def ...int) ([]*Series, int, error) {
+	ss, err := c.series(0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	step := max(ev.until-ev.from, 1)
-	return []*Series{{Name: fmt.Sprintf("%g", v), Start: ev.from, Step: step, Values: []float64{v, v}}}, nil
+	n, err := c.int(1, def...)
+	return ss, n, err
+}
+
+func (c *call) seriesAndInterval() ([]*Series, int64, string, error) {
+	ss, err := c.series(0)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	d, text, err := c.interval(1)
+	return ss, d, text, err
 }

@@ -2,9 +2,12 @@ package graphite
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,69 +19,128 @@ import (
 // StoreFetcher reads Graphite series from the metrics store.
 type StoreFetcher struct {
 	Store *metrics.Store
-	// MaxPoints bounds points per series; the step grows to fit (default 1440).
-	MaxPoints int
-	// BaseStep is the finest grid in seconds: the StatsD flush interval, the
-	// resolution data arrives at (default 10).
+	// BaseStep is the grid in seconds: the StatsD flush interval, the
+	// resolution data arrives at (default 10), as a whisper schema's step.
 	BaseStep int64
+	// Now is the clock (default time.Now); as whisper, no point lies after it.
+	Now func() time.Time
 }
 
-// Step is the grid for a range: the base step (StatsD's flush interval), or
-// a multiple of it so that no series has more than maxPoints points.
-func Step(from, until int64, maxPoints int, base int64) int64 {
-	if maxPoints <= 0 {
-		maxPoints = 1440
+var nowFunc = time.Now
+
+func rnd() float64 { return rand.Float64() }
+
+// window is whisper's: the intervals after from up to and including the
+// one holding until, capped at now.
+func (f StoreFetcher) window(from, until int64) (start, end, step int64) {
+	step = f.BaseStep
+	if step <= 0 {
+		step = 10
 	}
-	if base <= 0 {
-		base = 10
+	now := nowFunc
+	if f.Now != nil {
+		now = f.Now
 	}
-	step := base
-	for (until-from)/step > int64(maxPoints) {
-		step *= 2
+	until = min(until, now().Unix())
+	start = floorDiv(from, step)*step + step
+	end = floorDiv(until, step)*step + step
+	if end < start {
+		end = start
 	}
-	return step
+	return start, end, step
 }
 
-// Fetch implements Fetcher: names matching glob, averaged onto the grid.
+// Fetch implements Fetcher: names matching glob on the step grid, the
+// last sample in each interval (whisper keeps the last write).
 func (f StoreFetcher) Fetch(ctx context.Context, glob string, from, until int64) ([]*Series, error) {
-	m, err := labels.NewMatcher(labels.MatchRegexp, labels.MetricName, GlobRegexp(glob))
+	m, err := labels.NewMatcher(labels.MatchRegexp, labels.MetricName, strings.TrimSuffix(strings.TrimPrefix(GlobRegexp(glob), "^"), "$"))
 	if err != nil {
 		return nil, &SyntaxError{0, "bad path " + glob + ": " + err.Error()}
 	}
-	raw, err := f.Store.Select(ctx, from*1000, until*1000, m)
+	return f.fetch(ctx, from, until, m)
+}
+
+// FetchTagged implements Fetcher for seriesByTag: "name" is the metric
+// name, other tags are labels; a regex matches from the start of the value.
+func (f StoreFetcher) FetchTagged(ctx context.Context, exprs []string, from, until int64) ([]*Series, error) {
+	var ms []*labels.Matcher
+	for _, e := range exprs {
+		tag, op, val, ok := ParseTagExpr(e)
+		if !ok {
+			return nil, &SyntaxError{0, fmt.Sprintf("seriesByTag: bad expression %q", e)}
+		}
+		if tag == "name" {
+			tag = labels.MetricName
+		}
+		var t labels.MatchType
+		switch op {
+		case "=":
+			t = labels.MatchEqual
+		case "!=":
+			t = labels.MatchNotEqual
+		case "=~":
+			t, val = labels.MatchRegexp, "(?:"+val+").*"
+		case "!=~":
+			t, val = labels.MatchNotRegexp, "(?:"+val+").*"
+		}
+		m, err := labels.NewMatcher(t, tag, val)
+		if err != nil {
+			return nil, &SyntaxError{0, fmt.Sprintf("seriesByTag %q: %v", e, err)}
+		}
+		ms = append(ms, m)
+	}
+	return f.fetch(ctx, from, until, ms...)
+}
+
+func (f StoreFetcher) fetch(ctx context.Context, from, until int64, ms ...*labels.Matcher) ([]*Series, error) {
+	start, end, step := f.window(from, until)
+	n := int((end - start) / step)
+	raw, err := f.Store.Select(ctx, start*1000, end*1000-1, ms...)
 	if err != nil {
 		return nil, err
 	}
-	step := Step(from, until, f.MaxPoints, f.BaseStep)
-	start := from / step * step
-	n := int((until-start)/step) + 1
-	var out []*Series
+	// Series that exist but have no points in the range come back as
+	// nulls, as whisper files do.
+	known, err := f.Store.SeriesIn(ctx, math.MinInt64/2, end*1000-1, ms...)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*Series{}
 	for _, r := range raw {
-		s := &Series{Name: taggedName(r.Name, r.Labels), Start: start, Step: step, Values: make([]float64, n), Tags: r.Labels}
-		sums := make([]float64, n)
-		counts := make([]int, n)
-		for i, t := range r.TS {
-			b := int((t/1000 - start) / step)
-			if b >= 0 && b < n {
-				sums[b] += r.Values[i]
-				counts[b]++
-			}
-		}
+		name := TaggedName(r.Name, r.Labels)
+		s := newSeries(name, start, end, step, make([]float64, n), 0)
 		for i := range s.Values {
-			if counts[i] == 0 {
-				s.Values[i] = math.NaN()
-			} else {
-				s.Values[i] = sums[i] / float64(counts[i])
+			s.Values[i] = nan
+		}
+		for i, t := range r.TS {
+			b := (floorDiv(t, 1000) - start) / step
+			if b >= 0 && b < int64(n) {
+				s.Values[b] = r.Values[i]
 			}
 		}
+		byName[name] = s
+	}
+	for _, k := range known {
+		name := TaggedName(k.Name, k.Labels)
+		if byName[name] != nil {
+			continue
+		}
+		s := newSeries(name, start, end, step, make([]float64, n), 0)
+		for i := range s.Values {
+			s.Values[i] = nan
+		}
+		byName[name] = s
+	}
+	out := make([]*Series, 0, len(byName))
+	for _, s := range byName {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sortByName(out)
 	return out, nil
 }
 
-// taggedName is Graphite's tagged-series form, name;k=v (tags sorted).
-func taggedName(name string, tags map[string]string) string {
+// TaggedName is Graphite's tagged-series form, name;k=v (tags sorted).
+func TaggedName(name string, tags map[string]string) string {
 	if len(tags) == 0 {
 		return name
 	}
@@ -148,7 +210,37 @@ func Values(ctx context.Context, f Fetcher, target string, window time.Duration)
 	}
 	out := make([][]float64, len(ss))
 	for i, s := range ss {
-		out[i] = s.Values
+		for _, p := range s.Points() {
+			out[i] = append(out[i], p.Value)
+		}
 	}
 	return out, nil
+}
+
+// ParseTime reads Graphite's from/until: now, -1h / -15min / -2d (any
+// interval ParseInterval takes), now-1h, unix seconds, YYYYMMDD,
+// HH:MM_YYYYMMDD or RFC 3339. Times without a zone are UTC.
+func ParseTime(s string, now time.Time) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" || s == "now":
+		return now.Unix(), nil
+	case strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+"):
+		d, err := ParseInterval(s)
+		if err != nil {
+			return 0, err
+		}
+		return now.Unix() + d, nil
+	case strings.HasPrefix(s, "now-") || strings.HasPrefix(s, "now+"):
+		return ParseTime(s[3:], now)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(s) != 8 {
+		return n, nil
+	}
+	for _, l := range []string{"15:04_20060102", "20060102", time.RFC3339} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Unix(), nil
+		}
+	}
+	return 0, fmt.Errorf("bad time %q (want now, -1h, unix seconds, YYYYMMDD or HH:MM_YYYYMMDD)", s)
 }

@@ -1,10 +1,14 @@
 // Package graphite evaluates Graphite target expressions
 // (`aliasByNode(stats_counts.web-api.inbound.response_code.*, 4)`) over series
-// fetched from the metrics store, with Graphite's null handling.
+// fetched from the metrics store, with graphite-web 1.1's semantics: the same
+// series names, timestamps, null handling and consolidation. The e2e
+// differential suite holds every function against a real graphite-web.
 //
 // go-graphite/carbonapi was considered: its expr packages pull in its own
 // protobuf types, zipper and a large dependency tree, which is far more than
-// a function library; the functions obs offers are written here instead.
+// a function library, and its functions differ from graphite-web's in names
+// and edge cases; the functions are written here instead, from graphite-web's
+// documented behaviour.
 package graphite
 
 import (
@@ -14,15 +18,37 @@ import (
 	"strings"
 )
 
+// Kind says what an expression is.
+type Kind uint8
+
+const (
+	KindPath Kind = iota
+	KindCall
+	KindString
+	KindInt
+	KindFloat
+	KindBool
+	KindNone
+)
+
 // Expr is a parsed target: a path (glob), a call, or a literal argument.
 type Expr struct {
-	Pos  int
-	Path string  // set for a path expression
-	Func string  // set for a call
-	Args []*Expr // call arguments
-	Str  *string // string literal
-	Num  *float64
-	Bool *bool
+	Pos    int
+	Kind   Kind
+	Path   string // KindPath
+	Func   string // KindCall
+	Args   []*Expr
+	Kwargs []Kwarg
+	Raw    string // a call's source text (seriesByTag names its series by it)
+	Str    string // KindString: the text between the quotes, escapes kept as written
+	Num    float64
+	Bool   bool
+}
+
+// Kwarg is a keyword argument, name=value.
+type Kwarg struct {
+	Name string
+	Val  *Expr
 }
 
 // SyntaxError says where a target stopped making sense.
@@ -35,10 +61,12 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("target syntax error at position %d: %s", e.Pos, e.Msg)
 }
 
-// Parse parses one target.
+// Parse parses one target, with graphite-web's grammar: calls with
+// positional then keyword arguments, numbers, quoted strings, true/false,
+// None, inf, path globs with {a,b} and [0-9], and pipes (`a.b|scale(2)`).
 func Parse(s string) (*Expr, error) {
 	p := &tparser{s: s}
-	e, err := p.expr()
+	e, err := p.piped()
 	if err != nil {
 		return nil, err
 	}
@@ -55,14 +83,44 @@ type tparser struct {
 }
 
 func (p *tparser) ws() {
-	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n' || p.s[p.i] == '\r') {
 		p.i++
 	}
 }
 
-func isPathChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		strings.IndexByte("._-*?[]{}:;=@#$%^~<>!&|+", c) >= 0
+// pathSymbols end a path element unless escaped with a backslash.
+const pathSymbols = "(){},.'\"\\| \t\r\n"
+
+func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isIdent(c byte) bool      { return isIdentStart(c) || c >= '0' && c <= '9' }
+
+// piped reads an expression followed by `|func(args)` calls, each of which
+// takes what is left of it as its first argument.
+func (p *tparser) piped() (*Expr, error) {
+	e, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		save := p.i
+		p.ws()
+		if p.i >= len(p.s) || p.s[p.i] != '|' {
+			p.i = save
+			return e, nil
+		}
+		p.i++
+		p.ws()
+		start := p.i
+		c, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		if c.Kind != KindCall {
+			return nil, &SyntaxError{start, "expected a function call after '|'"}
+		}
+		c.Args = append([]*Expr{e}, c.Args...)
+		e = c
+	}
 }
 
 func (p *tparser) expr() (*Expr, error) {
@@ -73,98 +131,185 @@ func (p *tparser) expr() (*Expr, error) {
 	}
 	c := p.s[p.i]
 	if c == '"' || c == '\'' {
-		end := strings.IndexByte(p.s[p.i+1:], c)
-		if end < 0 {
+		j := p.i + 1
+		for j < len(p.s) && p.s[j] != c {
+			if p.s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(p.s) {
 			return nil, &SyntaxError{p.i, "unterminated string"}
 		}
-		v := p.s[p.i+1 : p.i+1+end]
-		p.i += end + 2
-		return &Expr{Pos: start, Str: &v}, nil
+		v := p.s[p.i+1 : j]
+		p.i = j + 1
+		return &Expr{Pos: start, Kind: KindString, Str: v}, nil
 	}
-	// a path, a number, a bool or a function name: read path characters,
-	// with commas allowed inside {…}
+	if isIdentStart(c) {
+		j := p.i
+		for j < len(p.s) && isIdent(p.s[j]) {
+			j++
+		}
+		k := j
+		for k < len(p.s) && (p.s[k] == ' ' || p.s[k] == '\t') {
+			k++
+		}
+		if k < len(p.s) && p.s[k] == '(' {
+			return p.call(start, p.s[p.i:j], k+1)
+		}
+	}
+	if e, ok := p.number(); ok {
+		return e, nil
+	}
+	return p.path()
+}
+
+var numberRE = regexp.MustCompile(`^-?\d+(\.\d+)?([eE]-?\d+)?`)
+
+// number reads a literal number; graphite-web only takes one followed by
+// ',' or ')' or the end (so 1.5.x is a path).
+func (p *tparser) number() (*Expr, bool) {
+	m := numberRE.FindString(p.s[p.i:])
+	if m == "" {
+		return nil, false
+	}
+	j := p.i + len(m)
+	k := j
+	for k < len(p.s) && (p.s[k] == ' ' || p.s[k] == '\t') {
+		k++
+	}
+	if k < len(p.s) && p.s[k] != ',' && p.s[k] != ')' && p.s[k] != '|' {
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(m, 64)
+	if err != nil {
+		return nil, false
+	}
+	e := &Expr{Pos: p.i, Kind: KindFloat, Num: f}
+	if !strings.ContainsAny(m, ".eE") {
+		e.Kind = KindInt
+	}
+	p.i = j
+	return e, true
+}
+
+func (p *tparser) path() (*Expr, error) {
+	start := p.i
+	var b strings.Builder
 	depth := 0
 	for p.i < len(p.s) {
 		c := p.s[p.i]
-		if c == '{' {
-			depth++
-		} else if c == '}' {
-			depth--
-		} else if c == ',' && depth > 0 {
-			p.i++
+		if c == '\\' && p.i+1 < len(p.s) {
+			b.WriteByte(p.s[p.i+1])
+			p.i += 2
 			continue
 		}
-		if !isPathChar(c) {
-			break
+		switch {
+		case c == '{':
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+		case c == ',' && depth > 0, c == '.':
+		case strings.IndexByte(pathSymbols, c) >= 0:
+			goto done
 		}
+		b.WriteByte(c)
 		p.i++
 	}
-	tok := p.s[start:p.i]
+done:
+	tok := b.String()
 	if tok == "" {
-		return nil, &SyntaxError{p.i, fmt.Sprintf("expected a path, function, number or string but found %q", p.s[p.i])}
-	}
-	p.ws()
-	if p.i < len(p.s) && p.s[p.i] == '(' {
-		p.i++
-		call := &Expr{Pos: start, Func: tok}
-		p.ws()
-		if p.i < len(p.s) && p.s[p.i] == ')' {
-			p.i++
-			return call, nil
+		if p.i < len(p.s) {
+			return nil, &SyntaxError{p.i, fmt.Sprintf("expected a path, function, number or string but found %q", p.s[p.i])}
 		}
-		for {
-			a, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			// keyword arguments (name=value) are read as their value
-			call.Args = append(call.Args, a)
-			p.ws()
-			if p.i >= len(p.s) {
-				return nil, &SyntaxError{p.i, fmt.Sprintf("expected ',' or ')' to close %s( at position %d but found end of target", tok, start)}
-			}
-			if p.s[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.s[p.i] == ')' {
-				p.i++
-				return call, nil
-			}
-			return nil, &SyntaxError{p.i, fmt.Sprintf("expected ',' or ')' but found %q", p.s[p.i])}
-		}
-	}
-	if f, err := strconv.ParseFloat(tok, 64); err == nil {
-		return &Expr{Pos: start, Num: &f}, nil
+		return nil, &SyntaxError{p.i, "expected a path, function, number or string but found end of target"}
 	}
 	switch strings.ToLower(tok) {
 	case "true", "false":
-		b := strings.ToLower(tok) == "true"
-		return &Expr{Pos: start, Bool: &b}, nil
+		return &Expr{Pos: start, Kind: KindBool, Bool: strings.EqualFold(tok, "true")}, nil
+	case "none":
+		return &Expr{Pos: start, Kind: KindNone}, nil
+	case "inf":
+		return &Expr{Pos: start, Kind: KindFloat, Num: inf}, nil
 	}
-	if i := strings.IndexByte(tok, '='); i > 0 && !strings.ContainsAny(tok[:i], ".*") {
-		// keyword argument such as func=sum: keep its value
-		v := tok[i+1:]
-		return &Expr{Pos: start + i + 1, Str: &v}, nil
-	}
-	return &Expr{Pos: start, Path: tok}, nil
+	return &Expr{Pos: start, Kind: KindPath, Path: tok}, nil
 }
 
-// String prints the expression back as Graphite names series.
+func (p *tparser) call(start int, name string, after int) (*Expr, error) {
+	p.i = after
+	call := &Expr{Pos: start, Kind: KindCall, Func: name}
+	p.ws()
+	if p.i < len(p.s) && p.s[p.i] == ')' {
+		p.i++
+		call.Raw = p.s[start:p.i]
+		return call, nil
+	}
+	for {
+		p.ws()
+		// keyword argument: name=value
+		kwStart := p.i
+		j := p.i
+		for j < len(p.s) && isIdent(p.s[j]) {
+			j++
+		}
+		k := j
+		for k < len(p.s) && (p.s[k] == ' ' || p.s[k] == '\t') {
+			k++
+		}
+		if j > p.i && isIdentStart(p.s[p.i]) && k < len(p.s) && p.s[k] == '=' {
+			p.i = k + 1
+			v, err := p.piped()
+			if err != nil {
+				return nil, err
+			}
+			call.Kwargs = append(call.Kwargs, Kwarg{Name: p.s[kwStart:j], Val: v})
+		} else {
+			if len(call.Kwargs) > 0 {
+				return nil, &SyntaxError{p.i, "positional argument after a keyword argument"}
+			}
+			a, err := p.piped()
+			if err != nil {
+				return nil, err
+			}
+			call.Args = append(call.Args, a)
+		}
+		p.ws()
+		if p.i >= len(p.s) {
+			return nil, &SyntaxError{p.i, fmt.Sprintf("expected ',' or ')' to close %s( at position %d but found end of target", name, start)}
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+			continue
+		case ')':
+			p.i++
+			call.Raw = p.s[start:p.i]
+			return call, nil
+		}
+		return nil, &SyntaxError{p.i, fmt.Sprintf("expected ',' or ')' but found %q", p.s[p.i])}
+	}
+}
+
+// String prints the expression back in target syntax.
 func (e *Expr) String() string {
-	switch {
-	case e.Func != "":
+	switch e.Kind {
+	case KindCall:
 		var args []string
 		for _, a := range e.Args {
 			args = append(args, a.String())
 		}
+		for _, k := range e.Kwargs {
+			args = append(args, k.Name+"="+k.Val.String())
+		}
 		return e.Func + "(" + strings.Join(args, ",") + ")"
-	case e.Str != nil:
-		return "'" + *e.Str + "'"
-	case e.Num != nil:
-		return strconv.FormatFloat(*e.Num, 'f', -1, 64)
-	case e.Bool != nil:
-		return strconv.FormatBool(*e.Bool)
+	case KindString:
+		return "'" + e.Str + "'"
+	case KindInt, KindFloat:
+		return strconv.FormatFloat(e.Num, 'g', -1, 64)
+	case KindBool:
+		return strconv.FormatBool(e.Bool)
+	case KindNone:
+		return "None"
 	}
 	return e.Path
 }
@@ -205,16 +350,9 @@ func GlobRegexp(glob string) string {
 			b.WriteString(class)
 			i += end
 		default:
-			b.WriteString(regexpQuote(c))
+			b.WriteString(regexp.QuoteMeta(string(c)))
 		}
 	}
 	b.WriteString("$")
 	return b.String()
-}
-
-func regexpQuote(c byte) string {
-	if strings.IndexByte(`\.+()|^$`, c) >= 0 {
-		return `\` + string(c)
-	}
-	return string(c)
 }

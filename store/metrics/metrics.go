@@ -38,6 +38,11 @@ type Label struct{ Name, Value string }
 type Options struct {
 	Retention time.Duration
 	Logger    *slog.Logger
+	// OutOfOrderWindow is how far behind the newest sample a sample may be
+	// and still be stored: Graphite plaintext and DogStatsD |T carry their
+	// own timestamps, and carbon backfills a day at a time. Default 24h
+	// (the retention, if shorter).
+	OutOfOrderWindow time.Duration
 	// Registerer receives the TSDB's own metrics (prometheus_tsdb_*); nil skips them.
 	Registerer prometheus.Registerer
 }
@@ -67,9 +72,14 @@ func Open(dir string, o Options) (*Store, error) {
 	if o.Retention > 0 {
 		opts.RetentionDuration = o.Retention.Milliseconds()
 	}
-	// StatsD |T and Graphite plaintext carry their own timestamps, which
-	// may arrive late; accept up to an hour out of order.
-	opts.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+	ooo := o.OutOfOrderWindow
+	if ooo <= 0 {
+		ooo = 24 * time.Hour
+		if o.Retention > 0 && o.Retention < ooo {
+			ooo = o.Retention
+		}
+	}
+	opts.OutOfOrderTimeWindow = ooo.Milliseconds()
 	s := &Store{log: o.Logger, dir: dir}
 	opts.BlocksToDelete = s.blocksToDelete
 	db, err := tsdb.Open(dir, o.Logger, o.Registerer, opts, nil)
@@ -179,6 +189,34 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 	}
 	if err := set.Err(); err != nil {
 		return nil, fmt.Errorf("select series: %w", err)
+	}
+	return out, nil
+}
+
+// SeriesIn lists the series matching ms that have data anywhere in
+// [from, to] (unix ms), without reading their samples: Graphite answers a
+// series that exists but has no points in the asked range with nulls.
+func (s *Store) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	set := q.Select(ctx, false, &storage.SelectHints{Start: from, End: to, Func: "series"}, ms...)
+	var out []Series
+	for set.Next() {
+		ser := Series{Labels: map[string]string{}}
+		set.At().Labels().Range(func(l labels.Label) {
+			if l.Name == labels.MetricName {
+				ser.Name = l.Value
+			} else {
+				ser.Labels[l.Name] = l.Value
+			}
+		})
+		out = append(out, ser)
+	}
+	if err := set.Err(); err != nil {
+		return nil, fmt.Errorf("list series: %w", err)
 	}
 	return out, nil
 }

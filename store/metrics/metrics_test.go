@@ -51,3 +51,27 @@ func TestWriteReadReopen(t *testing.T) {
 		t.Fatalf("names %v", names)
 	}
 }
+
+// TestBackfillADay: carbon backfills a day of data after newer samples.
+func TestBackfillADay(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Retention: 15 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	if err := s.Write(context.Background(), []Sample{{Name: "x", TS: now, Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	var day []Sample
+	for ts := now - 23*3600*1000; ts < now; ts += 10000 {
+		day = append(day, Sample{Name: "x", TS: ts, Value: 2})
+	}
+	if err := s.Write(context.Background(), day); err != nil {
+		t.Fatalf("backfill refused: %v", err)
+	}
+	ss, err := s.Select(context.Background(), now-24*3600*1000, now, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "x"))
+	if err != nil || len(ss) != 1 || len(ss[0].Values) != len(day)+1 {
+		t.Fatalf("read back %v %v", len(ss), err)
+	}
+}
