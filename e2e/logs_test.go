@@ -214,8 +214,10 @@ func TestLogsTCPAndHTTP(t *testing.T) {
 	fmt.Fprintf(c, "{\"app\":\"tcp-app\",\"n\":1}\n{\"app\":\"tcp-app\",\"n\":2}\r\nnot json\n{\"app\":\"tailed\",\"n\":3}")
 	c.Close()
 
+	// Three days back: inside the 7-day retention, so it goes to its own day.
+	dated := time.Now().UTC().AddDate(0, 0, -3).Truncate(time.Hour)
 	resp, err := http.Post(s.url()+"/api/logs", "application/x-ndjson",
-		strings.NewReader(`{"app":"http-app","@timestamp":"2026-11-01T10:00:00Z"}`+"\n"+`[{"app":"http-app","@timestamp":"yesterday"}]`))
+		strings.NewReader(fmt.Sprintf(`{"app":"http-app","@timestamp":%q}`, dated.Format(time.RFC3339))+"\n"+`[{"app":"http-app","@timestamp":"yesterday"}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +246,7 @@ func TestLogsTCPAndHTTP(t *testing.T) {
 	if evs := s.searchJSON(`tags:_jsonparsefailure and message:"not json"`); len(evs) != 1 {
 		t.Fatalf("tcp garbage: %v", evs)
 	}
-	evs := s.searchJSON(`app:http-app`, "--from", "2026-10-01T00:00:00Z", "--to", "now+1d")
+	evs := s.searchJSON(`app:http-app`, "--from", "now-10d", "--to", "now+1d")
 	if len(evs) != 2 {
 		t.Fatalf("http-app: %v", evs)
 	}
@@ -258,7 +260,7 @@ func TestLogsTCPAndHTTP(t *testing.T) {
 		t.Fatalf("unparseable @timestamp not tagged: %v", evs)
 	}
 	// The old event went to its own day's partition.
-	if evs := s.searchJSON(`app:http-app and @timestamp < "2026-11-02"`, "--from", "2026-10-01T00:00:00Z", "--to", "now"); len(evs) != 1 {
+	if evs := s.searchJSON(fmt.Sprintf(`app:http-app and @timestamp < %q`, dated.Add(time.Hour).Format(time.RFC3339)), "--from", "now-10d", "--to", "now"); len(evs) != 1 {
 		t.Fatalf("dated event: %v", evs)
 	}
 }

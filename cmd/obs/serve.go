@@ -458,7 +458,8 @@ func startBudget(ctx context.Context, cfg configs.Config, reg *prometheus.Regist
 	if maxDisk <= 0 {
 		maxDisk = datadir.DefaultMaxDisk(cfg.Data)
 	}
-	b := &budget.Budget{Max: maxDisk, Signals: signals, Log: log.With("component", "budget"),
+	fsSize, _, _ := datadir.FSSize(cfg.Data)
+	b := &budget.Budget{Max: maxDisk, Signals: signals, Log: log.With("component", "budget"), FSSize: fsSize,
 		Free: func() (int64, error) { _, free, err := datadir.FSSize(cfg.Data); return free, err }}
 	reg.MustRegister(b.Collectors()...)
 	health.Register("disk", func() (string, string) {

@@ -46,8 +46,10 @@ type Budget struct {
 	// Free reports the filesystem's free bytes (nil: not watched).
 	Free func() (int64, error)
 	// Reserve is the free space kept on the filesystem: the budget shrinks
-	// to keep it (default 1 GiB).
+	// to keep it (default: the smaller of 1 GiB and 5% of FSSize).
 	Reserve int64
+	// FSSize is the filesystem's size, for the default reserve.
+	FSSize int64
 	// Recent is how much of the newest data is never removed, whatever
 	// the budget (default 1h): a budget too small to hold it is reported.
 	Recent time.Duration
@@ -88,11 +90,15 @@ func (b *Budget) Enforce(now time.Time) {
 		reserve := b.Reserve
 		if reserve <= 0 {
 			reserve = 1 << 30
+			if b.FSSize > 0 {
+				reserve = min(reserve, b.FSSize/20)
+			}
 		}
 		if free, err := b.Free(); err == nil && free < reserve {
-			// Something else is filling the disk: give back what keeps the
-			// reserve free, down to what obs holds now minus the shortfall.
-			limit = min(limit, total-(reserve-free))
+			// The filesystem is filling up (obs or something else): give
+			// back what keeps the reserve free, down to what obs holds now
+			// minus the shortfall.
+			limit = max(0, min(limit, total-(reserve-free)))
 		}
 	}
 	if total <= limit {
@@ -110,7 +116,12 @@ func (b *Budget) Enforce(now time.Time) {
 		freed += c.unit.Bytes
 		cut = c.unit.Newest.Add(time.Millisecond)
 	}
-	if total-freed > limit {
+	if total-freed > limit && limit < b.Max {
+		msg := fmt.Sprintf("the filesystem is nearly full: obs removed its oldest data down to %d MiB and keeps at least the last %s of every signal",
+			(total-freed)>>20, recent)
+		b.over.Store(&msg)
+		log.Error("disk budget", "problem", msg)
+	} else if total-freed > limit {
 		msg := fmt.Sprintf("disk budget %d MiB is too small: obs holds %d MiB and keeps at least the last %s of every signal",
 			limit>>20, (total-freed)>>20, recent)
 		b.over.Store(&msg)
