@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/obs-dev/obs/alert/atomicfile"
 	"github.com/obs-dev/obs/configs"
 )
 
@@ -131,7 +131,7 @@ func (c *Calendar) Fetch(ctx context.Context) error {
 		return err
 	}
 	c.feed, c.fetched = f, c.tried
-	if err := writeCache(c.cache, raw); err != nil {
+	if err := atomicfile.Write(c.cache, raw); err != nil {
 		c.log.Warn("cannot keep a copy of the on-call calendar", "err", err)
 	}
 	return nil
@@ -165,26 +165,6 @@ func (c *Calendar) get(ctx context.Context) (*Feed, []byte, error) {
 		return nil, nil, err
 	}
 	return f, b, nil
-}
-
-func writeCache(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".calendar-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Shifts expands the copy in use over [from, to).
