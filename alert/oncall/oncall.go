@@ -34,9 +34,9 @@ const (
 	SourceFallback = "fallback"
 )
 
-// RotationShifts lists the rotation's turns that overlap [from, to): users
-// take turns of one period each from start; before start the first user is
-// on call (a shift clipped to from).
+// RotationShifts lists the rotation's turns that overlap [from, to):
+// users take turns of one period each from start. Before start no turn
+// covers the time (the fallback officer does).
 func RotationShifts(r *configs.RotationConfig, from, to time.Time) []Shift {
 	if r == nil || len(r.Users) == 0 || r.Period <= 0 || !to.After(from) {
 		return nil
@@ -49,9 +49,6 @@ func RotationShifts(r *configs.RotationConfig, from, to time.Time) []Shift {
 	var out []Shift
 	for ; len(out) < maxShiftsReturned; n++ {
 		start, end := r.Start.Add(time.Duration(n)*p), r.Start.Add(time.Duration(n+1)*p)
-		if n == 0 && from.Before(start) {
-			start = from
-		}
 		if !start.Before(to) {
 			break
 		}

@@ -119,12 +119,14 @@ func TestFeedProblemsAreNotFatal(t *testing.T) {
 func TestRotationShifts(t *testing.T) {
 	r := &configs.RotationConfig{Users: []string{"alice", "bob", "carol"}, Period: configs.Duration(168 * time.Hour),
 		Start: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	rota := &Rota{Rotation: r}
+	rota := &Rota{Rotation: r, Fallback: "dave"}
+	if got, src := rota.OnCall(r.Start.Add(-time.Hour)); len(got) != 1 || got[0] != "dave" || src != SourceFallback {
+		t.Errorf("before the rotation starts: %v %s, want the fallback", got, src)
+	}
 	for _, c := range []struct {
 		t    time.Time
 		want string
 	}{
-		{r.Start.Add(-time.Hour), "alice"},
 		{r.Start, "alice"},
 		{r.Start.Add(168*time.Hour - time.Second), "alice"},
 		{r.Start.Add(168 * time.Hour), "bob"},
