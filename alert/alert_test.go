@@ -260,7 +260,7 @@ func TestAckRules(t *testing.T) {
 	}
 	e.Unack("web-api")
 	e.feed("errors", true, "") // recovery, not acknowledged: announced
-	clk.add(2 * time.Hour)      // in maintenance
+	clk.add(2 * time.Hour)     // in maintenance
 	e.feed("errors", false, "boom")
 	if m, _ := tw.counts(); m != 3 {
 		t.Fatalf("recovery or maintenance: %d", m)

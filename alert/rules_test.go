@@ -106,8 +106,12 @@ type series [][]float64
 
 type fakeMetrics struct{ s series }
 
-func (f fakeMetrics) Graphite(context.Context, string, time.Duration) ([][]float64, error) { return f.s, nil }
-func (f fakeMetrics) PromQL(context.Context, string, time.Duration) ([][]float64, error)   { return f.s, nil }
+func (f fakeMetrics) Graphite(context.Context, string, time.Duration) ([][]float64, error) {
+	return f.s, nil
+}
+func (f fakeMetrics) PromQL(context.Context, string, time.Duration) ([][]float64, error) {
+	return f.s, nil
+}
 
 func metricCheck(t *testing.T, mod func(*configs.CheckConfig)) *Check {
 	cc := configs.CheckConfig{Name: "m", Type: "metric", Target: "x", CheckType: "==", Value: f(5)}
@@ -244,11 +248,15 @@ func TestExternalGraphite(t *testing.T) {
 	}))
 	defer srv.Close()
 	api := &configs.GraphiteAPIConfig{URL: srv.URL + "/graphite/", User: "cabot", Password: "pw"}
-	c := metricCheck(t, func(c *configs.CheckConfig) { c.Target, c.CheckType, c.Value, c.GraphiteAPI = "stats.x", ">", f(5), api })
+	c := metricCheck(t, func(c *configs.CheckConfig) {
+		c.Target, c.CheckType, c.Value, c.GraphiteAPI = "stats.x", ">", f(5), api
+	})
 	if r := c.Run(context.Background(), nil, nil); !r.OK || *r.Value != 3 {
 		t.Fatalf("old point counted: %+v", r)
 	}
-	c = metricCheck(t, func(c *configs.CheckConfig) { c.Target, c.CheckType, c.Value, c.GraphiteAPI = "stats.x", "==", f(3), api })
+	c = metricCheck(t, func(c *configs.CheckConfig) {
+		c.Target, c.CheckType, c.Value, c.GraphiteAPI = "stats.x", "==", f(3), api
+	})
 	if r := c.Run(context.Background(), nil, nil); r.OK || !strings.Contains(r.RawData, `"target":"stats.x"`) {
 		t.Fatalf("== 3: %+v", r)
 	}

@@ -35,7 +35,7 @@ func checksCommand() *cli.Command {
 			{Name: "oncall", Usage: "who is on call now and in the next shifts", Flags: []cli.Flag{serverFlag, outputFlag,
 				&cli.IntFlag{Name: "days", Value: 14, Usage: "shifts over the next `N` days"}}, Action: checksOnCall},
 			{Name: "report", Usage: "uptime and problem periods of a service (with its checks) or a check", ArgsUsage: "SERVICE|CHECK",
-				Flags: []cli.Flag{serverFlag, outputFlag, &cli.StringFlag{Name: "from", Value: "now-7d"}, &cli.StringFlag{Name: "to", Value: "now"}},
+				Flags:  []cli.Flag{serverFlag, outputFlag, &cli.StringFlag{Name: "from", Value: "now-7d"}, &cli.StringFlag{Name: "to", Value: "now"}},
 				Action: checksReport},
 			{Name: "add", Usage: "create a service (YAML or JSON with obs.yaml's service keys), or add a check to SERVICE",
 				ArgsUsage: "[SERVICE]", Flags: append([]cli.Flag{serverFlag, outputFlag}, definitionFlags...), Action: checksAdd},
