@@ -20,6 +20,10 @@ const (
 	maxEvents         = 20000
 	maxOccurrences    = 100000 // rule iterations per recurring event and expansion
 	maxShiftsReturned = 50000
+	// expandBudget bounds one expansion: rrule-go searches a rule that can
+	// never match (BYMONTHDAY=30 in February) up to the year 9999, about a
+	// second for an hourly one; the events not reached are reported.
+	expandBudget = 2 * time.Second
 )
 
 // Feed is a parsed iCal calendar: single events, recurring ones with their
@@ -36,7 +40,9 @@ type event struct {
 	title   string
 	start   time.Time
 	dur     time.Duration
-	rule    *rrule.Set // nil: a single event
+	rule    *rrule.ROption // nil: a single event
+	exdates []time.Time
+	rdates  []time.Time
 	cancel  bool
 	isOver  bool // an override of one occurrence of uid
 	overRef time.Time
@@ -142,13 +148,9 @@ func readEvent(e *ical.Event, loc *time.Location) (event, error) {
 		return ev, errors.New("RRULE repeats more often than hourly: no rota has shifts that short")
 	}
 	opt.Dtstart = start
-	rule, err := rrule.NewRRule(*opt)
-	if err != nil {
+	if _, err := rrule.NewRRule(*opt); err != nil {
 		return ev, fmt.Errorf("RRULE: %w", err)
 	}
-	set := &rrule.Set{}
-	set.RRule(rule)
-	set.DTStart(start)
 	for _, name := range []string{ical.PropExceptionDates, ical.PropRecurrenceDates} {
 		for _, p := range e.Props[name] {
 			for _, v := range strings.Split(p.Value, ",") {
@@ -159,23 +161,47 @@ func readEvent(e *ical.Event, loc *time.Location) (event, error) {
 					return ev, fmt.Errorf("%s: %w", name, err)
 				}
 				if name == ical.PropExceptionDates {
-					set.ExDate(t)
+					ev.exdates = append(ev.exdates, t)
 				} else {
-					set.RDate(t)
+					ev.rdates = append(ev.rdates, t)
 				}
 			}
 		}
 	}
-	ev.rule = set
+	ev.rule = opt
 	return ev, nil
+}
+
+// ruleSet builds an event's recurrence for an expansion that ends at to.
+func (ev event) ruleSet(to time.Time) *rrule.Set {
+	opt := *ev.rule
+	if opt.Until.IsZero() || opt.Until.After(to) {
+		opt.Until = to
+	}
+	rule, err := rrule.NewRRule(opt)
+	if err != nil {
+		return nil // checked when the feed was read
+	}
+	set := &rrule.Set{}
+	set.RRule(rule)
+	set.DTStart(ev.start)
+	for _, t := range ev.exdates {
+		set.ExDate(t)
+	}
+	for _, t := range ev.rdates {
+		set.RDate(t)
+	}
+	return set
 }
 
 // Expand lists the shifts that overlap [from, to): each event occurrence
 // whose title is a user's name (trimmed, any case, as Cabot matches
 // usernames). users maps lower-cased names to the names obs uses.
-// Titles that name nobody are returned once each in unmatched.
-func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shift, unmatched []string) {
+// Titles that name nobody are returned once each in unmatched. left is
+// the number of events not expanded because the expansion ran out of time.
+func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shift, unmatched []string, left int) {
 	seen := map[string]bool{}
+	deadline := time.Now().Add(expandBudget)
 	add := func(ev event, start time.Time) {
 		end := start.Add(ev.dur)
 		if !end.After(from) || !start.Before(to) || len(shifts) >= maxShiftsReturned {
@@ -191,13 +217,21 @@ func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shi
 		}
 		shifts = append(shifts, Shift{User: name, Start: start, End: end})
 	}
-	for _, ev := range f.events {
+	for i, ev := range f.events {
+		if time.Now().After(deadline) {
+			left = len(f.events) - i
+			break
+		}
 		if ev.rule == nil {
 			add(ev, ev.start)
 			continue
 		}
 		over := f.overrode[ev.uid]
-		next := ev.rule.Iterator()
+		set := ev.ruleSet(to)
+		if set == nil {
+			continue
+		}
+		next := set.Iterator()
 		for i := 0; i < maxOccurrences; i++ {
 			t, ok := next()
 			if !ok || !t.Before(to) {
@@ -216,5 +250,5 @@ func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shi
 		return shifts[i].User < shifts[j].User
 	})
 	sort.Strings(unmatched)
-	return shifts, unmatched
+	return shifts, unmatched, left
 }

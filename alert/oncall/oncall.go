@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +74,25 @@ type Calendar struct {
 	fetched time.Time // of the copy in use
 	tried   time.Time
 	lastErr error
+	// The feed expanded over [lo, hi) for the users in key, at built:
+	// questions about who is on call are answered from it.
+	exp expansion
 }
+
+type expansion struct {
+	key       string
+	lo, hi    time.Time
+	built     time.Time
+	shifts    []Shift
+	unmatched []string
+	left      int
+}
+
+// The expansion covers this much around now, and is rebuilt every refresh.
+const (
+	expandBefore = 35 * 24 * time.Hour
+	expandAfter  = 400 * 24 * time.Hour
+)
 
 // CalendarStatus is what the API shows about the feed.
 type CalendarStatus struct {
@@ -127,7 +146,7 @@ func (c *Calendar) Fetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.feed, c.fetched = f, c.tried
+	c.feed, c.fetched, c.exp = f, c.tried, expansion{}
 	if err := atomicfile.Write(c.cache, raw); err != nil {
 		c.log.Warn("cannot keep a copy of the on-call calendar", "err", err)
 	}
@@ -164,15 +183,41 @@ func (c *Calendar) get(ctx context.Context) (*Feed, []byte, error) {
 	return f, b, nil
 }
 
-// Shifts expands the copy in use over [from, to).
+// Shifts lists the shifts of the copy in use that overlap [from, to).
 func (c *Calendar) Shifts(from, to time.Time, users map[string]string) ([]Shift, []string) {
 	c.mu.Lock()
-	f := c.feed
-	c.mu.Unlock()
-	if f == nil {
+	defer c.mu.Unlock()
+	if c.feed == nil {
 		return nil, nil
 	}
-	return f.Expand(from, to, users)
+	names := make([]string, 0, len(users))
+	for k, v := range users {
+		names = append(names, k+"="+v)
+	}
+	sort.Strings(names)
+	key := strings.Join(names, ",")
+	now := time.Now()
+	if c.exp.key != key || from.Before(c.exp.lo) || to.After(c.exp.hi) || now.Sub(c.exp.built) > c.refresh || c.exp.built.IsZero() {
+		lo, hi := now.Add(-expandBefore), now.Add(expandAfter)
+		if from.Before(lo) {
+			lo = from
+		}
+		if to.After(hi) {
+			hi = to
+		}
+		shifts, unmatched, left := c.feed.Expand(lo, hi, users)
+		if left > 0 {
+			c.log.Error("on-call calendar too costly to expand; events left out", "left_out", left)
+		}
+		c.exp = expansion{key: key, lo: lo, hi: hi, built: now, shifts: shifts, unmatched: unmatched, left: left}
+	}
+	var out []Shift
+	for _, s := range c.exp.shifts {
+		if s.End.After(from) && s.Start.Before(to) {
+			out = append(out, s)
+		}
+	}
+	return out, c.exp.unmatched
 }
 
 // Status says when the copy in use was fetched and what went wrong since.
@@ -193,6 +238,9 @@ func (c *Calendar) Status() CalendarStatus {
 	}
 	if c.feed != nil {
 		s.Problems = c.feed.Problems
+	}
+	if c.exp.left > 0 {
+		s.Problems = append(append([]string(nil), s.Problems...), fmt.Sprintf("%d events left out: the calendar takes too long to expand (a rule that never matches?)", c.exp.left))
 	}
 	return s
 }

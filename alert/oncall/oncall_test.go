@@ -88,7 +88,7 @@ func TestFeedKeepsLocalTimeAcrossDST(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 30 March 2026 is after the clocks went forward: 09:00 BST is 08:00 UTC.
-	s, _ := f.Expand(london("2026-03-30 00:00"), london("2026-03-31 00:00"), users)
+	s, _, _ := f.Expand(london("2026-03-30 00:00"), london("2026-03-31 00:00"), users)
 	if len(s) != 1 || !s[0].Start.Equal(time.Date(2026, 3, 30, 8, 0, 0, 0, time.UTC)) {
 		t.Fatalf("%+v", s)
 	}
@@ -107,7 +107,7 @@ func TestFeedProblemsAreNotFatal(t *testing.T) {
 		t.Fatalf("problems %v", f.Problems)
 	}
 	// An all-day event is one day long.
-	s, _ := f.Expand(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(-24*time.Hour), time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), users)
+	s, _, _ := f.Expand(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(-24*time.Hour), time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), users)
 	if len(s) != 1 || s[0].End.Sub(s[0].Start) != 24*time.Hour {
 		t.Fatalf("%+v", s)
 	}
@@ -191,11 +191,26 @@ func FuzzCalendar(f *testing.F) {
 		if err != nil {
 			return
 		}
-		shifts, _ := feed.Expand(from, from.Add(90*24*time.Hour), users)
+		shifts, _, _ := feed.Expand(from, from.Add(90*24*time.Hour), users)
 		for _, s := range shifts {
 			if s.End.Before(s.Start) || users[s.User] == "" {
 				t.Fatalf("bad shift %+v", s)
 			}
 		}
 	})
+}
+
+// Rules that never match cost rrule-go a search to the year 9999 each:
+// the expansion stops at its budget and says how many events it left out.
+func TestCostlyFeedIsBounded(t *testing.T) {
+	ev := "BEGIN:VEVENT\r\nSUMMARY:alice\r\nDTSTART:20260101T000000Z\r\nRRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30\r\nEND:VEVENT\r\n"
+	f, err := ParseFeed([]byte("BEGIN:VCALENDAR\r\n" + strings.Repeat(ev, 20) + "END:VCALENDAR\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if s, _, left := f.Expand(from, from.Add(90*24*time.Hour), users); len(s) != 0 || left == 0 || time.Since(start) > expandBudget+3*time.Second {
+		t.Fatalf("%v, %d left, in %v", s, left, time.Since(start))
+	}
 }
