@@ -234,7 +234,7 @@ func Default() Config {
 		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
 		Zipkin:  ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
 		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
-			From: os.Getenv("TWILIO_OUTGOING_NUMBER")},
+			From: os.Getenv("TWILIO_OUTGOING_NUMBER"), APIURL: os.Getenv("TWILIO_API_URL")},
 		Calendar:      CalendarConfig{ICalURL: os.Getenv("CALENDAR_ICAL_URL"), Refresh: Duration(30 * time.Minute)},
 		HTTPUserAgent: "obs",
 		GraphiteAPI: GraphiteAPIConfig{URL: os.Getenv("GRAPHITE_API"), User: os.Getenv("GRAPHITE_USER"),
