@@ -147,6 +147,12 @@ func readEvent(e *ical.Event, loc *time.Location) (event, error) {
 	if opt.Freq == rrule.SECONDLY || opt.Freq == rrule.MINUTELY {
 		return ev, errors.New("RRULE repeats more often than hourly: no rota has shifts that short")
 	}
+	if opt.Interval < 0 || strings.Contains(strings.ToUpper(e.Props.Get(ical.PropRecurrenceRule).Value), "INTERVAL=0") {
+		return ev, errors.New("RRULE INTERVAL must be at least 1")
+	}
+	if start.Year() < 1900 {
+		return ev, errors.New("a recurring event starting before 1900 is not a rota")
+	}
 	opt.Dtstart = start
 	if _, err := rrule.NewRRule(*opt); err != nil {
 		return ev, fmt.Errorf("RRULE: %w", err)
@@ -198,7 +204,8 @@ func (ev event) ruleSet(to time.Time) *rrule.Set {
 // whose title is a user's name (trimmed, any case, as Cabot matches
 // usernames). users maps lower-cased names to the names obs uses.
 // Titles that name nobody are returned once each in unmatched. left is
-// the number of events not expanded because the expansion ran out of time.
+// the number of events left out: the expansion ran out of time, or
+// rrule-go failed on the event's rule.
 func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shift, unmatched []string, left int) {
 	seen := map[string]bool{}
 	deadline := time.Now().Add(expandBudget)
@@ -226,21 +233,8 @@ func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shi
 			add(ev, ev.start)
 			continue
 		}
-		over := f.overrode[ev.uid]
-		set := ev.ruleSet(to)
-		if set == nil {
-			continue
-		}
-		next := set.Iterator()
-		for i := 0; i < maxOccurrences; i++ {
-			t, ok := next()
-			if !ok || !t.Before(to) {
-				break
-			}
-			if over[t.Unix()] {
-				continue // replaced by its override, or cancelled
-			}
-			add(ev, t)
+		if !expandRule(ev, f.overrode[ev.uid], to, add) {
+			left++
 		}
 	}
 	sort.Slice(shifts, func(i, j int) bool {
@@ -251,4 +245,31 @@ func (f *Feed) Expand(from, to time.Time, users map[string]string) (shifts []Shi
 	})
 	sort.Strings(unmatched)
 	return shifts, unmatched, left
+}
+
+// expandRule calls add for each occurrence of a recurring event before to
+// that no override replaced. A panic inside rrule-go (found by fuzzing:
+// rules it does not expect) leaves this one event out, not the rota.
+func expandRule(ev event, over map[int64]bool, to time.Time, add func(event, time.Time)) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	set := ev.ruleSet(to)
+	if set == nil {
+		return false
+	}
+	next := set.Iterator()
+	for i := 0; i < maxOccurrences; i++ {
+		t, more := next()
+		if !more || !t.Before(to) {
+			break
+		}
+		if over[t.Unix()] {
+			continue // replaced by its override, or cancelled
+		}
+		add(ev, t)
+	}
+	return true
 }

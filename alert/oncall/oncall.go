@@ -240,7 +240,7 @@ func (c *Calendar) Status() CalendarStatus {
 		s.Problems = c.feed.Problems
 	}
 	if c.exp.left > 0 {
-		s.Problems = append(append([]string(nil), s.Problems...), fmt.Sprintf("%d events left out: the calendar takes too long to expand (a rule that never matches?)", c.exp.left))
+		s.Problems = append(append([]string(nil), s.Problems...), fmt.Sprintf("%d events left out: the calendar takes too long to expand (a rule that never matches?) or has rules obs cannot expand", c.exp.left))
 	}
 	return s
 }
