@@ -100,6 +100,17 @@ func (s *server) waitStatus(t *testing.T, name, status string, timeout time.Dura
 	return v
 }
 
+// cabotSetup starts the Twilio stand-in (with obs's Twilio variables set
+// for it) and a local service to check.
+func cabotSetup(t *testing.T) (*twilioStandIn, *healthService, string) {
+	tw := newTwilioStandIn(t)
+	setTwilioEnv(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	health := startHealth(t, addr)
+	t.Cleanup(health.stop)
+	return tw, health, addr
+}
+
 func setTwilioEnv(t *testing.T) {
 	t.Setenv("TWILIO_ACCOUNT_SID", "ACe2e0001")
 	t.Setenv("TWILIO_AUTH_TOKEN", "e2etoken")
@@ -119,11 +130,7 @@ const fourUsers = `users:
 // datapoint; a metric check without data passes and pages nobody at
 // start-up.
 func TestAlertWhoIsPagedByCabotsRules(t *testing.T) {
-	tw := newTwilioStandIn(t)
-	setTwilioEnv(t)
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	health := startHealth(t, healthAddr)
-	defer health.stop()
+	tw, health, healthAddr := cabotSetup(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 twilio: {api_url: %s}
 public_url: https://obs.example.com
@@ -225,8 +232,7 @@ func icsTime(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 // one-off shift; then a calendar with nobody on call (the fallback), then
 // a failing feed (the last good copy stays).
 func TestAlertICalRota(t *testing.T) {
-	tw := newTwilioStandIn(t)
-	setTwilioEnv(t)
+	tw, health, healthAddr := cabotSetup(t)
 	now := time.Now().UTC().Truncate(time.Hour)
 	first := now.Add(-7*24*time.Hour - 2*time.Hour)
 	current := first.Add(7 * 24 * time.Hour)
@@ -250,9 +256,6 @@ func TestAlertICalRota(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer cal.Close()
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	health := startHealth(t, healthAddr)
-	defer health.stop()
 	cfg := writeConfig(t, fmt.Sprintf(`
 twilio: {api_url: %s}
 alert_interval: 1h
@@ -355,11 +358,7 @@ services:
 // Acknowledgements as Cabot: a second one is refused with the first's
 // owner and expiry; a recovery and a new failure inside it stay silent.
 func TestAlertAckRefusalAndFlap(t *testing.T) {
-	tw := newTwilioStandIn(t)
-	setTwilioEnv(t)
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	health := startHealth(t, healthAddr)
-	defer health.stop()
+	tw, health, healthAddr := cabotSetup(t)
 	cfg := writeConfig(t, fmt.Sprintf(`
 twilio: {api_url: %s}
 alert_interval: 3s
@@ -555,11 +554,7 @@ services:
 // obs.yaml's are read-only. Secrets never show. Test pages go to users by
 // name only. Reports give uptime and problem periods.
 func TestAlertChecksFromTheCLI(t *testing.T) {
-	tw := newTwilioStandIn(t)
-	setTwilioEnv(t)
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	health := startHealth(t, healthAddr)
-	defer health.stop()
+	tw, health, healthAddr := cabotSetup(t)
 	var hooked atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("key") == "h00ksecret" {

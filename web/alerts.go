@@ -40,29 +40,16 @@ func readDefinition(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
-// reportRange reads from/to for a report (default: the last 7 days).
+// reportRange reads from/to as the logs API does, but a report defaults
+// to the last 7 days.
 func reportRange(r *http.Request) (time.Time, time.Time, error) {
-	now := time.Now()
 	q := r.URL.Query()
-	from, to := q.Get("from"), q.Get("to")
-	if from == "" {
-		from = "now-7d"
+	if q.Get("from") == "" {
+		q.Set("from", "now-7d")
+		r.URL.RawQuery = q.Encode()
 	}
-	if to == "" {
-		to = "now"
-	}
-	f, err := parseTime(from, now, false)
-	if err != nil {
-		return f, f, fmt.Errorf("from: %w", err)
-	}
-	t, err := parseTime(to, now, true)
-	if err != nil {
-		return f, t, fmt.Errorf("to: %w", err)
-	}
-	if !t.After(f) {
-		return f, t, errors.New("to must be after from")
-	}
-	return f, t, nil
+	rg, err := timeRange(r, time.Now())
+	return rg.From, rg.To, err
 }
 
 // AlertRoutes serves services, checks, their definitions and reports,
