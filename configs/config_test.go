@@ -61,9 +61,13 @@ func TestParseDuration(t *testing.T) {
 func FuzzConfig(f *testing.F) {
 	f.Add(Example)
 	f.Add([]byte("logs: {udp: 1}"))
+	f.Add([]byte(`{"name": "s", "checks": [{"name": "c", "type": "http", "endpoint": "http://x/", "status_code": ["200-299", 204, ""]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg := Default()
 		Parse(b, &cfg) // must not panic
+		// The API's definitions go through the same decoder and rules.
+		ParseService(b, &cfg, NewServiceNames())
+		ParseCheck(b, &cfg, NewServiceNames())
 	})
 }
 
