@@ -42,7 +42,9 @@ type Options struct {
 	Log     *slog.Logger
 	Out     io.Writer // the "log" channel (stdout)
 	Now     func() time.Time
-	// RetryEvery is how often a failed state write is retried (5s).
+	// RetryEvery is how often pending check results are written and a
+	// failed state write is retried (1s). Alerts, acknowledgements and
+	// definitions are written at once.
 	RetryEvery time.Duration
 }
 
@@ -132,7 +134,7 @@ func New(o Options) (*Engine, error) {
 		o.Now = time.Now
 	}
 	if o.RetryEvery <= 0 {
-		o.RetryEvery = 5 * time.Second
+		o.RetryEvery = time.Second
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create alerts dir: %w", err)
@@ -429,7 +431,14 @@ func (e *Engine) handle(ctx context.Context, c *Check, r Result) {
 		cs.Failing = cs.Failures > c.Debounce
 	}
 	alert := e.evaluateLocked(c.Service)
-	e.saveLocked()
+	if alert != nil {
+		// Written before it is sent: a crash must not page twice.
+		e.saveLocked()
+	} else {
+		// A result alone waits for the saver (RetryEvery): a state write
+		// with a full history costs tens of milliseconds and an fsync.
+		e.dirty = true
+	}
 	e.mu.Unlock()
 	if alert != nil {
 		e.send(alert)

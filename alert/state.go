@@ -143,7 +143,7 @@ func (e *Engine) saveLocked() {
 	e.saveErr, e.dirty = nil, false
 }
 
-// retrySaves rewrites the state while the last write failed.
+// retrySaves writes pending results and retries a failed write.
 func (e *Engine) retrySaves(stop <-chan struct{}) {
 	t := time.NewTicker(e.retryEvery)
 	defer t.Stop()
