@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,7 +155,7 @@ func TestStatusDebounceAndAlerts(t *testing.T) {
 		!strings.Contains(msg["Body"], "health: Wrong code: got 500 (expected 200)") || !strings.Contains(msg["Body"], "Runbook: https://wiki.example/runbooks/web-api") {
 		t.Fatalf("sms %+v", msg)
 	}
-	if !strings.Contains(tw.calls[0]["Twiml"], "<Say>This is obs. Service web-api is reporting critical status.</Say>") {
+	if !strings.Contains(tw.calls[0]["Twiml"], `<Say loop="2">This is an urgent message from obs monitoring. Service web-api is reporting critical status. Please check obs urgently.</Say>`) {
 		t.Fatalf("call twiml %q", tw.calls[0]["Twiml"])
 	}
 	// Still failing: no reminder before alert_interval (10m), one after.
@@ -219,42 +220,50 @@ func TestWarningNotificationInterval(t *testing.T) {
 	}
 }
 
-func TestAckEndsOnRecoveryAndMaintenance(t *testing.T) {
+// Acknowledgements as Cabot: a second one is refused while the first is
+// unexpired, a recovery does not end it, and a flap inside it is silent.
+func TestAckRules(t *testing.T) {
 	tw := newTwilio(t)
 	clk := &clock{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 	cfg := testConfig()
-	cfg.Services[0].Maintenance = []configs.WindowConfig{{Start: clk.t.Add(time.Hour), End: clk.t.Add(2 * time.Hour)}}
+	cfg.Services[0].Maintenance = []configs.WindowConfig{{Start: clk.t.Add(3 * time.Hour), End: clk.t.Add(4 * time.Hour)}}
 	e := newEngine(t, cfg, tw, clk)
 	e.feed("errors", false, "boom")
-	e.Ack("web-api", time.Hour, "alice")
-	e.feed("errors", true, "")
-	if v, _ := e.Service("web-api"); v.AckUntil != nil {
-		t.Fatal("ack survived recovery")
+	if m, _ := tw.counts(); m != 1 {
+		t.Fatalf("first alert: %d", m)
 	}
-	clk.add(90 * time.Minute) // in maintenance
+	until, err := e.Ack("web-api", time.Hour, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Ack("web-api", 2*time.Hour, "bob")
+	var acked *AckedError
+	if !errors.As(err, &acked) || acked.By != "alice" || !acked.Until.Equal(until) || !strings.Contains(err.Error(), "already acknowledged by alice until 2026-12-01T11:00:00Z") {
+		t.Fatalf("second ack: %v", err)
+	}
+	e.feed("errors", true, "") // recovery inside the ack: silent, ack kept
+	clk.add(10 * time.Minute)
+	e.feed("errors", false, "boom") // and the flap: silent
+	if m, _ := tw.counts(); m != 1 {
+		t.Fatalf("flap inside the ack paged: %d", m)
+	}
+	if v, _ := e.Service("web-api"); v.AckUntil == nil || v.AckBy != "alice" || v.Status != Error {
+		t.Fatalf("ack lost on recovery: %+v", v)
+	}
+	clk.add(51 * time.Minute) // expired, still failing: page
 	e.feed("errors", false, "boom")
-	if m, _ := tw.counts(); m != 2 { // first alert + recovery
-		t.Fatalf("alerted during maintenance: %d", m)
+	if m, _ := tw.counts(); m != 2 {
+		t.Fatalf("after expiry: %d", m)
 	}
-}
-
-func TestRotationBoundary(t *testing.T) {
-	r := &configs.RotationConfig{Users: []string{"alice", "bob", "carol"}, Period: configs.Duration(168 * time.Hour),
-		Start: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-	for _, c := range []struct {
-		t    time.Time
-		want string
-	}{
-		{r.Start.Add(-time.Hour), "alice"},
-		{r.Start, "alice"},
-		{r.Start.Add(168*time.Hour - time.Second), "alice"},
-		{r.Start.Add(168 * time.Hour), "bob"},
-		{r.Start.Add(2 * 168 * time.Hour), "carol"},
-		{r.Start.Add(3 * 168 * time.Hour), "alice"},
-	} {
-		if got := RotationUser(r, c.t); got != c.want {
-			t.Errorf("%v: %s, want %s", c.t, got, c.want)
-		}
+	if _, err := e.Ack("web-api", time.Hour, "bob"); err != nil {
+		t.Fatalf("ack after expiry refused: %v", err)
+	}
+	e.Unack("web-api")
+	e.feed("errors", true, "") // recovery, not acknowledged: announced
+	clk.add(2 * time.Hour)     // in maintenance
+	e.feed("errors", false, "boom")
+	if m, _ := tw.counts(); m != 3 {
+		t.Fatalf("recovery or maintenance: %d", m)
 	}
 }
 
@@ -272,13 +281,13 @@ func TestTwilioErrors(t *testing.T) {
 	}
 	// 20429 is retried with backoff until it goes through.
 	tw.rateLimit = 2
-	res := e.SendTest("+15551230001", false)
-	if !res.Channels[0].OK || res.Channels[0].SID == "" {
+	res, err := e.SendTest([]string{"alice"}, false)
+	if err != nil || !res.Channels[0].OK || res.Channels[0].SID == "" || res.Channels[0].User != "alice" {
 		t.Fatalf("rate limit not retried: %+v", res.Channels)
 	}
 	// Bad credentials: 20003.
 	bad, _ := NewTwilio("AC123", "wrong", "+15559990000", tw.URL)
-	_, err := bad.SMS("+15551230001", "x")
+	_, err = bad.SMS("+15551230001", "x")
 	if r := channelResult("sms", "x", "", err); r.Code != 20003 {
 		t.Fatalf("auth error %+v", r)
 	}

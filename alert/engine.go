@@ -1,22 +1,23 @@
 package alert
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/obs-dev/obs/alert/oncall"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/store/metrics"
 )
@@ -30,8 +31,10 @@ type SampleWriter interface {
 // Options wire the engine to the rest of obs.
 type Options struct {
 	Config  configs.Config
-	DataDir string // state lives in DataDir/state.json
-	BaseURL string // links in messages: BaseURL/services/<name>
+	DataDir string // state.json, services.yaml, calendar.ics
+	// BaseURL is the link base when the config has no public_url: the
+	// listen address, which only opens on this machine.
+	BaseURL string
 	Metrics MetricSource
 	Logs    LogCounter
 	Samples SampleWriter
@@ -39,62 +42,87 @@ type Options struct {
 	Log     *slog.Logger
 	Out     io.Writer // the "log" channel (stdout)
 	Now     func() time.Time
+	// RetryEvery is how often pending check results are written and a
+	// failed state write is retried (1s). Alerts, acknowledgements and
+	// definitions are written at once.
+	RetryEvery time.Duration
 }
 
-type checkState struct {
-	Failures int      `json:"consecutive_failures"`
-	Failing  bool     `json:"failing"`
-	Last     *Result  `json:"last,omitempty"`
-	History  []Result `json:"history"`
-}
-
-type serviceState struct {
-	Status          Status         `json:"status"`
-	LastAlert       time.Time      `json:"last_alert"`
-	LastAlertStatus Status         `json:"last_alert_status"`
-	AckUntil        time.Time      `json:"ack_until"`
-	AckBy           string         `json:"ack_by,omitempty"`
-	History         []StatusChange `json:"history"`
-}
-
-// StatusChange is one point of a service's status history.
-type StatusChange struct {
-	Time   time.Time `json:"time"`
-	Status Status    `json:"status"`
-}
-
-type persisted struct {
-	Checks   map[string]*checkState   `json:"checks"`
-	Services map[string]*serviceState `json:"services"`
-	Alerts   []Alert                  `json:"alerts"`
-	NextID   int64                    `json:"next_alert_id"`
-}
-
-const (
-	keepResults = 500
-	keepAlerts  = 1000
-	keepChanges = 500
+// Errors the API tells apart.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrReadOnly = errors.New("declared in the config file: edit obs.yaml instead")
+	ErrInvalid  = errors.New("invalid")
+	ErrConflict = errors.New("conflict")
 )
+
+// AckedError refuses a second acknowledgement while one is unexpired, as
+// Cabot does ("don't allow users to jump on each other").
+type AckedError struct {
+	Service string
+	By      string
+	Until   time.Time
+}
+
+func (e *AckedError) Error() string {
+	by := e.By
+	if by == "" {
+		by = "someone"
+	}
+	return fmt.Sprintf("%s is already acknowledged by %s until %s", e.Service, by, e.Until.UTC().Format(time.RFC3339))
+}
+
+// svcDef is a service and where it was declared.
+type svcDef struct {
+	cfg      configs.ServiceConfig
+	fromFile bool
+}
+
+type runner struct {
+	check  *Check
+	cancel context.CancelFunc
+}
+
+type engineMetrics struct {
+	unpaged            *prometheus.CounterVec
+	sent               *prometheus.CounterVec
+	stateWriteFailures prometheus.Counter
+}
 
 // Engine schedules checks, keeps status and sends alerts.
 type Engine struct {
-	opts Options
-	log  *slog.Logger
+	opts       Options
+	log        *slog.Logger
+	m          engineMetrics
+	retryEvery time.Duration
 
-	mu       sync.Mutex
-	cfg      configs.Config
-	services map[string]configs.ServiceConfig
-	order    []string
-	checks   map[string]*Check
-	st       persisted
-	users    map[string]string // name -> phone
+	mu          sync.Mutex
+	cfg         configs.Config
+	services    map[string]*svcDef
+	order       []string
+	checks      map[string]*Check
+	users       map[string]string // name -> phone
+	rota        *oncall.Rota
+	cal         *oncall.Calendar
+	calCancel   context.CancelFunc
+	stored      []configs.ServiceConfig // created through the API, as stored
+	defProblems []string
 
-	loops sync.WaitGroup
-	stop  context.CancelFunc
-	sends sync.WaitGroup
+	st           persisted
+	saveErr      error
+	saveErrSince time.Time
+	dirty        bool
+	startProblem string
+
+	ctx     context.Context // Start's; nil before
+	stop    context.CancelFunc
+	runners map[string]*runner
+	wg      sync.WaitGroup // check loops, the calendar, the saver
+	sends   sync.WaitGroup
 }
 
-// New loads persisted state and builds the services; Start runs them.
+// New loads persisted state and the stored services and builds the
+// services; Start runs them.
 func New(o Options) (*Engine, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -105,57 +133,116 @@ func New(o Options) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+	if o.RetryEvery <= 0 {
+		o.RetryEvery = time.Second
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create alerts dir: %w", err)
 	}
-	e := &Engine{opts: o, log: o.Log, st: persisted{Checks: map[string]*checkState{}, Services: map[string]*serviceState{}}}
-	b, err := os.ReadFile(e.statePath())
-	if err == nil {
-		if err := json.Unmarshal(b, &e.st); err != nil {
-			return nil, fmt.Errorf("read alert state %s: %w", e.statePath(), err)
-		}
-		if e.st.Checks == nil {
-			e.st.Checks = map[string]*checkState{}
-		}
-		if e.st.Services == nil {
-			e.st.Services = map[string]*serviceState{}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read alert state: %w", err)
+	e := &Engine{opts: o, log: o.Log, retryEvery: o.RetryEvery, runners: map[string]*runner{},
+		m: engineMetrics{
+			unpaged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_alerts_unpaged_total",
+				Help: "Alerts that had nobody to page: no notify user, no shift on call and no fallback."}, []string{"service"}),
+			sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_alerts_sent_total",
+				Help: "Alerts sent, by kind (alert, reminder, recovery, test)."}, []string{"kind"}),
+			stateWriteFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "obs_alerts_state_write_failures_total",
+				Help: "Failed writes of the alert state (retried)."}),
+		}}
+	if err := e.loadState(); err != nil {
+		return nil, err
+	}
+	if err := e.loadStored(); err != nil {
+		return nil, err
 	}
 	if err := e.configure(o.Config); err != nil {
 		return nil, err
 	}
+	if o.Config.PublicURL == "" && (len(e.order) > 0 || o.Twilio != nil) {
+		e.log.Warn("public_url is not set: links in alerts point at " + strings.TrimRight(o.BaseURL, "/") +
+			", which only opens on this machine; set public_url to an address phones can reach")
+	}
 	return e, nil
 }
 
-func (e *Engine) statePath() string { return filepath.Join(e.opts.DataDir, "state.json") }
+// Collectors are the engine's own metrics for /metrics.
+func (e *Engine) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{e.m.unpaged, e.m.sent, e.m.stateWriteFailures}
+}
 
+func (e *Engine) env(cfg configs.Config) checkEnv {
+	return checkEnv{UserAgent: cfg.HTTPUserAgent, Graphite: cfg.GraphiteAPI}
+}
+
+// configure builds services and checks from the config file and the
+// stored ones, and swaps them in. Stored services that clash with the file
+// or no longer validate (a user removed from obs.yaml) are not run and are
+// reported (Err); they stay stored. A check whose definition is unchanged
+// keeps running undisturbed.
 func (e *Engine) configure(cfg configs.Config) error {
-	services := map[string]configs.ServiceConfig{}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	env := e.env(cfg)
+	services := map[string]*svcDef{}
 	checks := map[string]*Check{}
 	var order []string
-	for _, s := range cfg.Services {
-		services[s.Name] = s
-		order = append(order, s.Name)
+	names := configs.NewServiceNames()
+	var problems []string
+	build := func(s configs.ServiceConfig, fromFile bool) error {
+		built := map[string]*Check{}
 		for _, c := range s.Checks {
-			ck, err := newCheck(s.Name, c)
+			if old := e.checks[c.Name]; old != nil && old.Service == s.Name && reflect.DeepEqual(old.src, c) && old.env == env {
+				built[c.Name] = old
+				continue
+			}
+			ck, err := newCheck(s.Name, c, env)
 			if err != nil {
 				return fmt.Errorf("service %s check %s: %w", s.Name, c.Name, err)
 			}
-			checks[c.Name] = ck
+			built[c.Name] = ck
 		}
+		services[s.Name] = &svcDef{cfg: s, fromFile: fromFile}
+		order = append(order, s.Name)
+		for n, c := range built {
+			checks[n] = c
+		}
+		return nil
+	}
+	for _, s := range cfg.Services {
+		names.Services[s.Name] = true
+		for _, c := range s.Checks {
+			names.Checks[c.Name] = true
+		}
+		if err := build(s, true); err != nil {
+			return err
+		}
+	}
+	for _, s := range e.stored {
+		var errs []error
+		configs.ValidateService("", s, &cfg, names, func(key, format string, args ...any) {
+			errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		})
+		if err := errors.Join(errs...); err != nil {
+			problems = append(problems, fmt.Sprintf("stored service %s is not run: %v", s.Name, strings.ReplaceAll(err.Error(), "\n", "; ")))
+			continue
+		}
+		if err := build(s, false); err != nil {
+			problems = append(problems, fmt.Sprintf("stored service %s is not run: %v", s.Name, err))
+		}
+	}
+	for _, p := range problems {
+		e.log.Error("stored service not run", "problem", p)
 	}
 	users := map[string]string{}
 	for _, u := range cfg.Users {
 		users[u.Name] = u.Phone
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cfg, e.services, e.order, e.checks, e.users = cfg, services, order, checks, users
+	e.setCalendarLocked(cfg)
+	e.cfg, e.services, e.order, e.checks, e.users, e.defProblems = cfg, services, order, checks, users, problems
+	e.rota = oncall.NewRota(cfg, e.cal)
+	now := e.opts.Now()
 	for name := range services {
 		if e.st.Services[name] == nil {
-			e.st.Services[name] = &serviceState{}
+			e.st.Services[name] = &serviceState{Since: now}
 		}
 	}
 	for name := range checks {
@@ -163,44 +250,104 @@ func (e *Engine) configure(cfg configs.Config) error {
 			e.st.Checks[name] = &checkState{}
 		}
 	}
+	if e.ctx != nil {
+		e.syncRunnersLocked()
+	}
 	return nil
 }
 
-// Start runs every active check on its interval until Stop.
-func (e *Engine) Start(ctx context.Context) {
-	ctx, e.stop = context.WithCancel(ctx)
-	e.mu.Lock()
-	checks := make([]*Check, 0, len(e.checks))
-	for _, c := range e.checks {
-		checks = append(checks, c)
+// setCalendarLocked keeps the calendar when its URL is unchanged, so that
+// a reload neither refetches nor forgets it.
+func (e *Engine) setCalendarLocked(cfg configs.Config) {
+	url := cfg.Calendar.ICalURL
+	if e.cal != nil && e.cal.URL() == url && url != "" {
+		return
 	}
-	e.mu.Unlock()
-	for _, c := range checks {
-		if !c.Active {
+	if e.calCancel != nil {
+		e.calCancel()
+		e.calCancel = nil
+	}
+	e.cal = nil
+	if url == "" {
+		return
+	}
+	e.cal = oncall.NewCalendar(url, cfg.Calendar.Refresh.D(), filepath.Join(e.opts.DataDir, "calendar.ics"), e.log.With("part", "calendar"))
+	if e.ctx != nil {
+		e.startCalendarLocked()
+	}
+}
+
+func (e *Engine) startCalendarLocked() {
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.calCancel = cancel
+	cal := e.cal
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		cal.Run(ctx)
+	}()
+}
+
+// syncRunnersLocked stops the loops of checks that are gone, changed or
+// inactive and starts loops for active checks without one.
+func (e *Engine) syncRunnersLocked() {
+	for name, r := range e.runners {
+		if c := e.checks[name]; c != r.check || !c.Active {
+			r.cancel()
+			delete(e.runners, name)
+		}
+	}
+	for name, c := range e.checks {
+		if !c.Active || e.runners[name] != nil {
 			continue
 		}
-		e.loops.Add(1)
+		ctx, cancel := context.WithCancel(e.ctx)
+		e.runners[name] = &runner{check: c, cancel: cancel}
+		e.wg.Add(1)
 		go e.loop(ctx, c)
 	}
 }
 
-// Stop ends the check loops and waits for alerts being sent.
-func (e *Engine) Stop() {
-	if e.stop != nil {
-		e.stop()
+// Start runs every active check on its interval, the calendar fetches and
+// the retry of failed state writes, until Stop.
+func (e *Engine) Start(ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ctx, e.stop = context.WithCancel(ctx)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.retrySaves(e.ctx.Done())
+	}()
+	if e.cal != nil {
+		e.startCalendarLocked()
 	}
-	e.loops.Wait()
+	e.syncRunnersLocked()
+}
+
+// Stop ends the loops, waits for alerts being sent and writes the state
+// if its last write failed.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	stop := e.stop
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	e.wg.Wait()
 	e.sends.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ctx, e.stop, e.calCancel = nil, nil, nil
+	e.runners = map[string]*runner{}
+	if e.dirty {
+		e.saveLocked()
+	}
 }
 
 // Reload swaps in a new configuration (SIGHUP), keeping state.
 func (e *Engine) Reload(ctx context.Context, cfg configs.Config) error {
-	e.Stop()
-	if err := e.configure(cfg); err != nil {
-		return err
-	}
-	e.Start(ctx)
-	return nil
+	return e.configure(cfg)
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -210,7 +357,7 @@ func jitter(d time.Duration) time.Duration {
 // loop runs a check, then waits its interval (not counting the run) with
 // ±10% jitter so that checks do not all fire together.
 func (e *Engine) loop(ctx context.Context, c *Check) {
-	defer e.loops.Done()
+	defer e.wg.Done()
 	first := time.Duration(rand.Float64() * float64(min(c.Interval, 2*time.Second)))
 	t := time.NewTimer(first)
 	defer t.Stop()
@@ -231,7 +378,7 @@ func (e *Engine) RunNow(ctx context.Context, name string) (Result, error) {
 	c := e.checks[name]
 	e.mu.Unlock()
 	if c == nil {
-		return Result{}, fmt.Errorf("no check named %q", name)
+		return Result{}, fmt.Errorf("no check named %q: %w", name, ErrNotFound)
 	}
 	r := c.Run(ctx, e.opts.Metrics, e.opts.Logs)
 	e.handle(ctx, c, r)
@@ -254,16 +401,28 @@ func (e *Engine) handle(ctx context.Context, c *Check, r Result) {
 		})
 	}
 	e.mu.Lock()
-	cs := e.st.Checks[c.Name]
-	if cs == nil {
-		cs = &checkState{}
-		e.st.Checks[c.Name] = cs
+	if e.checks[c.Name] != c {
+		e.mu.Unlock()
+		return // edited or removed while it ran
 	}
+	cs := e.st.Checks[c.Name]
 	rr := r
 	cs.Last = &rr
+	if !r.OK {
+		cs.LastFailure = &rr
+	}
+	r.RawData = "" // kept on the last result and the last failure only
 	cs.History = append(cs.History, r)
 	if len(cs.History) > keepResults {
 		cs.History = cs.History[len(cs.History)-keepResults:]
+	}
+	if n := len(cs.Runs); n > 0 && cs.Runs[n-1].OK == r.OK {
+		cs.Runs[n-1].Last, cs.Runs[n-1].N = r.Time, cs.Runs[n-1].N+1
+	} else {
+		cs.Runs = append(cs.Runs, Run{Start: r.Time, Last: r.Time, OK: r.OK, N: 1})
+		if len(cs.Runs) > keepRuns {
+			cs.Runs = cs.Runs[len(cs.Runs)-keepRuns:]
+		}
 	}
 	if r.OK {
 		cs.Failures, cs.Failing = 0, false // recover on the first success
@@ -272,7 +431,14 @@ func (e *Engine) handle(ctx context.Context, c *Check, r Result) {
 		cs.Failing = cs.Failures > c.Debounce
 	}
 	alert := e.evaluateLocked(c.Service)
-	e.saveLocked()
+	if alert != nil {
+		// Written before it is sent: a crash must not page twice.
+		e.saveLocked()
+	} else {
+		// A result alone waits for the saver (RetryEvery): a state write
+		// with a full history costs tens of milliseconds and an fsync.
+		e.dirty = true
+	}
 	e.mu.Unlock()
 	if alert != nil {
 		e.send(alert)
@@ -283,7 +449,7 @@ func (e *Engine) handle(ctx context.Context, c *Check, r Result) {
 func (e *Engine) statusLocked(service string) (Status, []string) {
 	status := Passing
 	var reasons []string
-	for _, c := range e.services[service].Checks {
+	for _, c := range e.services[service].cfg.Checks {
 		ck := e.checks[c.Name]
 		cs := e.st.Checks[c.Name]
 		if ck == nil || !ck.Active || cs == nil || !cs.Failing {
@@ -297,7 +463,7 @@ func (e *Engine) statusLocked(service string) (Status, []string) {
 	return status, reasons
 }
 
-func (e *Engine) inMaintenance(s configs.ServiceConfig, now time.Time) bool {
+func inMaintenance(s configs.ServiceConfig, now time.Time) bool {
 	for _, w := range s.Maintenance {
 		if !now.Before(w.Start) && now.Before(w.End) {
 			return true
@@ -313,12 +479,15 @@ func (e *Engine) interval(s Status) time.Duration {
 	return e.cfg.AlertInterval.D()
 }
 
-// evaluateLocked applies Cabot's rules and returns the alert to send, if any.
+// evaluateLocked applies Cabot's rules and returns the alert to send, if
+// any. An unexpired acknowledgement silences everything, a recovery too,
+// and a recovery does not end it: a flap inside the window stays silent.
 func (e *Engine) evaluateLocked(service string) *Alert {
-	svc, ok := e.services[service]
+	def, ok := e.services[service]
 	if !ok {
 		return nil
 	}
+	svc := def.cfg
 	ss := e.st.Services[service]
 	now := e.opts.Now()
 	status, reasons := e.statusLocked(service)
@@ -330,22 +499,16 @@ func (e *Engine) evaluateLocked(service string) *Alert {
 			ss.History = ss.History[len(ss.History)-keepChanges:]
 		}
 	}
-	silenced := e.inMaintenance(svc, now) || (svc.AlertsEnabled != nil && !*svc.AlertsEnabled)
+	quiet := inMaintenance(svc, now) || (svc.AlertsEnabled != nil && !*svc.AlertsEnabled) || now.Before(ss.AckUntil)
 	if status == Passing {
-		if prev == Passing {
+		if prev == Passing || quiet {
 			return nil
 		}
-		// Recovery ends an acknowledgement early and is always announced.
-		ss.AckUntil, ss.AckBy = time.Time{}, ""
-		ss.LastAlertStatus = Passing
-		if silenced {
-			return nil
-		}
-		ss.LastAlert = now
+		ss.LastAlert, ss.LastAlertStatus = now, Passing
 		return e.newAlertLocked(svc, status, prev, "recovery",
 			fmt.Sprintf("Service %s is back to normal: %s", svc.Name, e.link(svc.Name)))
 	}
-	if silenced || now.Before(ss.AckUntil) {
+	if quiet {
 		return nil
 	}
 	kind := ""
@@ -368,8 +531,14 @@ func (e *Engine) evaluateLocked(service string) *Alert {
 	return e.newAlertLocked(svc, status, prev, kind, msg)
 }
 
+// link is the service's page: public_url when set (an address a phone
+// can open), else the listen address.
 func (e *Engine) link(service string) string {
-	return strings.TrimRight(e.opts.BaseURL, "/") + "/services/" + service
+	base := e.cfg.PublicURL
+	if base == "" {
+		base = e.opts.BaseURL
+	}
+	return strings.TrimRight(base, "/") + "/services/" + url.PathEscape(service)
 }
 
 func (e *Engine) newAlertLocked(svc configs.ServiceConfig, status, prev Status, kind, msg string) *Alert {
@@ -377,159 +546,9 @@ func (e *Engine) newAlertLocked(svc configs.ServiceConfig, status, prev Status, 
 	return &Alert{ID: e.st.NextID, Time: e.opts.Now(), Service: svc.Name, Status: status, Previous: prev, Kind: kind, Message: msg}
 }
 
-// OnCall returns who is paged for a service at t: the service's notify
-// list, else the rotation's user for t, else the fallback user.
-func (e *Engine) OnCall(service string, t time.Time) []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.onCallLocked(service, t)
-}
-
-func (e *Engine) onCallLocked(service string, t time.Time) []string {
-	if s, ok := e.services[service]; ok && len(s.Notify) > 0 {
-		return s.Notify
-	}
-	if u := RotationUser(e.cfg.Rotation, t); u != "" {
-		return []string{u}
-	}
-	if e.cfg.Fallback != "" {
-		return []string{e.cfg.Fallback}
-	}
-	return nil
-}
-
-// RotationUser is the user on call at t: users take turns of one period
-// each from start (before start, the first user).
-func RotationUser(r *configs.RotationConfig, t time.Time) string {
-	if r == nil || len(r.Users) == 0 || r.Period <= 0 {
-		return ""
-	}
-	if t.Before(r.Start) {
-		return r.Users[0]
-	}
-	n := int64(t.Sub(r.Start) / r.Period.D())
-	return r.Users[n%int64(len(r.Users))]
-}
-
-func (e *Engine) channelsLocked(svc configs.ServiceConfig) []string {
-	if len(svc.Channels) > 0 {
-		return svc.Channels
-	}
-	if e.opts.Twilio != nil {
-		return []string{"sms", "call"}
-	}
-	return []string{"log"}
-}
-
-// send delivers an alert on every channel in the background and records
-// what each channel answered. One channel failing does not stop the others.
-func (e *Engine) send(a *Alert) {
-	e.mu.Lock()
-	svc := e.services[a.Service]
-	channels := e.channelsLocked(svc)
-	var phones [][2]string
-	for _, u := range e.onCallLocked(a.Service, a.Time) {
-		phones = append(phones, [2]string{u, e.users[u]})
-	}
-	e.mu.Unlock()
-	e.sends.Add(1)
-	go func() {
-		defer e.sends.Done()
-		var results []ChannelResult
-		for _, ch := range channels {
-			switch ch {
-			case "sms":
-				for _, p := range phones {
-					results = append(results, e.sms(p[0], p[1], a.Message))
-				}
-			case "call":
-				if a.Status != Critical {
-					continue // calls are for CRITICAL only
-				}
-				say := fmt.Sprintf("This is obs. Service %s is reporting %s status.", a.Service, strings.ToLower(a.Status.String()))
-				for _, p := range phones {
-					results = append(results, e.call(p[0], p[1], say))
-				}
-			case "webhook":
-				results = append(results, e.webhook(svc.Webhook, a))
-			case "log":
-				fmt.Fprintf(e.opts.Out, "ALERT %s %s: %s\n", a.Time.UTC().Format(time.RFC3339), a.Kind, strings.ReplaceAll(a.Message, "\n", " | "))
-				results = append(results, ChannelResult{Channel: "log", OK: true})
-			}
-		}
-		a.Channels = results
-		e.mu.Lock()
-		e.st.Alerts = append(e.st.Alerts, *a)
-		if len(e.st.Alerts) > keepAlerts {
-			e.st.Alerts = e.st.Alerts[len(e.st.Alerts)-keepAlerts:]
-		}
-		e.saveLocked()
-		e.mu.Unlock()
-	}()
-}
-
-func (e *Engine) sms(user, phone, msg string) ChannelResult {
-	if phone == "" {
-		return ChannelResult{Channel: "sms", To: user, Error: "user " + user + " has no phone number"}
-	}
-	if e.opts.Twilio == nil {
-		return ChannelResult{Channel: "sms", To: phone, Error: "twilio is not configured"}
-	}
-	sid, err := e.opts.Twilio.SMS(phone, msg)
-	if err != nil {
-		e.log.Error("twilio sms", "to", phone, "err", err)
-	}
-	return channelResult("sms", phone, sid, err)
-}
-
-func (e *Engine) call(user, phone, text string) ChannelResult {
-	if phone == "" {
-		return ChannelResult{Channel: "call", To: user, Error: "user " + user + " has no phone number"}
-	}
-	if e.opts.Twilio == nil {
-		return ChannelResult{Channel: "call", To: phone, Error: "twilio is not configured"}
-	}
-	sid, err := e.opts.Twilio.Call(phone, text)
-	if err != nil {
-		e.log.Error("twilio call", "to", phone, "err", err)
-	}
-	return channelResult("call", phone, sid, err)
-}
-
-// webhook posts the alert as JSON with a Slack-compatible "text" field.
-func (e *Engine) webhook(url string, a *Alert) ChannelResult {
-	body, _ := json.Marshal(map[string]any{"text": a.Message, "service": a.Service, "status": a.Status,
-		"previous": a.Previous, "kind": a.Kind, "url": e.link(a.Service), "time": a.Time})
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return ChannelResult{Channel: "webhook", To: url, Error: err.Error()}
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return ChannelResult{Channel: "webhook", To: url, Error: resp.Status}
-	}
-	return ChannelResult{Channel: "webhook", To: url, OK: true}
-}
-
-// saveLocked writes the state atomically (temp file, rename).
-func (e *Engine) saveLocked() {
-	b, err := json.Marshal(&e.st)
-	if err != nil {
-		e.log.Error("encode alert state", "err", err)
-		return
-	}
-	tmp := e.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		e.log.Error("write alert state", "err", err)
-		return
-	}
-	if err := os.Rename(tmp, e.statePath()); err != nil {
-		e.log.Error("write alert state", "err", err)
-	}
-}
-
-// Ack silences a failing service for d (default 20m).
+// Ack silences a service for d (default 20m, Cabot's
+// ACKNOWLEDGEMENT_EXPIRY). An unexpired acknowledgement is not replaced:
+// the second one gets an *AckedError naming the first's owner and expiry.
 func (e *Engine) Ack(service string, d time.Duration, by string) (time.Time, error) {
 	if d <= 0 {
 		d = 20 * time.Minute
@@ -538,9 +557,13 @@ func (e *Engine) Ack(service string, d time.Duration, by string) (time.Time, err
 	defer e.mu.Unlock()
 	ss := e.st.Services[service]
 	if _, ok := e.services[service]; !ok || ss == nil {
-		return time.Time{}, fmt.Errorf("no service named %q", service)
+		return time.Time{}, fmt.Errorf("no service named %q: %w", service, ErrNotFound)
 	}
-	ss.AckUntil, ss.AckBy = e.opts.Now().Add(d), by
+	now := e.opts.Now()
+	if now.Before(ss.AckUntil) {
+		return time.Time{}, &AckedError{Service: service, By: ss.AckBy, Until: ss.AckUntil}
+	}
+	ss.AckUntil, ss.AckBy, ss.AckAt = now.Add(d), by, now
 	e.saveLocked()
 	return ss.AckUntil, nil
 }
@@ -551,145 +574,11 @@ func (e *Engine) Unack(service string) error {
 	defer e.mu.Unlock()
 	ss := e.st.Services[service]
 	if _, ok := e.services[service]; !ok || ss == nil {
-		return fmt.Errorf("no service named %q", service)
+		return fmt.Errorf("no service named %q: %w", service, ErrNotFound)
 	}
-	ss.AckUntil, ss.AckBy = time.Time{}, ""
+	ss.AckUntil, ss.AckBy, ss.AckAt = time.Time{}, "", time.Time{}
 	e.saveLocked()
 	return nil
-}
-
-// SendTest sends a test SMS (and call) to a number, recorded as an alert.
-func (e *Engine) SendTest(to string, call bool) Alert {
-	a := Alert{Time: e.opts.Now(), Kind: "test", Service: "obs", Message: "This is a test alert from obs."}
-	res := []ChannelResult{e.sms("test", to, a.Message)}
-	if call {
-		res = append(res, e.call("test", to, "This is a test call from obs."))
-	}
-	a.Channels = res
-	e.mu.Lock()
-	e.st.NextID++
-	a.ID = e.st.NextID
-	e.st.Alerts = append(e.st.Alerts, a)
-	e.saveLocked()
-	e.mu.Unlock()
-	return a
-}
-
-// CheckView is a check as the API shows it.
-type CheckView struct {
-	Name       string  `json:"name"`
-	Service    string  `json:"service"`
-	Type       string  `json:"type"`
-	Importance Status  `json:"importance"`
-	Active     bool    `json:"active"`
-	Interval   string  `json:"interval"`
-	Debounce   int     `json:"debounce"`
-	Failing    bool    `json:"failing"`
-	Failures   int     `json:"consecutive_failures"`
-	Last       *Result `json:"last,omitempty"`
-}
-
-// ServiceView is a service as the API shows it.
-type ServiceView struct {
-	Name          string         `json:"name"`
-	Status        Status         `json:"status"`
-	URL           string         `json:"url,omitempty"`
-	Runbook       string         `json:"runbook,omitempty"`
-	AckUntil      *time.Time     `json:"acknowledged_until,omitempty"`
-	AckBy         string         `json:"acknowledged_by,omitempty"`
-	Maintenance   bool           `json:"in_maintenance"`
-	AlertsEnabled bool           `json:"alerts_enabled"`
-	OnCall        []string       `json:"on_call"`
-	Checks        []CheckView    `json:"checks"`
-	History       []StatusChange `json:"status_history,omitempty"`
-}
-
-func (e *Engine) checkViewLocked(name string) CheckView {
-	c := e.checks[name]
-	cs := e.st.Checks[name]
-	v := CheckView{Name: name, Service: c.Service, Type: c.Type, Importance: c.Importance, Active: c.Active,
-		Interval: c.Interval.String(), Debounce: c.Debounce}
-	if cs != nil {
-		v.Failing, v.Failures, v.Last = cs.Failing, cs.Failures, cs.Last
-	}
-	return v
-}
-
-// Services lists every service with its checks.
-func (e *Engine) Services() []ServiceView {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []ServiceView
-	for _, name := range e.order {
-		out = append(out, e.serviceViewLocked(name, false))
-	}
-	return out
-}
-
-// Service returns one service with its status history.
-func (e *Engine) Service(name string) (ServiceView, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, ok := e.services[name]; !ok {
-		return ServiceView{}, false
-	}
-	return e.serviceViewLocked(name, true), true
-}
-
-func (e *Engine) serviceViewLocked(name string, history bool) ServiceView {
-	svc := e.services[name]
-	ss := e.st.Services[name]
-	now := e.opts.Now()
-	v := ServiceView{Name: name, Status: ss.Status, URL: svc.URL, Runbook: svc.Runbook, Maintenance: e.inMaintenance(svc, now),
-		AlertsEnabled: svc.AlertsEnabled == nil || *svc.AlertsEnabled, OnCall: e.onCallLocked(name, now)}
-	if now.Before(ss.AckUntil) {
-		t := ss.AckUntil
-		v.AckUntil, v.AckBy = &t, ss.AckBy
-	}
-	for _, c := range svc.Checks {
-		v.Checks = append(v.Checks, e.checkViewLocked(c.Name))
-	}
-	if history {
-		v.History = ss.History
-	}
-	return v
-}
-
-// Checks lists every check.
-func (e *Engine) Checks() []CheckView {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var names []string
-	for n := range e.checks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]CheckView, 0, len(names))
-	for _, n := range names {
-		out = append(out, e.checkViewLocked(n))
-	}
-	return out
-}
-
-// History returns a check's recent results, newest last.
-func (e *Engine) History(name string) ([]Result, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, ok := e.checks[name]; !ok {
-		return nil, false
-	}
-	return append([]Result(nil), e.st.Checks[name].History...), true
-}
-
-// Alerts returns sent alerts, newest first.
-func (e *Engine) Alerts() []Alert {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]Alert, len(e.st.Alerts))
-	for i, a := range e.st.Alerts {
-		out[len(out)-1-i] = a
-	}
-	return out
 }
 
 // Flush waits for alerts being sent (tests, shutdown).

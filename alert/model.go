@@ -7,7 +7,10 @@
 package alert
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -61,13 +64,81 @@ type Result struct {
 	OK         bool      `json:"ok"`
 	Reason     string    `json:"reason,omitempty"`
 	ResponseMs float64   `json:"response_ms"`
-	Value      *float64  `json:"value,omitempty"`
+	// Value is what a metric or log check measured; absent when there was
+	// nothing to measure (no data).
+	Value *Value `json:"value,omitempty"`
+	// RawData is the start of what a failing check saw (an HTTP body, a
+	// Graphite answer), as Cabot's raw_data: RawDataLimit characters.
+	RawData string `json:"raw_data,omitempty"`
+}
+
+// RawDataLimit is Cabot's RAW_DATA_LIMIT, in characters.
+const RawDataLimit = 5000
+
+// rawData keeps the first RawDataLimit characters of b as valid UTF-8.
+func rawData(b []byte) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	n := 0
+	for i := range s {
+		if n == RawDataLimit {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
+// Value is a measured number. JSON has no NaN or infinities, and a metric
+// can hold them (Graphite's divideSeries by zero, a gauge set to 1e309), so
+// they are written as the strings "NaN", "+Inf" and "-Inf": the state file
+// and the API must encode whatever a check produced.
+type Value float64
+
+// MarshalJSON writes finite values as numbers, the others as strings.
+func (v Value) MarshalJSON() ([]byte, error) {
+	f := float64(v)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !isRangeErr(err) {
+		return fmt.Errorf("bad value %s: %w", b, err)
+	}
+	*v = Value(f)
+	return nil
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+func valuePtr(f float64) *Value {
+	v := Value(f)
+	return &v
 }
 
 // ChannelResult is what one channel said when an alert went out.
 type ChannelResult struct {
 	Channel string `json:"channel"`
-	To      string `json:"to,omitempty"`
+	User    string `json:"user,omitempty"` // the user paged (sms, call)
+	To      string `json:"to,omitempty"`   // a phone number, or a webhook URL (redacted)
 	OK      bool   `json:"ok"`
 	SID     string `json:"sid,omitempty"` // Twilio's message or call SID
 	Error   string `json:"error,omitempty"`

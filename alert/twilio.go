@@ -85,9 +85,11 @@ func (t *Twilio) SMS(to, body string) (string, error) {
 	})
 }
 
-// Call places a phone call that says text (inline TwiML <Say>).
+// Call places a phone call that says text (inline TwiML <Say>), so no
+// callback URL has to be reachable from Twilio as Cabot's plugin needs.
 func (t *Twilio) Call(to, text string) (string, error) {
-	twiml := "<Response><Say>" + html.EscapeString(text) + "</Say></Response>"
+	// Said twice: the first words are often lost while someone wakes up.
+	twiml := `<Response><Say loop="2">` + html.EscapeString(text) + "</Say></Response>"
 	return t.retry(func() (string, error) {
 		p := &openapi.CreateCallParams{}
 		p.SetTo(to).SetFrom(t.from).SetTwiml(twiml)

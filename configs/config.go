@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -49,12 +51,26 @@ type Config struct {
 	Carbon         CarbonConfig  `yaml:"carbon"`
 	Zipkin         ZipkinConfig  `yaml:"zipkin"`
 
-	Twilio   TwilioConfig    `yaml:"twilio"`
-	Users    []UserConfig    `yaml:"users"`
+	Twilio TwilioConfig `yaml:"twilio"`
+	Users  []UserConfig `yaml:"users"`
+	// PublicURL is the base of the links in texts and webhooks (Cabot's
+	// WWW_SCHEME + WWW_HTTP_HOST): an address a phone can open. Empty: the
+	// --http address, which only opens on this machine.
+	PublicURL string `yaml:"public_url"`
+	// Rotation and Calendar say who is on call (Cabot's duty officers); at
+	// most one of them.
 	Rotation *RotationConfig `yaml:"rotation"`
-	// Fallback names the user paged when neither the service nor the
-	// rotation names anyone.
+	Calendar CalendarConfig  `yaml:"calendar"`
+	// Fallback names the user paged whenever no shift covers the time
+	// (Cabot's fallback officer).
 	Fallback string `yaml:"fallback"`
+	// HTTPUserAgent is the User-Agent of HTTP checks (Cabot's
+	// HTTP_USER_AGENT); a check's headers may override it.
+	HTTPUserAgent string `yaml:"http_user_agent"`
+	// GraphiteAPI is an external Graphite render API that metric checks
+	// read instead of obs's own store (Cabot's GRAPHITE_API, GRAPHITE_USER,
+	// GRAPHITE_PASS); a check may name its own or ask for source: obs.
+	GraphiteAPI GraphiteAPIConfig `yaml:"graphite_api"`
 	// AlertInterval and NotificationInterval are Cabot's reminder periods
 	// for ERROR/CRITICAL and for WARNING.
 	AlertInterval        Duration        `yaml:"alert_interval"`
@@ -69,6 +85,20 @@ type TwilioConfig struct {
 	From       string `yaml:"from"`
 	// APIURL sends the same REST calls to another base URL (a test double).
 	APIURL string `yaml:"api_url"`
+}
+
+// CalendarConfig reads the on-call rota from an iCal feed (Cabot's
+// CALENDAR_ICAL_URL): each event whose title is a user's name is a shift.
+type CalendarConfig struct {
+	ICalURL string   `yaml:"ical_url"`
+	Refresh Duration `yaml:"refresh"`
+}
+
+// GraphiteAPIConfig is a Graphite render API and its basic-auth credentials.
+type GraphiteAPIConfig struct {
+	URL      string `yaml:"url" json:"url,omitempty"`
+	User     string `yaml:"user" json:"user,omitempty"`
+	Password string `yaml:"password" json:"password,omitempty"`
 }
 
 // UserConfig is someone who can be paged.
@@ -86,58 +116,69 @@ type RotationConfig struct {
 
 // ServiceConfig is a Cabot service with its checks.
 type ServiceConfig struct {
-	Name          string   `yaml:"name"`
-	URL           string   `yaml:"url"`
-	Runbook       string   `yaml:"runbook"`
-	Notify        []string `yaml:"notify"`
-	Channels      []string `yaml:"channels"`
-	Webhook       string   `yaml:"webhook"`
-	AlertsEnabled *bool    `yaml:"alerts_enabled"`
+	Name          string   `yaml:"name" json:"name,omitempty"`
+	URL           string   `yaml:"url" json:"url,omitempty"`
+	Runbook       string   `yaml:"runbook" json:"runbook,omitempty"`
+	Notify        []string `yaml:"notify" json:"notify,omitempty"`
+	Channels      []string `yaml:"channels" json:"channels,omitempty"`
+	Webhook       string   `yaml:"webhook" json:"webhook,omitempty"`
+	AlertsEnabled *bool    `yaml:"alerts_enabled" json:"alerts_enabled,omitempty"`
 	// Maintenance windows silence the service.
-	Maintenance []WindowConfig `yaml:"maintenance"`
-	Checks      []CheckConfig  `yaml:"checks"`
+	Maintenance []WindowConfig `yaml:"maintenance" json:"maintenance,omitempty"`
+	Checks      []CheckConfig  `yaml:"checks" json:"checks,omitempty"`
 }
 
 // WindowConfig is a maintenance window.
 type WindowConfig struct {
-	Start time.Time `yaml:"start"`
-	End   time.Time `yaml:"end"`
+	Start time.Time `yaml:"start" json:"start,omitempty"`
+	End   time.Time `yaml:"end" json:"end,omitempty"`
 }
 
 // CheckConfig is one check; which keys apply depends on type.
 type CheckConfig struct {
-	Name       string   `yaml:"name"`
-	Type       string   `yaml:"type"` // http, metric, log, tcp
-	Importance string   `yaml:"importance"`
-	Interval   Duration `yaml:"interval"`
-	Debounce   int      `yaml:"debounce"`
-	Active     *bool    `yaml:"active"`
-	Timeout    Duration `yaml:"timeout"`
+	Name       string   `yaml:"name" json:"name,omitempty"`
+	Type       string   `yaml:"type" json:"type,omitempty"` // http, metric, log, tcp, icmp
+	Importance string   `yaml:"importance" json:"importance,omitempty"`
+	Interval   Duration `yaml:"interval" json:"interval,omitempty"`
+	Debounce   int      `yaml:"debounce" json:"debounce,omitempty"`
+	Active     *bool    `yaml:"active" json:"active,omitempty"`
+	Timeout    Duration `yaml:"timeout" json:"timeout,omitempty"`
 
 	// http
-	Endpoint        string            `yaml:"endpoint"`
-	Method          string            `yaml:"method"`
-	Headers         map[string]string `yaml:"headers"`
-	Username        string            `yaml:"username"`
-	Password        string            `yaml:"password"`
-	StatusCode      any               `yaml:"status_code"` // 200, [200, 204], "200-299"
-	TextMatch       string            `yaml:"text_match"`
-	VerifyTLS       *bool             `yaml:"verify_tls"`
-	MaxResponseTime Duration          `yaml:"max_response_time"`
+	Endpoint        string            `yaml:"endpoint" json:"endpoint,omitempty"`
+	Method          string            `yaml:"method" json:"method,omitempty"`
+	Headers         map[string]string `yaml:"headers" json:"headers,omitempty"`
+	Username        string            `yaml:"username" json:"username,omitempty"`
+	Password        string            `yaml:"password" json:"password,omitempty"`
+	StatusCode      any               `yaml:"status_code" json:"status_code"` // 200, [200, 204], "200-299"; "" or "any": any status
+	TextMatch       string            `yaml:"text_match" json:"text_match,omitempty"`
+	VerifyTLS       *bool             `yaml:"verify_tls" json:"verify_tls,omitempty"`
+	MaxResponseTime Duration          `yaml:"max_response_time" json:"max_response_time,omitempty"`
 
 	// metric (Graphite target or PromQL) and log (KQL)
-	Target             string   `yaml:"target"`
-	PromQL             string   `yaml:"promql"`
-	Query              string   `yaml:"query"`
-	CheckType          string   `yaml:"check_type"` // >, >=, <, <=, ==
-	Value              *float64 `yaml:"value"`
-	Window             Duration `yaml:"window"`
-	ExpectedNumHosts   int      `yaml:"expected_num_hosts"`
-	AllowedNumFailures int      `yaml:"allowed_num_failures"`
-	NoDataOK           bool     `yaml:"no_data_ok"`
+	Target             string   `yaml:"target" json:"target,omitempty"`
+	PromQL             string   `yaml:"promql" json:"promql,omitempty"`
+	Query              string   `yaml:"query" json:"query,omitempty"`
+	CheckType          string   `yaml:"check_type" json:"check_type,omitempty"` // >, >=, <, <=, ==
+	Value              *float64 `yaml:"value" json:"value,omitempty"`
+	Window             Duration `yaml:"window" json:"window,omitempty"`
+	ExpectedNumHosts   int      `yaml:"expected_num_hosts" json:"expected_num_hosts,omitempty"`
+	AllowedNumFailures int      `yaml:"allowed_num_failures" json:"allowed_num_failures,omitempty"`
+	// NoDataOK: a metric check with no data passes (Cabot) unless
+	// expected_num_hosts is set; false is obs's stricter choice.
+	NoDataOK *bool `yaml:"no_data_ok" json:"no_data_ok,omitempty"`
+	// Source is where a Graphite target is read: obs (the embedded store)
+	// or graphite (GraphiteAPI, the check's or the global one). Empty:
+	// graphite when an API is configured, else obs.
+	Source      string             `yaml:"source" json:"source,omitempty"`
+	GraphiteAPI *GraphiteAPIConfig `yaml:"graphite_api" json:"graphite_api,omitempty"`
 
 	// tcp
-	Address string `yaml:"address"`
+	Address string `yaml:"address" json:"address,omitempty"`
+
+	// icmp: Host is pinged Count times (default 1, as Cabot's ping -c 1).
+	Host  string `yaml:"host" json:"host,omitempty"`
+	Count int    `yaml:"count" json:"count,omitempty"`
 }
 
 // ZipkinConfig configures the Zipkin collector and span store.
@@ -211,7 +252,11 @@ func Default() Config {
 		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
 		Zipkin:  ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
 		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
-			From: os.Getenv("TWILIO_OUTGOING_NUMBER")},
+			From: os.Getenv("TWILIO_OUTGOING_NUMBER"), APIURL: os.Getenv("TWILIO_API_URL")},
+		Calendar:      CalendarConfig{ICalURL: os.Getenv("CALENDAR_ICAL_URL"), Refresh: Duration(30 * time.Minute)},
+		HTTPUserAgent: "obs",
+		GraphiteAPI: GraphiteAPIConfig{URL: os.Getenv("GRAPHITE_API"), User: os.Getenv("GRAPHITE_USER"),
+			Password: os.Getenv("GRAPHITE_PASS")},
 		AlertInterval:        Duration(10 * time.Minute),
 		NotificationInterval: Duration(2 * time.Hour),
 	}
@@ -250,6 +295,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// MarshalJSON writes the duration as the config file would ("30s").
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
 
 // ParseDuration is time.ParseDuration plus d (days) and w (weeks), the units
 // retention and windows are usually given in.
@@ -390,13 +440,7 @@ func lineOf(root *yaml.Node, path string) int {
 
 func (c *Config) validate(root *yaml.Node) error {
 	var errs []error
-	bad := func(key string, format string, args ...any) {
-		prefix := key
-		if l := lineOf(root, key); l > 0 {
-			prefix = fmt.Sprintf("line %d: %s", l, key)
-		}
-		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
-	}
+	bad := reporter(root, &errs)
 	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP, "statsd.addr": c.StatsD.Addr, "carbon.addr": c.Carbon.Addr, "zipkin.addr": c.Zipkin.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "want host:port, got %q", addr)
@@ -452,14 +496,22 @@ func (c *Config) validateAlerting(bad func(key, format string, args ...any)) {
 		if u.Name == "" {
 			bad(key+".name", "every user needs a name")
 		}
+		if users[strings.ToLower(u.Name)] && u.Name != "" {
+			bad(key+".name", "user %q is defined twice (names are matched without case, as calendar titles are)", u.Name)
+		}
 		if u.Phone != "" && !validPhone(u.Phone) {
 			bad(key+".phone", "%q is not an E.164 number like +15551230001", u.Phone)
 		}
-		users[u.Name] = true
+		users[strings.ToLower(u.Name)] = true
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public_url", "want an http(s) URL such as https://obs.example.com, got %q", c.PublicURL)
+		}
 	}
 	if c.Rotation != nil {
 		for i, u := range c.Rotation.Users {
-			if !users[u] {
+			if !users[strings.ToLower(u)] {
 				bad(fmt.Sprintf("rotation.users[%d]", i), "no user named %q under users", u)
 			}
 		}
@@ -469,86 +521,198 @@ func (c *Config) validateAlerting(bad func(key, format string, args ...any)) {
 		if len(c.Rotation.Users) == 0 {
 			bad("rotation.users", "must name at least one user")
 		}
+		if c.Calendar.ICalURL != "" {
+			bad("calendar.ical_url", "set either rotation or calendar.ical_url, not both")
+		}
 	}
-	if c.Fallback != "" && !users[c.Fallback] {
+	if c.Calendar.ICalURL != "" {
+		if u, err := url.Parse(c.Calendar.ICalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("calendar.ical_url", "want an http(s) URL of an iCal feed, got %q", c.Calendar.ICalURL)
+		}
+		if c.Calendar.Refresh < Duration(time.Second) {
+			bad("calendar.refresh", "must be at least 1s (Cabot: 30m)")
+		}
+	}
+	if c.Fallback != "" && !users[strings.ToLower(c.Fallback)] {
 		bad("fallback", "no user named %q under users", c.Fallback)
 	}
-	checkNames := map[string]bool{}
-	svcNames := map[string]bool{}
+	if c.GraphiteAPI.URL != "" {
+		validateGraphiteAPI("graphite_api", c.GraphiteAPI, bad)
+	}
+	names := NewServiceNames()
 	for i, s := range c.Services {
-		key := fmt.Sprintf("services[%d]", i)
-		if s.Name == "" || strings.ContainsAny(s.Name, "/ ") {
-			bad(key+".name", "needs a name without spaces or slashes, got %q", s.Name)
+		ValidateService(fmt.Sprintf("services[%d]", i), s, c, names, bad)
+	}
+}
+
+// ServiceNames are the service and check names taken so far: both must be
+// unique across obs.yaml and the services created through the API.
+type ServiceNames struct{ Services, Checks map[string]bool }
+
+// NewServiceNames returns an empty set.
+func NewServiceNames() ServiceNames {
+	return ServiceNames{Services: map[string]bool{}, Checks: map[string]bool{}}
+}
+
+// ValidateService checks one service as the config file's services[i] is
+// checked, against cfg's users and the names already taken (which it adds
+// to). key prefixes every key it reports ("services[0]", or "" for a
+// service sent on its own to the API).
+func ValidateService(key string, s ServiceConfig, cfg *Config, names ServiceNames, bad func(key, format string, args ...any)) {
+	k := func(sub string) string {
+		if key == "" {
+			return sub
 		}
-		if svcNames[s.Name] {
-			bad(key+".name", "service %q is defined twice", s.Name)
-		}
-		svcNames[s.Name] = true
-		for j, u := range s.Notify {
-			if !users[u] {
-				bad(fmt.Sprintf("%s.notify[%d]", key, j), "no user named %q under users", u)
-			}
-		}
-		for j, ch := range s.Channels {
-			if !channels[ch] {
-				bad(fmt.Sprintf("%s.channels[%d]", key, j), "%q is not one of sms, call, webhook, log", ch)
-			}
-			if ch == "webhook" && s.Webhook == "" {
-				bad(key+".webhook", "the webhook channel needs a webhook URL")
-			}
-		}
-		for j, ck := range s.Checks {
-			ckey := fmt.Sprintf("%s.checks[%d]", key, j)
-			if ck.Name == "" || strings.ContainsAny(ck.Name, "/ ") {
-				bad(ckey+".name", "needs a name without spaces or slashes, got %q", ck.Name)
-			}
-			if checkNames[ck.Name] {
-				bad(ckey+".name", "check %q is defined twice", ck.Name)
-			}
-			checkNames[ck.Name] = true
-			if !importances[strings.ToLower(ck.Importance)] {
-				bad(ckey+".importance", "%q is not warning, error or critical", ck.Importance)
-			}
-			if ck.Interval < 0 || ck.Debounce < 0 || ck.Timeout < 0 {
-				bad(ckey, "interval, debounce and timeout must not be negative")
-			}
-			switch ck.Type {
-			case "http":
-				if ck.Endpoint == "" {
-					bad(ckey+".endpoint", "an http check needs an endpoint URL")
-				}
-				if _, err := ParseStatusCodes(ck.StatusCode); err != nil {
-					bad(ckey+".status_code", "%v", err)
-				}
-				if ck.TextMatch != "" {
-					if _, err := regexp.Compile(ck.TextMatch); err != nil {
-						bad(ckey+".text_match", "bad regular expression: %v", err)
-					}
-				}
-			case "metric":
-				if (ck.Target == "") == (ck.PromQL == "") {
-					bad(ckey+".target", "a metric check needs exactly one of target (Graphite) and promql")
-				}
-				fallthrough
-			case "log":
-				if ck.Type == "log" && ck.Query == "" {
-					bad(ckey+".query", "a log check needs a KQL query")
-				}
-				if !comparators[ck.CheckType] {
-					bad(ckey+".check_type", "%q is not one of >, >=, <, <=, ==", ck.CheckType)
-				}
-				if ck.Value == nil {
-					bad(ckey+".value", "needs a threshold value")
-				}
-			case "tcp":
-				if _, _, err := net.SplitHostPort(ck.Address); err != nil {
-					bad(ckey+".address", "want host:port, got %q", ck.Address)
-				}
-			default:
-				bad(ckey+".type", "%q is not one of http, metric, log, tcp", ck.Type)
-			}
+		return key + "." + sub
+	}
+	users := map[string]bool{}
+	for _, u := range cfg.Users {
+		users[strings.ToLower(u.Name)] = true
+	}
+	if !validName(s.Name) {
+		bad(k("name"), "needs a name of letters, digits, '.', '_' or '-', got %q", s.Name)
+	}
+	if names.Services[s.Name] {
+		bad(k("name"), "service %q is defined twice", s.Name)
+	}
+	names.Services[s.Name] = true
+	for j, u := range s.Notify {
+		if !users[strings.ToLower(u)] {
+			bad(fmt.Sprintf("%s[%d]", k("notify"), j), "no user named %q under users", u)
 		}
 	}
+	for j, ch := range s.Channels {
+		if !channels[ch] {
+			bad(fmt.Sprintf("%s[%d]", k("channels"), j), "%q is not one of sms, call, webhook, log", ch)
+		}
+		if ch == "webhook" && s.Webhook == "" {
+			bad(k("webhook"), "the webhook channel needs a webhook URL")
+		}
+	}
+	if s.Webhook != "" {
+		if u, err := url.Parse(s.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(k("webhook"), "want an http(s) URL")
+		}
+	}
+	for j, w := range s.Maintenance {
+		if !w.End.After(w.Start) {
+			bad(fmt.Sprintf("%s[%d]", k("maintenance"), j), "end must be after start")
+		}
+	}
+	for j, ck := range s.Checks {
+		ValidateCheck(fmt.Sprintf("%s[%d]", k("checks"), j), ck, cfg, names, bad)
+	}
+}
+
+// ValidateCheck checks one check; key prefixes the keys it reports.
+func ValidateCheck(ckey string, ck CheckConfig, cfg *Config, names ServiceNames, bad func(key, format string, args ...any)) {
+	k := func(sub string) string {
+		if ckey == "" {
+			return sub
+		}
+		return ckey + "." + sub
+	}
+	if !validName(ck.Name) {
+		bad(k("name"), "needs a name of letters, digits, '.', '_' or '-', got %q", ck.Name)
+	}
+	if names.Checks[ck.Name] {
+		bad(k("name"), "check %q is defined twice", ck.Name)
+	}
+	names.Checks[ck.Name] = true
+	if !importances[strings.ToLower(ck.Importance)] {
+		bad(k("importance"), "%q is not warning, error or critical", ck.Importance)
+	}
+	if ck.Interval < 0 || ck.Debounce < 0 || ck.Timeout < 0 {
+		bad(ckey, "interval, debounce and timeout must not be negative")
+	}
+	switch ck.Type {
+	case "http":
+		if u, err := url.Parse(ck.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(k("endpoint"), "an http check needs an http(s) endpoint URL, got %q", ck.Endpoint)
+		}
+		if _, err := ParseStatusCodes(ck.StatusCode); err != nil {
+			bad(k("status_code"), "%v", err)
+		}
+		if ck.TextMatch != "" {
+			if _, err := regexp.Compile(ck.TextMatch); err != nil {
+				bad(k("text_match"), "bad regular expression: %v", err)
+			}
+		}
+	case "metric":
+		if (ck.Target == "") == (ck.PromQL == "") {
+			bad(k("target"), "a metric check needs exactly one of target (Graphite) and promql")
+		}
+		switch ck.Source {
+		case "", "obs":
+		case "graphite":
+			if ck.PromQL != "" {
+				bad(k("source"), "an external Graphite reads Graphite targets, not promql")
+			}
+			if ck.GraphiteAPI == nil && cfg.GraphiteAPI.URL == "" {
+				bad(k("source"), "source graphite needs graphite_api (here or at the top of the file)")
+			}
+		default:
+			bad(k("source"), "%q is not obs or graphite", ck.Source)
+		}
+		if ck.GraphiteAPI != nil {
+			validateGraphiteAPI(k("graphite_api"), *ck.GraphiteAPI, bad)
+			if ck.PromQL != "" {
+				bad(k("graphite_api"), "an external Graphite reads Graphite targets, not promql")
+			}
+		}
+		if ck.ExpectedNumHosts < 0 || ck.AllowedNumFailures < 0 {
+			bad(ckey, "expected_num_hosts and allowed_num_failures must not be negative")
+		}
+		validateThreshold(ck, k, bad)
+	case "log":
+		if ck.Query == "" {
+			bad(k("query"), "a log check needs a KQL query")
+		}
+		validateThreshold(ck, k, bad)
+	case "tcp":
+		if _, _, err := net.SplitHostPort(ck.Address); err != nil {
+			bad(k("address"), "want host:port, got %q", ck.Address)
+		}
+	case "icmp":
+		if ck.Host == "" || strings.ContainsAny(ck.Host, " /") {
+			bad(k("host"), "an icmp check needs a host name or IP address, got %q", ck.Host)
+		}
+		if ck.Count < 0 || ck.Count > 100 {
+			bad(k("count"), "must be between 1 and 100 (0: 1)")
+		}
+	default:
+		bad(k("type"), "%q is not one of http, metric, log, tcp, icmp", ck.Type)
+	}
+}
+
+func validateThreshold(ck CheckConfig, k func(string) string, bad func(key, format string, args ...any)) {
+	if !comparators[ck.CheckType] {
+		bad(k("check_type"), "%q is not one of >, >=, <, <=, ==", ck.CheckType)
+	}
+	if ck.Value == nil {
+		bad(k("value"), "needs a threshold value")
+	} else if math.IsNaN(*ck.Value) {
+		bad(k("value"), "must be a number, not NaN")
+	}
+}
+
+func validateGraphiteAPI(key string, g GraphiteAPIConfig, bad func(key, format string, args ...any)) {
+	if u, err := url.Parse(g.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(key+".url", "want the http(s) base URL of a Graphite render API, e.g. http://graphite.example.com/")
+	}
+}
+
+// validName keeps names usable in URLs, metric paths and the CLI.
+func validName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func validPhone(p string) bool {
@@ -566,14 +730,21 @@ func validPhone(p string) bool {
 // StatusRange is an inclusive range of HTTP status codes.
 type StatusRange struct{ Lo, Hi int }
 
+// AnyStatus is what a blank status_code means: any status passes (Cabot).
+var AnyStatus = StatusRange{0, 999}
+
 // ParseStatusCodes reads status_code: a code, a list of codes, or a range
-// "200-299"; the default is 200.
+// "200-299"; the default is 200; "" or "any" accept any status, as a blank
+// status code does in Cabot.
 func ParseStatusCodes(v any) ([]StatusRange, error) {
 	one := func(x any) ([]StatusRange, error) {
 		switch t := x.(type) {
 		case int:
 			return []StatusRange{{t, t}}, nil
 		case string:
+			if s := strings.TrimSpace(t); s == "" || strings.EqualFold(s, "any") {
+				return []StatusRange{AnyStatus}, nil
+			}
 			if lo, hi, ok := strings.Cut(t, "-"); ok {
 				a, e1 := strconv.Atoi(strings.TrimSpace(lo))
 				b, e2 := strconv.Atoi(strings.TrimSpace(hi))
@@ -605,4 +776,53 @@ func ParseStatusCodes(v any) ([]StatusRange, error) {
 		return out, nil
 	}
 	return one(v)
+}
+
+// ParseService decodes one service as the API receives it (YAML, or JSON,
+// which YAML reads too) and validates it as a services: entry of the file,
+// against cfg's users and the names already taken. Errors name the key and
+// line. ${VAR} is not expanded: a request must not read obs's environment.
+func ParseService(b []byte, cfg *Config, names ServiceNames) (ServiceConfig, error) {
+	var s ServiceConfig
+	err := decodeStrict(b, &s, func(bad func(key, format string, args ...any)) {
+		ValidateService("", s, cfg, names, bad)
+	})
+	return s, err
+}
+
+// ParseCheck decodes and validates one check as ParseService does.
+func ParseCheck(b []byte, cfg *Config, names ServiceNames) (CheckConfig, error) {
+	var c CheckConfig
+	err := decodeStrict(b, &c, func(bad func(key, format string, args ...any)) {
+		ValidateCheck("", c, cfg, names, bad)
+	})
+	return c, err
+}
+
+func decodeStrict(b []byte, v any, validate func(bad func(key, format string, args ...any))) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty body: want a YAML or JSON object")
+		}
+		return cleanYAMLError(err)
+	}
+	var root yaml.Node
+	yaml.Unmarshal(b, &root)
+	var errs []error
+	validate(reporter(&root, &errs))
+	return errors.Join(errs...)
+}
+
+// reporter returns the function validation calls for each bad key: it
+// finds the key's line in the document and collects the error.
+func reporter(root *yaml.Node, errs *[]error) func(key, format string, args ...any) {
+	return func(key, format string, args ...any) {
+		prefix := key
+		if l := lineOf(root, key); l > 0 {
+			prefix = fmt.Sprintf("line %d: %s", l, key)
+		}
+		*errs = append(*errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
+	}
 }

@@ -61,9 +61,13 @@ func TestParseDuration(t *testing.T) {
 func FuzzConfig(f *testing.F) {
 	f.Add(Example)
 	f.Add([]byte("logs: {udp: 1}"))
+	f.Add([]byte(`{"name": "s", "checks": [{"name": "c", "type": "http", "endpoint": "http://x/", "status_code": ["200-299", 204, ""]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg := Default()
 		Parse(b, &cfg) // must not panic
+		// The API's definitions go through the same decoder and rules.
+		ParseService(b, &cfg, NewServiceNames())
+		ParseCheck(b, &cfg, NewServiceNames())
 	})
 }
 
@@ -81,5 +85,52 @@ func TestAlertingErrorsNameKeyAndLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+func TestAlertingKeysOfCabot(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"users: [{name: a}]\nrotation: {users: [a], period: 1h}\ncalendar: {ical_url: \"https://cal.example/x.ics\"}\n", "calendar.ical_url: set either rotation or calendar.ical_url, not both"},
+		{"calendar: {ical_url: \"webcal://x\"}\n", "line 1: calendar.ical_url: want an http(s) URL"},
+		{"public_url: obs.example.com\n", "line 1: public_url: want an http(s) URL"},
+		{"services:\n  - name: s\n    checks:\n      - {name: p, type: icmp}\n", "line 4: services[0].checks[0].host: an icmp check needs a host"},
+		{"services:\n  - name: s\n    checks:\n      - {name: m, type: metric, target: x, check_type: \">\", value: 1, source: graphite}\n", "services[0].checks[0].source: source graphite needs graphite_api"},
+		{"services:\n  - name: s\n    checks:\n      - {name: m, type: metric, target: x, check_type: \">\", value: .nan}\n", "value: must be a number, not NaN"},
+		{"services:\n  - name: \"a/b\"\n", "needs a name of letters"},
+	} {
+		cfg := Default()
+		err := Parse([]byte(c.yaml), &cfg)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
+		}
+	}
+	cfg := Default()
+	ok := "users: [{name: Alice}]\ncalendar: {ical_url: \"https://cal.example/x.ics\"}\nfallback: alice\n" +
+		"services:\n  - name: s\n    notify: [ALICE]\n    checks:\n      - {name: h, type: http, endpoint: \"http://127.0.0.1:1/\", status_code: \"\"}\n" +
+		"      - {name: p, type: icmp, host: 127.0.0.1}\n"
+	if err := Parse([]byte(ok), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := ParseStatusCodes(""); len(r) != 1 || r[0] != AnyStatus {
+		t.Fatalf("blank status code: %v", r)
+	}
+}
+
+func TestParseServiceForTheAPI(t *testing.T) {
+	cfg := Default()
+	cfg.Users = []UserConfig{{Name: "alice"}}
+	t.Setenv("OBS_SECRET_FOR_TEST", "leak")
+	s, err := ParseService([]byte(`{"name": "x", "url": "${OBS_SECRET_FOR_TEST}", "checks": [{"name": "c", "type": "tcp", "address": "127.0.0.1:1"}]}`), &cfg, NewServiceNames())
+	if err != nil || s.URL != "${OBS_SECRET_FOR_TEST}" {
+		t.Fatalf("a request must not expand the environment: %+v %v", s, err)
+	}
+	_, err = ParseService([]byte("name: x\nbogus: 1\n"), &cfg, NewServiceNames())
+	if err == nil || !strings.Contains(err.Error(), "line 2: unknown key bogus") {
+		t.Fatal(err)
+	}
+	names := NewServiceNames()
+	names.Checks["c"] = true
+	if _, err := ParseCheck([]byte(`{"name": "c", "type": "tcp", "address": "127.0.0.1:1"}`), &cfg, names); err == nil || !strings.Contains(err.Error(), `check "c" is defined twice`) {
+		t.Fatal(err)
 	}
 }

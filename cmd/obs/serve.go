@@ -292,6 +292,13 @@ func runServe(c *cli.Context) error {
 		stopAll()
 		return err
 	}
+	reg.MustRegister(engine.Collectors()...)
+	health.Register("alerts", func() (string, string) {
+		if e := engine.Err(); e != "" {
+			return web.StatusDegraded, e
+		}
+		return web.StatusOK, ""
+	})
 	engine.Start(ctx)
 	closers = append(closers, func() error { engine.Stop(); return nil })
 	go reloadOnHUP(ctx, c, engine, log)

@@ -438,30 +438,75 @@ async function traceView(app, id) {
 // Services.
 pages.services = async (app, args) => {
   const svcs = await api('/api/services');
-  if (!svcs.length) { app.append(h('div', { class: 'card muted' }, 'No services configured: add services: to the config file.')); return; }
+  if (args[0] === '_new' || !svcs.length) {
+    if (!svcs.length && args[0] !== '_new') app.append(h('div', { class: 'card muted' }, 'No services yet: add services: to the config file, or create one here.'));
+    app.append(definitionEditor(null, { name: 'my-service', notify: [], channels: ['sms', 'call'], checks: [{ name: 'my-service-health', type: 'http', endpoint: 'http://127.0.0.1:3000/health', status_code: 200, importance: 'critical', interval: '30s' }] }));
+    return;
+  }
   const name = args[0] || svcs[0].name;
-  const nav = h('div', { class: 'tiles' }, svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status))));
+  const nav = h('div', { class: 'tiles' }, svcs.map(s => h('a', { href: `#/services/${encodeURIComponent(s.name)}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status))),
+    h('a', { href: '#/services/_new', class: 'tile', id: 'new-service', style: 'text-decoration:none;color:#2d6cdf;border:1px dashed #9cc3ff' }, '+ New service'));
+  if (args[1] === 'edit') {
+    const d = await api(`/api/services/${encodeURIComponent(name)}/definition`);
+    app.append(h('div', { class: 'card' }, nav), definitionEditor(name, d.definition));
+    return;
+  }
   const v = await api('/api/services/' + encodeURIComponent(name));
   const alerts = (await api('/api/alerts')).filter(a => a.service === name).slice(0, 30);
   const msg = h('span', { class: 'muted', id: 'svc-msg' });
+  const act = async (f) => { try { await f(); route(); } catch (e) { msg.textContent = e.message; msg.className = 'sev-error'; } };
   const ackFor = h('input', { value: '20m', size: 5, id: 'ack-for' });
+  const report = h('div', { class: 'card', id: 'svc-report' }, h('h3', {}, 'Report, last 7 days'));
   app.append(h('div', { class: 'card' }, nav),
     h('div', { class: 'card', id: 'service' }, h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, v.name, ' ', h('span', { class: `tile ${v.status}`, id: 'svc-status', style: 'padding:2px 8px' }, v.status)),
       v.acknowledged_until ? h('span', { id: 'acked' }, `acknowledged until ${new Date(v.acknowledged_until).toLocaleTimeString()} by ${v.acknowledged_by || '?'}`) : null,
-      'for', ackFor, h('button', { id: 'ack', onclick: async () => { await api(`/api/services/${name}/ack`, { method: 'POST', body: JSON.stringify({ for: ackFor.value, by: 'ui' }) }); route(); } }, 'Acknowledge'),
-      v.acknowledged_until ? h('button', { onclick: async () => { await api(`/api/services/${name}/ack`, { method: 'DELETE' }); route(); } }, 'Unacknowledge') : null, msg),
-      h('div', { class: 'muted' }, `on call: ${(v.on_call || []).join(', ') || 'nobody'}`, v.runbook ? h('a', { href: v.runbook, style: 'margin-left:12px' }, 'runbook') : null, v.in_maintenance ? ' — in maintenance' : ''),
+      'for', ackFor, h('button', { id: 'ack', onclick: () => act(() => api(`/api/services/${encodeURIComponent(name)}/ack`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ for: ackFor.value, by: 'ui' }) })) }, 'Acknowledge'),
+      v.acknowledged_until ? h('button', { onclick: () => act(() => api(`/api/services/${encodeURIComponent(name)}/ack`, { method: 'DELETE' })) }, 'Unacknowledge') : null,
+      v.read_only ? h('span', { class: 'muted', id: 'svc-source' }, 'from obs.yaml (read-only)') : [
+        h('a', { href: `#/services/${encodeURIComponent(name)}/edit`, id: 'svc-edit' }, 'Edit'),
+        h('button', { id: 'svc-delete', onclick: () => { if (confirm(`Delete ${name}?`)) act(async () => { await api(`/api/services/${encodeURIComponent(name)}`, { method: 'DELETE' }); location.hash = '#/services'; }); } }, 'Delete')],
+      msg),
+      h('div', { class: 'muted', id: 'svc-oncall' }, `on call: ${v.on_call.join(', ') || 'nobody'}${v.on_call_source ? ' (' + v.on_call_source + ')' : ''} — texts: ${v.paged.sms.join(', ') || 'nobody'}; calls: ${v.paged.call.join(', ') || 'nobody'}`,
+        v.runbook ? h('a', { href: v.runbook, style: 'margin-left:12px' }, 'runbook') : null, v.in_maintenance ? ' — in maintenance' : ''),
+      v.unpaged ? h('div', { class: 'sev-error', id: 'svc-unpaged' }, `Alert at ${new Date(v.unpaged.time).toLocaleString()} paged nobody: ${v.unpaged.reason}`) : null,
       statusStrip(v.status_history || []),
       h('table', {}, h('tr', {}, ['check', 'type', 'importance', 'last result', 'response', ''].map(x => h('th', {}, x))),
-        v.checks.map(c => h('tr', { class: 'check-row' }, h('td', {}, c.name), h('td', {}, c.type), h('td', {}, c.importance),
+        v.checks.map(c => [h('tr', { class: 'check-row' }, h('td', {}, c.name, c.active ? '' : h('small', { class: 'muted' }, ' (disabled)')), h('td', {}, c.type, c.reads_from ? h('small', { class: 'muted' }, ' ' + c.reads_from) : ''), h('td', {}, c.importance),
           h('td', { class: c.failing ? 'sev-error' : '' }, c.last ? (c.last.ok ? 'passing' : c.last.reason) + ` (${new Date(c.last.time).toLocaleTimeString()})` : 'not run yet'),
           h('td', {}, c.last ? c.last.response_ms.toFixed(0) + ' ms' : ''),
-          h('td', {}, h('button', { onclick: async () => { const r = await api(`/api/checks/${c.name}/run`, { method: 'POST' }); msg.textContent = `${c.name}: ${r.ok ? 'passing' : r.reason}`; setTimeout(route, 800); } }, 'Run now')))))),
+          h('td', {}, h('button', { onclick: async () => { const r = await api(`/api/checks/${encodeURIComponent(c.name)}/run`, { method: 'POST' }); msg.textContent = `${c.name}: ${r.ok ? 'passing' : r.reason}`; setTimeout(route, 800); } }, 'Run now'))),
+        c.last_failure && c.last_failure.raw_data ? h('tr', {}, h('td', { colspan: 6 }, h('details', { class: 'raw-data' }, h('summary', { class: 'muted' }, `raw data of the last failure (${new Date(c.last_failure.time).toLocaleString()})`),
+          h('pre', { class: 'mono', style: 'white-space:pre-wrap;max-height:240px;overflow:auto' }, c.last_failure.raw_data)))) : null]).flat())),
+    report,
     h('div', { class: 'card' }, h('h3', {}, 'Alerts'), alerts.length ? h('table', {}, alerts.map(a => h('tr', {}, h('td', {}, new Date(a.time).toLocaleString()), h('td', {}, a.kind), h('td', {}, `${a.previous} → ${a.status}`),
-      h('td', {}, (a.channels || []).map(ch => h('div', { class: ch.ok ? '' : 'sev-error' }, `${ch.channel} ${ch.to || ''}: ${ch.ok ? 'sent ' + (ch.sid || '') : ch.error}`)))))) : h('div', { class: 'muted' }, 'No alerts sent.')));
+      h('td', {}, (a.channels || []).map(ch => h('div', { class: ch.ok ? '' : 'sev-error' }, `${ch.channel} ${ch.user || ''} ${ch.to || ''}: ${ch.ok ? 'sent ' + (ch.sid || '') : ch.error}`)))))) : h('div', { class: 'muted' }, 'No alerts sent.')));
+  api(`/api/services/${encodeURIComponent(name)}/report?from=now-7d`).then(r => {
+    const line = (x) => h('div', {}, h('b', {}, x.name), ` ${x.uptime_percent === null ? 'no data' : x.uptime_percent.toFixed(2) + '% up'}${x.kind === 'check' ? `, ${x.runs} runs` : ''}, ${x.problems.length} problems`,
+      x.problems.length ? h('table', {}, x.problems.slice(-20).map(p => h('tr', {}, h('td', {}, new Date(p.start).toLocaleString()), h('td', {}, p.end ? new Date(p.end).toLocaleString() : 'ongoing'), h('td', {}, p.duration), h('td', { class: 'sev-' + p.worst_status }, p.worst_status)))) : null);
+    report.append(line(r), ...(r.checks || []).map(line));
+  }).catch(e => report.append(h('div', { class: 'err' }, e.message)));
   const t = setInterval(async () => { const nv = await api('/api/services/' + encodeURIComponent(name)).catch(() => null); if (nv && nv.status !== v.status) route(); }, 5000);
   onLeave(() => clearInterval(t));
 };
+// definitionEditor edits a service as JSON with obs.yaml's keys; the API
+// validates it as the file is and names the bad key.
+function definitionEditor(name, def) {
+  const text = h('textarea', { id: 'svc-definition', rows: 22, style: 'width:100%', spellcheck: 'false', class: 'mono' });
+  text.value = JSON.stringify(def, null, 2);
+  const err = h('div', { class: 'err', id: 'svc-definition-error' });
+  const save = async () => {
+    err.textContent = '';
+    try {
+      const body = text.value;
+      const d = name ? await api(`/api/services/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body })
+        : await api('/api/services', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      location.hash = `#/services/${encodeURIComponent(d.definition.name)}`;
+    } catch (e) { err.textContent = e.message; }
+  };
+  return h('div', { class: 'card' }, h('h3', {}, name ? `Edit ${name}` : 'New service'),
+    h('div', { class: 'muted' }, 'Keys as in obs.yaml (configs/obs.example.yaml); secrets show as REDACTED and are kept when left so. A check with "active": false is disabled.'),
+    text, err, h('div', { class: 'row' }, h('button', { class: 'primary', id: 'svc-save', onclick: save }, 'Save'), h('a', { href: name ? `#/services/${encodeURIComponent(name)}` : '#/services' }, 'Cancel')));
+}
 function statusStrip(hist) {
   // A bar per status change over the last day: how the service has been.
   const W = 600, H = 18, now = Date.now(), from = now - 24 * 3600e3;
