@@ -333,7 +333,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 // HTTP 503 + Retry-After), keep RSS near the bound, and let go by itself:
 // normal ingest of logs and StatsD resumes within 10 s of the load ending.
 func TestReliabilityOverload(t *testing.T) {
-	const limitMiB = 64
+	const limitMiB = 128
 	s := newServer(t, "--max-memory", fmt.Sprintf("%dMiB", limitMiB), "--flush-interval", "1s")
 	secs := scale(6, 30)
 	rate := 100000 // twice the 50,000/s benchmark
@@ -444,10 +444,11 @@ func TestReliabilityOverload(t *testing.T) {
 	if degraded.Load() == nil || shed == 0 || posts503.Load() == 0 {
 		t.Fatalf("the guard never engaged: /health DEGRADED seen %v, shed %.0f, HTTP 503s %d", degraded.Load() != nil, shed, posts503.Load())
 	}
-	// RSS is heap plus mapped files and runtime overhead: the bound applies
-	// to what obs allocates; allow the mapped rest on top.
-	if pk*1024 > (limitMiB+128)<<20 {
-		t.Fatalf("peak RSS %d MiB over the %d MiB bound plus 128 MiB of mapped files", pk/1024, limitMiB)
+	// The guard gives the runtime what the bound leaves after mapped
+	// files and the binary, so RSS stays at the bound; a sample may catch
+	// a moment past it before a GC.
+	if pk*1024 > (limitMiB+16)<<20 {
+		t.Fatalf("peak RSS %d MiB over the %d MiB bound", pk/1024, limitMiB)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,16 +25,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Water marks, as fractions of Limit. The live heap (what the last GC found
-// reachable) decides, not the heap including garbage: with a soft limit
-// set, garbage piles up to the limit between GCs, and a guard that watched
-// it shed forever once the load was gone.
+// Water marks, as fractions of the Go runtime's share of Limit. The live
+// heap (what the last GC found reachable) decides, not the heap including
+// garbage: with a soft limit set, garbage piles up to the limit between
+// GCs, and a guard that watched it shed forever once the load was gone.
 const (
 	highWater = 0.80 // start shedding above this live heap
 	lowWater  = 0.60 // stop below this
-	// runtimeShare of Limit is given to the Go runtime as its soft limit;
-	// the rest covers what the runtime does not count (mmapped index and
-	// chunk files, thread stacks), so that RSS stays under Limit.
+	// runtimeShare of Limit is the Go runtime's soft limit until the
+	// memory the runtime does not count (mapped index and chunk files, the
+	// binary's pages) has been measured; then the runtime gets Limit minus
+	// that, so that RSS, not only the heap, stays under Limit.
 	runtimeShare = 0.85
 )
 
@@ -47,6 +50,7 @@ type Guard struct {
 	since    atomic.Int64 // unix nanoseconds shedding began
 	live     atomic.Int64
 	mapped   atomic.Int64
+	goLimit  atomic.Int64 // the runtime's soft limit now
 
 	mu      sync.Mutex
 	dropped map[string]*atomic.Int64 // by intake
@@ -61,7 +65,8 @@ func (g *Guard) Start(ctx context.Context) {
 	if every <= 0 {
 		every = 100 * time.Millisecond
 	}
-	debug.SetMemoryLimit(int64(float64(g.Limit) * runtimeShare))
+	g.goLimit.Store(int64(float64(g.Limit) * runtimeShare))
+	debug.SetMemoryLimit(g.goLimit.Load())
 	go g.run(ctx, every)
 }
 
@@ -73,7 +78,7 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var lastGC, lastLog time.Time
+	var lastGC, lastLog, lastFit time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,7 +96,12 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 		metrics.Read(samples)
 		live := int64(samples[0].Value.Uint64())
 		g.live.Store(live)
-		g.mapped.Store(int64(samples[1].Value.Uint64() - samples[2].Value.Uint64()))
+		goMapped := int64(samples[1].Value.Uint64() - samples[2].Value.Uint64())
+		g.mapped.Store(goMapped)
+		if rss, ok := residentBytes(); ok && now.Sub(lastFit) >= time.Second {
+			g.fit(rss - goMapped)
+			lastFit = now
+		}
 		g.update(live, now)
 		if g.shedding.Load() && now.Sub(lastLog) >= time.Minute {
 			g.logger().Warn("memory bound reached: shedding input", "detail", g.Detail())
@@ -107,13 +117,45 @@ func (g *Guard) logger() *slog.Logger {
 	return g.Log
 }
 
+// fit gives the Go runtime what the bound leaves after the memory it does
+// not count (never less than half the bound: mapped file pages are
+// reclaimable by the kernel anyway).
+func (g *Guard) fit(notGo int64) {
+	want := max(g.Limit-notGo-g.Limit/20, g.Limit/2)
+	if d := want - g.goLimit.Load(); d > g.Limit/50 || -d > g.Limit/50 {
+		g.goLimit.Store(want)
+		debug.SetMemoryLimit(want)
+	}
+}
+
+// residentBytes is the process's RSS (Linux).
+func residentBytes() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * int64(os.Getpagesize()), true
+}
+
 // update applies the water marks to one live-heap reading.
 func (g *Guard) update(live int64, now time.Time) {
+	budget := g.goLimit.Load()
+	if budget <= 0 {
+		budget = g.Limit
+	}
 	switch {
-	case !g.shedding.Load() && float64(live) > float64(g.Limit)*highWater:
+	case !g.shedding.Load() && float64(live) > float64(budget)*highWater:
 		g.since.Store(now.UnixNano())
 		g.shedding.Store(true)
-	case g.shedding.Load() && float64(live) < float64(g.Limit)*lowWater:
+	case g.shedding.Load() && float64(live) < float64(budget)*lowWater:
 		g.shedding.Store(false)
 		g.logger().Info("memory back under the bound: shedding stopped",
 			"after", now.Sub(time.Unix(0, g.since.Load())).Round(time.Millisecond).String(), "dropped", g.droppedText())
