@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,7 +61,7 @@ func zipkinServer(b *testing.B) (*traces.Store, *httptest.Server) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	web.NewZipkinAPI(st, 16<<20, nil).Routes(mux)
+	web.NewZipkinAPI(st, zipkin.NewCollector(st, 16<<20, nil, nil)).Routes(mux)
 	return st, httptest.NewServer(mux)
 }
 
@@ -95,7 +96,7 @@ func BenchmarkZipkinIngest(b *testing.B) {
 		}
 		wg.Wait()
 		dur := time.Since(start)
-		stored := st.Stored.Load()
+		stored := st.Stats.Stored.Load()
 		srv.Close()
 		st.Close()
 		b.ReportMetric(float64(stored)/dur.Seconds(), "spans/s")
@@ -123,7 +124,7 @@ func BenchmarkZipkinQueries(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.Write(spans); err != nil {
+		if err := st.Commit(context.Background(), spans); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -142,7 +143,7 @@ func BenchmarkZipkinQueries(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st.Write(bigSpans)
+	st.Commit(context.Background(), bigSpans)
 	b.Logf("loaded %d spans in %v", n+1000, time.Since(load).Round(time.Millisecond))
 	get := func(path string) (time.Duration, int) {
 		t0 := time.Now()

@@ -1,100 +1,133 @@
-// Package traces stores Zipkin spans under <data>/traces: one append-only
-// file of span JSON per UTC day, and an in-memory index of traces (rebuilt
-// from the files at start) that answers Zipkin's queries, trace lookups by
-// id and dependency links.
+// Package traces stores Zipkin spans on disk, bounded in memory, under
+// <data>/traces/v2/:
+//
+//   - one partition per UTC hour (partition.go): a write-ahead log for the
+//     head, then zstd-compressed blocks of about a thousand spans, each with
+//     columns that searches and the dependency linker read without parsing
+//     JSON, and a small in-memory summary (bloom filters over trace ids and
+//     search tokens, the services present) so that a search reads only the
+//     blocks of its window that may match and a trace lookup only the blocks
+//     that may hold the trace;
+//   - a per-partition trace index (tindex.go) written once the hour is over,
+//     so finding a trace costs one small read per partition;
+//   - names.log (names.go): service, span and remote service names and tag
+//     keys, so the name routes never read spans;
+//   - deps.state (deps.go): dependency links aggregated per hour as spans
+//     arrive, as Zipkin's dependencies job does per day.
+//
+// Memory holds the heads (bounded), block summaries, a bounded cache of
+// decoded blocks and the name and link aggregates, not the spans. Intakes
+// hand batches to Commit, which returns once they are in the WAL on disk
+// (group commit); the queue between intakes and the single writer
+// goroutine is bounded in bytes and Commit says ErrQueueFull past it.
+// Retention removes whole partitions.
 package traces
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/openzipkin/zipkin-go/model"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Span is a validated span with its stored JSON.
-type Span struct {
-	Model *model.SpanModel
-	JSON  []byte // canonical Zipkin v2 JSON
-}
-
 // Options configure the store.
 type Options struct {
+	// Retention is how long whole hours are kept; 0 keeps everything.
 	Retention time.Duration
-	Logger    *slog.Logger
+	// RetentionEvery is how often expired hours are looked for (default 1m).
+	RetentionEvery time.Duration
+	// QueueBytes bounds the spans waiting for the writer (default 64 MiB).
+	QueueBytes int64
+	// MaxHeadAge seals a partly filled head into a block after this long
+	// (default 1m): the WAL stays short and the head's memory is released.
+	MaxHeadAge time.Duration
+	// CacheBytes bounds the decoded blocks kept for searches and trace
+	// lookups (default 32 MiB).
+	CacheBytes int
+	Logger     *slog.Logger
 }
 
-type spanRef struct {
-	file uint16
-	off  int64
-	n    int32
+// Stats are the store's counters, for /metrics and /health.
+type Stats struct {
+	Stored      atomic.Int64
+	Dropped     atomic.Int64 // refused: queue full
+	WriteErrors atomic.Int64
+	Queued      atomic.Int64
+	QueuedB     atomic.Int64
+	Blocks      atomic.Int64
+	Compactions atomic.Int64
 }
 
-// spanInfo is what searches look at, without reading the span back.
-type spanInfo struct {
-	ref      spanRef
-	id       uint64
-	parent   uint64
-	service  string // local service
-	remote   string
-	name     string
-	kind     model.Kind
-	ts, dur  int64 // microseconds
-	shared   bool
-	errorTag bool
-	tags     []string // "k=v" and "k" for each tag, annotation values
-}
-
-type trace struct {
-	low        uint64
-	ids        map[model.TraceID]bool // full ids seen (64 and 128 bit)
-	start, end int64                  // microseconds
-	spans      []spanInfo
-	// svcMask has bit i set when a span's local service has number i
-	// (services numbered in order of appearance, the first 64 only), so
-	// that searches skip traces of other services without a span loop.
-	svcMask uint64
-}
+const (
+	blockSpans     = 1024    // spans per block, at most
+	blockJSONBytes = 1 << 20 // JSON bytes per block, at most
+	maxHeadSpans   = 64 << 10
+	// Searches look for matching spans up to this long after the window:
+	// a trace whose root is in the window may have its matching span
+	// later.
+	searchSlack = int64(time.Hour / time.Microsecond)
+)
 
 // Store is the span store.
 type Store struct {
-	dir  string
-	opts Options
-	log  *slog.Logger
+	dir, root string
+	opts      Options
+	log       *slog.Logger
+	Stats     Stats
 
-	mu     sync.RWMutex
-	files  []*dayFile // index = spanRef.file
-	byDay  map[string]*dayFile
-	traces map[uint64]*trace // by low 64 bits of the trace id
-	order  []*trace          // every trace, in order of first arrival (searches scan this)
-	intern map[string]string
-	svcNum map[string]int // service name -> bit in trace.svcMask
+	mu    sync.RWMutex
+	parts map[int64]*partition // by hour
 
-	Stored  atomic.Int64
+	internMu sync.Mutex
+	interned map[string]string
+
+	names *nameIndex
+	deps  *depsAgg
+	cache *blockCache
+
+	queue   chan queued
+	room    chan struct{}
+	ctl     chan ctlReq
+	done    chan struct{}
+	closing sync.Once
+	closeMu sync.RWMutex
+	closed  bool
+	maint   chan struct{} // wakes the maintainer
+	stop    chan struct{}
+	wg      sync.WaitGroup
 	lastErr atomic.Pointer[string]
+
+	nextSeq uint64 // writer only, once open
 }
 
-type dayFile struct {
-	idx  uint16
-	day  string
-	f    *os.File
-	size int64
-	dead bool
+type queued struct {
+	rows  []row
+	bytes int64
+	done  chan error
 }
 
-// Open opens the store and rebuilds the index from the span files.
+type ctlReq struct {
+	seal, deps bool
+	done       chan struct{}
+}
+
+// ErrQueueFull means the writer is behind by more than Options.QueueBytes:
+// the intake answers 503 and the sender retries.
+var ErrQueueFull = errors.New("span store queue full")
+
+var errClosed = errors.New("span store closed")
+
+// Open opens the store in dir (creating it), migrating a data dir written
+// by the previous format first.
 func Open(dir string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -102,204 +135,481 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create traces dir: %w", err)
 	}
-	s := &Store{dir: dir, opts: o, log: o.Logger, byDay: map[string]*dayFile{}, traces: map[uint64]*trace{}, intern: map[string]string{}, svcNum: map[string]int{}}
-	names, _ := filepath.Glob(filepath.Join(dir, "spans-*.ndjson"))
-	sort.Strings(names)
-	for _, n := range names {
-		day := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "spans-"), ".ndjson")
-		df, err := s.openDay(day)
+	if err := migrateV1(dir, o); err != nil {
+		return nil, err
+	}
+	s, err := openRoot(dir, filepath.Join(dir, "v2"), o)
+	if err != nil {
+		return nil, err
+	}
+	s.start()
+	return s, nil
+}
+
+// openRoot opens the store's files without starting its goroutines.
+func openRoot(dir, root string, o Options) (*Store, error) {
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 64 << 20
+	}
+	if o.MaxHeadAge <= 0 {
+		o.MaxHeadAge = time.Minute
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 32 << 20
+	}
+	if o.RetentionEvery <= 0 {
+		o.RetentionEvery = time.Minute
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create traces dir: %w", err)
+	}
+	s := &Store{dir: dir, root: root, opts: o, log: o.Logger, parts: map[int64]*partition{}, interned: map[string]string{},
+		cache: newBlockCache(o.CacheBytes), queue: make(chan queued, 4096), room: make(chan struct{}, 1),
+		ctl: make(chan ctlReq), done: make(chan struct{}), maint: make(chan struct{}, 1), stop: make(chan struct{})}
+	var err error
+	if s.names, err = openNames(filepath.Join(root, "names.log")); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		s.names.close()
+		return nil, fmt.Errorf("list span partitions: %w", err)
+	}
+	for _, e := range entries {
+		hour, ok := parsePartitionName(e.Name())
+		if !ok || !e.IsDir() {
+			continue
+		}
+		p, err := openPartition(root, hour, s.intern, s.log)
 		if err != nil {
-			s.Close()
+			s.closeFiles()
 			return nil, err
 		}
-		if err := s.load(df); err != nil {
-			s.Close()
-			return nil, err
+		s.parts[hour] = p
+		s.nextSeq = max(s.nextSeq, p.maxSeq)
+		for i := range p.head {
+			s.nextSeq = max(s.nextSeq, p.head[i].Seq)
 		}
+		if len(p.head) > 0 {
+			// Names of a head are written before its WAL; noting them
+			// again is cheap and covers a crash in between.
+			s.names.observe(p.head, hour)
+		}
+		s.Stats.Blocks.Add(int64(len(p.blocks)))
+	}
+	s.nextSeq++
+	s.deps = newDeps(filepath.Join(root, "deps.state"))
+	if err := s.deps.load(); err != nil {
+		s.log.Warn("dependency links state unreadable; relinking every stored span", "err", err)
+		s.deps = newDeps(s.deps.path)
+	}
+	if err := s.relink(); err != nil {
+		s.closeFiles()
+		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) openDay(day string) (*dayFile, error) {
-	if df := s.byDay[day]; df != nil {
-		return df, nil
-	}
-	if len(s.files) >= 1<<16-1 {
-		return nil, errors.New("too many span files")
-	}
-	f, err := os.OpenFile(filepath.Join(s.dir, "spans-"+day+".ndjson"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open span file %s: %w", day, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	df := &dayFile{idx: uint16(len(s.files)), day: day, f: f, size: st.Size()}
-	s.files = append(s.files, df)
-	s.byDay[day] = df
-	return df, nil
+func (s *Store) start() {
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.writer() }()
+	go func() { defer s.wg.Done(); s.maintainer() }()
 }
 
-// load indexes every complete line of a day file; a torn last line (a
-// crash mid-write) is cut off.
-func (s *Store) load(df *dayFile) error {
-	r := bufio.NewReaderSize(&offsetReader{f: df.f}, 1<<20)
-	var off int64
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			var m model.SpanModel
-			if jerr := json.Unmarshal(line[:len(line)-1], &m); jerr == nil {
-				s.index(&m, spanRef{file: df.idx, off: off, n: int32(len(line) - 1)})
-				s.Stored.Add(1)
-			}
-			off += int64(len(line))
-		}
-		if err != nil {
-			break
-		}
-	}
-	if off < df.size {
-		s.log.Warn("cutting a torn span record", "file", df.day, "at", off)
-		if err := df.f.Truncate(off); err != nil {
-			return fmt.Errorf("truncate %s: %w", df.day, err)
-		}
-		df.size = off
-	}
-	return nil
-}
-
-type offsetReader struct {
-	f   *os.File
-	off int64
-}
-
-func (o *offsetReader) Read(p []byte) (int, error) {
-	n, err := o.f.ReadAt(p, o.off)
-	o.off += int64(n)
-	return n, err
-}
-
-func (s *Store) str(v string) string {
-	if i, ok := s.intern[v]; ok {
+// intern shares one copy of each service name among block summaries.
+func (s *Store) intern(v string) string {
+	s.internMu.Lock()
+	defer s.internMu.Unlock()
+	if i, ok := s.interned[v]; ok {
 		return i
 	}
-	s.intern[v] = v
+	if len(s.interned) < maxServices {
+		s.interned[v] = v
+	}
 	return v
 }
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
+func (s *Store) partitionList() []*partition {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*partition, 0, len(s.parts))
+	for _, p := range s.parts {
+		out = append(out, p)
 	}
-	return t.UnixNano() / 1000
+	slices.SortFunc(out, func(a, b *partition) int { return cmp.Compare(a.hour, b.hour) })
+	return out
 }
 
-// index adds a span to the in-memory index; the caller holds s.mu.
-func (s *Store) index(m *model.SpanModel, ref spanRef) {
-	low := m.TraceID.Low
-	t := s.traces[low]
-	if t == nil {
-		t = &trace{low: low, ids: map[model.TraceID]bool{}}
-		s.traces[low] = t
-		s.order = append(s.order, t)
-	}
-	t.ids[m.TraceID] = true
-	info := spanInfo{ref: ref, id: uint64(m.ID), name: s.str(m.Name), kind: m.Kind, ts: micros(m.Timestamp),
-		dur: m.Duration.Microseconds(), shared: m.Shared}
-	if m.ParentID != nil {
-		info.parent = uint64(*m.ParentID)
-	}
-	if m.LocalEndpoint != nil {
-		info.service = s.str(strings.ToLower(m.LocalEndpoint.ServiceName))
-	}
-	n, ok := s.svcNum[info.service]
-	if !ok {
-		n = len(s.svcNum)
-		s.svcNum[info.service] = n
-	}
-	if n < 64 {
-		t.svcMask |= 1 << uint(n)
-	}
-	if m.RemoteEndpoint != nil {
-		info.remote = s.str(strings.ToLower(m.RemoteEndpoint.ServiceName))
-	}
-	for k, v := range m.Tags {
-		info.tags = append(info.tags, s.str(k), s.str(k+"="+v))
-		if k == "error" {
-			info.errorTag = true
-		}
-	}
-	for _, a := range m.Annotations {
-		info.tags = append(info.tags, s.str(a.Value))
-	}
-	if info.ts > 0 {
-		if t.start == 0 || info.ts < t.start {
-			t.start = info.ts
-		}
-		t.end = max(t.end, info.ts+info.dur)
-	}
-	t.spans = append(t.spans, info)
-}
-
-func dayOf(ts time.Time) string {
-	if ts.IsZero() {
-		ts = time.Now()
-	}
-	return ts.UTC().Format("2006-01-02")
-}
-
-// Write stores a batch: all of it or, on an I/O error, none of it.
-func (s *Store) Write(spans []Span) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	byDay := map[string][]int{}
-	for i, sp := range spans {
-		d := dayOf(sp.Model.Timestamp)
-		byDay[d] = append(byDay[d], i)
-	}
-	type pending struct {
-		df   *dayFile
-		refs []spanRef
-		idx  []int
-	}
-	var done []pending
-	for day, idx := range byDay {
-		df, err := s.openDay(day)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		var refs []spanRef
-		for _, i := range idx {
-			refs = append(refs, spanRef{file: df.idx, off: df.size + int64(buf.Len()), n: int32(len(spans[i].JSON))})
-			buf.Write(spans[i].JSON)
-			buf.WriteByte('\n')
-		}
-		if _, err := df.f.WriteAt(buf.Bytes(), df.size); err != nil {
-			df.f.Truncate(df.size)
-			// Undo the days already written so the batch is all or nothing.
-			for _, p := range done {
-				p.df.f.Truncate(p.refs[0].off)
-				p.df.size = p.refs[0].off
+// relink links again the spans stored after the dependency watermark (a
+// crash since the last save, or no saved state at all).
+func (s *Store) relink() error {
+	wm := s.deps.watermark
+	var rows []row
+	var seed []uint64
+	for _, p := range s.partitionList() {
+		for _, b := range p.blocks {
+			if b.lastSeq < wm && b.lastSeq+genCap < wm {
+				continue
 			}
-			msg := err.Error()
-			s.lastErr.Store(&msg)
-			return fmt.Errorf("write spans %s: %w", day, err)
+			d, err := s.rowsOf(p, b)
+			if err != nil {
+				return err
+			}
+			for i := range d.rows {
+				if d.rows[i].Seq >= wm {
+					rows = append(rows, linkRow(&d.rows[i]))
+				} else {
+					seed = append(seed, d.rows[i].TraceLo)
+				}
+			}
 		}
-		df.size += int64(buf.Len())
-		done = append(done, pending{df, refs, idx})
-	}
-	for _, p := range done {
-		for k, i := range p.idx {
-			s.index(spans[i].Model, p.refs[k])
+		for i := range p.head {
+			if p.head[i].Seq >= wm {
+				rows = append(rows, linkRow(&p.head[i]))
+			} else {
+				seed = append(seed, p.head[i].TraceLo)
+			}
 		}
 	}
-	s.Stored.Add(int64(len(spans)))
-	s.lastErr.Store(nil)
-	return nil
+	if len(rows) == 0 {
+		return nil
+	}
+	s.log.Info("linking dependencies of spans stored since the last save", "spans", len(rows))
+	// Traces linked just before the watermark may get more spans now.
+	for _, lo := range seed {
+		s.deps.remember(lo)
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.Seq, b.Seq) })
+	for i := range rows {
+		s.deps.add(&rows[i])
+		if s.deps.bufSpans >= maxEpochSpans {
+			if err := s.deps.flush(s.storedRows, rows[i].Seq+1); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.deps.flush(s.storedRows, s.nextSeq); err != nil {
+		return err
+	}
+	return s.deps.save(true)
 }
+
+// full says whether the bytes waiting for the writer are over the bound.
+func (s *Store) full() bool { return s.Stats.QueuedB.Load() > s.opts.QueueBytes }
+
+// Commit stores spans and returns once they are in the write-ahead log on
+// disk, so that an intake may acknowledge them: a crash after Commit
+// returns loses none of them. It does not wait for room: past
+// Options.QueueBytes it returns ErrQueueFull at once.
+func (s *Store) Commit(ctx context.Context, spans []Span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	// The sender's goroutine does the per-span work, so that senders on
+	// several cores feed the one writer.
+	q := queued{rows: make([]row, len(spans)), done: make(chan error, 1)}
+	for i := range spans {
+		q.rows[i] = rowOf(spans[i].Model, spans[i].JSON, 0)
+		q.bytes += spanBytes(&spans[i])
+	}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return errClosed
+	}
+	ok := !s.full()
+	if ok {
+		select {
+		case s.queue <- q:
+			s.Stats.Queued.Add(int64(len(q.rows)))
+			s.Stats.QueuedB.Add(q.bytes)
+		default:
+			ok = false
+		}
+	}
+	s.closeMu.RUnlock()
+	if !ok {
+		s.Stats.Dropped.Add(int64(len(spans)))
+		return ErrQueueFull
+	}
+	select {
+	case err := <-q.done:
+		return err
+	case <-ctx.Done():
+		// The batch is queued and will be stored; only the answer is lost.
+		return ctx.Err()
+	}
+}
+
+// maxGroup is the most spans the writer takes into one group commit.
+const maxGroup = 8 * blockSpans
+
+func (s *Store) writer() {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	retention := time.NewTicker(s.opts.RetentionEvery)
+	defer retention.Stop()
+	s.applyRetention()
+	for {
+		select {
+		case q, ok := <-s.queue:
+			if !ok {
+				s.shutdown()
+				return
+			}
+			group := []queued{q}
+			n := len(q.rows)
+			closed := false
+			for more := true; more && n < maxGroup; {
+				select {
+				case q2, ok2 := <-s.queue:
+					if !ok2 {
+						more, closed = false, true
+						break
+					}
+					group = append(group, q2)
+					n += len(q2.rows)
+				default:
+					more = false
+				}
+			}
+			s.writeGroup(group)
+			if closed {
+				s.shutdown()
+				return
+			}
+		case req := <-s.ctl:
+			s.drain()
+			if req.seal {
+				s.sealAll(true)
+			}
+			if req.deps || req.seal {
+				s.flushDeps(true)
+			}
+			close(req.done)
+		case <-tick.C:
+			s.sealAll(false)
+			if s.deps.due() {
+				s.flushDeps(false)
+			}
+			if err := s.deps.save(false); err != nil {
+				s.setErr(err)
+			}
+		case <-retention.C:
+			s.applyRetention()
+		}
+	}
+}
+
+func (s *Store) shutdown() {
+	s.sealAll(true)
+	s.flushDeps(true)
+	close(s.done)
+}
+
+// drain writes whatever is queued right now.
+func (s *Store) drain() {
+	for {
+		select {
+		case q, ok := <-s.queue:
+			if !ok {
+				return
+			}
+			s.writeGroup([]queued{q})
+		default:
+			return
+		}
+	}
+}
+
+// writeGroup stores a group of batches: per hour, one WAL write; one fsync
+// per WAL when a sender waits; then each sender gets its answer, and only
+// then are full heads sealed, so sealing does not delay the answers.
+func (s *Store) writeGroup(group []queued) {
+	var bytes int64
+	wait := false
+	byHour := map[int64][]row{}
+	hours := make([][]int64, len(group))
+	for g, q := range group {
+		bytes += q.bytes
+		wait = wait || q.done != nil
+		hours[g] = make([]int64, len(q.rows))
+		for i := range q.rows {
+			r := &q.rows[i]
+			r.Seq = s.nextSeq
+			s.nextSeq++
+			h := hourOf(r.TS)
+			hours[g][i] = h
+			byHour[h] = append(byHour[h], *r)
+		}
+	}
+	failed := map[int64]error{}
+	var touched []*partition
+	for h, rows := range byHour {
+		p, err := s.partition(h)
+		if err == nil {
+			err = s.names.observe(rows, h)
+		}
+		if err == nil {
+			err = p.appendRows(rows)
+		}
+		if err == nil && wait {
+			err = p.syncWAL()
+		}
+		if err != nil {
+			failed[h] = err
+			continue
+		}
+		touched = append(touched, p)
+	}
+	if wait && len(failed) < len(byHour) {
+		if err := s.names.sync(); err != nil {
+			for h := range byHour {
+				failed[h] = err
+			}
+		}
+	}
+	n := 0
+	for g, q := range group {
+		var err error
+		for i := range q.rows {
+			if e := failed[hours[g][i]]; e != nil {
+				err = e
+				break
+			}
+		}
+		if err != nil {
+			s.Stats.WriteErrors.Add(int64(len(q.rows)))
+			s.setErr(err)
+			s.log.Error("store spans", "spans", len(q.rows), "err", err)
+		} else {
+			n += len(q.rows)
+		}
+		if q.done != nil {
+			q.done <- err
+		}
+	}
+	s.Stats.Stored.Add(int64(n))
+	s.Stats.Queued.Add(-int64(sumRows(group)))
+	s.Stats.QueuedB.Add(-bytes)
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+	if len(failed) == 0 {
+		s.clearErr()
+	}
+	for h, rows := range byHour {
+		if failed[h] != nil {
+			continue
+		}
+		for i := range rows {
+			s.deps.add(&rows[i])
+		}
+	}
+	for _, p := range touched {
+		p.mu.RLock()
+		full := len(p.head) >= blockSpans || p.headBytes >= blockJSONBytes
+		p.mu.RUnlock()
+		if full {
+			s.seal(p)
+		}
+	}
+	s.boundHeads()
+	if s.deps.due() {
+		s.flushDeps(false)
+	}
+}
+
+func sumRows(g []queued) int {
+	n := 0
+	for _, q := range g {
+		n += len(q.rows)
+	}
+	return n
+}
+
+func (s *Store) seal(p *partition) {
+	m, err := p.seal(s.intern)
+	if err != nil {
+		s.setErr(err)
+		s.log.Error("seal span block", "partition", p.name, "err", err)
+		return
+	}
+	if m != nil {
+		s.Stats.Blocks.Add(1)
+	}
+}
+
+// sealAll seals heads older than MaxHeadAge (all of them when force).
+func (s *Store) sealAll(force bool) {
+	for _, p := range s.partitionList() {
+		p.mu.RLock()
+		due := len(p.head) > 0 && (force || time.Since(p.headSince) >= s.opts.MaxHeadAge)
+		p.mu.RUnlock()
+		if due {
+			s.seal(p)
+		}
+	}
+}
+
+// boundHeads seals the largest heads while all heads together hold more
+// than maxHeadSpans (spans spread over many hours).
+func (s *Store) boundHeads() {
+	for {
+		total, largest, n := 0, (*partition)(nil), 0
+		for _, p := range s.partitionList() {
+			p.mu.RLock()
+			l := len(p.head)
+			p.mu.RUnlock()
+			total += l
+			if l > n {
+				largest, n = p, l
+			}
+		}
+		if total <= maxHeadSpans || largest == nil {
+			return
+		}
+		s.seal(largest)
+	}
+}
+
+func (s *Store) flushDeps(save bool) {
+	if err := s.deps.flush(s.storedRows, s.nextSeq); err != nil {
+		s.setErr(err)
+		s.log.Error("link dependencies", "err", err)
+	}
+	if err := s.deps.save(save); err != nil {
+		s.setErr(err)
+		s.log.Error("save dependency links", "err", err)
+	}
+}
+
+// storedRows is every stored span of a trace (the dependency linker's
+// view of earlier spans).
+func (s *Store) storedRows(lo uint64) ([]row, error) {
+	return s.findTrace(lo, false)
+}
+
+func (s *Store) partition(hour int64) (*partition, error) {
+	s.mu.RLock()
+	p := s.parts[hour]
+	s.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := openPartition(s.root, hour, s.intern, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.parts[hour] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *Store) setErr(err error) { msg := err.Error(); s.lastErr.Store(&msg) }
+func (s *Store) clearErr()        { s.lastErr.Store(nil) }
 
 // Err is the last write error, "" while writes succeed.
 func (s *Store) Err() string {
@@ -309,121 +619,234 @@ func (s *Store) Err() string {
 	return ""
 }
 
-func (s *Store) read(refs []spanRef) ([]json.RawMessage, error) {
-	out := make([]json.RawMessage, 0, len(refs))
-	for _, r := range refs {
-		df := s.files[r.file]
-		if df.dead {
+// applyRetention removes whole hours older than the retention, with the
+// names and links only they had (writer only).
+func (s *Store) applyRetention() {
+	if s.opts.Retention <= 0 {
+		return
+	}
+	from := hourOf(time.Now().Add(-s.opts.Retention).UnixMicro())
+	for _, p := range s.partitionList() {
+		if p.hour >= from {
 			continue
 		}
-		b := make([]byte, r.n)
-		if _, err := df.f.ReadAt(b, r.off); err != nil {
-			return nil, fmt.Errorf("read span from %s: %w", df.day, err)
+		s.mu.Lock()
+		delete(s.parts, p.hour)
+		s.mu.Unlock()
+		p.mu.RLock()
+		blocks := p.blocks
+		p.mu.RUnlock()
+		if err := p.close(); err != nil {
+			s.log.Warn("close expired span partition", "partition", p.name, "err", err)
 		}
-		out = append(out, b)
+		s.cache.drop(blocks)
+		s.Stats.Blocks.Add(-int64(len(blocks)))
+		if err := os.RemoveAll(p.dir); err != nil {
+			s.log.Error("remove expired span partition", "partition", p.name, "err", err)
+			continue
+		}
+		s.log.Info("removed expired span partition", "partition", p.name)
 	}
-	return out, nil
+	if err := s.names.expire(from); err != nil {
+		s.log.Error("expire span names", "err", err)
+	}
+	s.deps.expire(from)
 }
 
-// Trace returns the spans of one trace, in stored order. A 64-bit id and the
-// low half of a 128-bit id find the same trace, as Zipkin's non-strict mode.
-func (s *Store) Trace(id model.TraceID) ([]json.RawMessage, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t := s.traces[id.Low]
-	if t == nil {
-		return nil, nil
+// maintainer writes the trace index of partitions that stopped changing,
+// outside the writer so that acknowledgements never wait for it.
+func (s *Store) maintainer() {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.maint:
+		}
+		for _, p := range s.partitionList() {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			if !s.needsCompaction(p, time.Now()) {
+				continue
+			}
+			if err := s.compact(p); err != nil && !errors.Is(err, errPartitionGone) {
+				s.log.Error("index span partition", "partition", p.name, "err", err)
+			}
+		}
 	}
-	if id.High != 0 && !t.ids[id] && !t.ids[model.TraceID{Low: id.Low}] {
-		return nil, nil
-	}
-	refs := make([]spanRef, len(t.spans))
-	for i, sp := range t.spans {
-		refs[i] = sp.ref
-	}
-	return s.read(refs)
 }
 
-// Close closes the span files.
+// needsCompaction: an hour that is over and quiet, or one whose blocks
+// outside the index have grown many (a busy current hour).
+func (s *Store) needsCompaction(p *partition, now time.Time) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	covered := 0
+	if p.index != nil {
+		covered = p.index.covered
+	}
+	loose := len(p.blocks) - covered
+	if loose == 0 || p.dead {
+		return false
+	}
+	over := now.Unix() > (p.hour+1)*3600+600 && now.Sub(p.lastWrite) > 2*time.Minute
+	return over || loose >= 2048
+}
+
+// compact writes the partition's trace index over all its blocks.
+func (s *Store) compact(p *partition) error {
+	p.mu.RLock()
+	blocks := p.blocks
+	old := p.index
+	p.mu.RUnlock()
+	from := 0
+	var pairs []idxPair
+	if old != nil {
+		from = old.covered
+		p.io.RLock()
+		var err error
+		if p.f == nil {
+			err = errPartitionGone
+		} else {
+			pairs, err = old.pairs()
+		}
+		p.io.RUnlock()
+		if err != nil {
+			return err
+		}
+	}
+	for j := from; j < len(blocks); j++ {
+		d, err := s.rowsOf(p, blocks[j])
+		if err != nil {
+			return err
+		}
+		for i := range d.rows {
+			pairs = append(pairs, idxPair{d.rows[i].TraceLo, uint32(j)})
+		}
+	}
+	pairs = sortPairs(pairs)
+	path := filepath.Join(p.dir, "traces.idx")
+	p.io.Lock()
+	gone := p.f == nil
+	var err error
+	if !gone {
+		err = writeFileAtomic(path, encodeIndex(len(blocks), pairs))
+	}
+	p.io.Unlock()
+	if gone {
+		return errPartitionGone
+	}
+	if err != nil {
+		return fmt.Errorf("write trace index: %w", err)
+	}
+	ix, err := openTraceIndex(path)
+	if err != nil {
+		return fmt.Errorf("reopen trace index: %w", err)
+	}
+	p.mu.Lock()
+	if p.dead {
+		p.mu.Unlock()
+		ix.close()
+		return errPartitionGone
+	}
+	p.index = ix
+	for _, b := range blocks {
+		b.traceBloom = nil
+	}
+	p.mu.Unlock()
+	if old != nil {
+		p.io.Lock()
+		old.close()
+		p.io.Unlock()
+	}
+	s.Stats.Compactions.Add(1)
+	return nil
+}
+
+// Close stops the writer after it has stored everything queued, seals the
+// heads, saves the links and closes every file.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.closing.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.closeMu.Unlock()
+		close(s.stop)
+	})
+	s.wg.Wait()
+	return s.closeFiles()
+}
+
+func (s *Store) closeFiles() error {
 	var errs []error
-	for _, df := range s.files {
-		if !df.dead {
-			errs = append(errs, df.f.Close())
+	for _, p := range s.partitionList() {
+		errs = append(errs, p.close())
+	}
+	errs = append(errs, s.names.close())
+	return errors.Join(errs...)
+}
+
+// Flush stores everything queued, seals every head into a block and links
+// every span (tests, benchmarks, shutdown).
+func (s *Store) Flush() { s.control(ctlReq{seal: true}) }
+
+// Compact writes the trace index of every partition (tests, benchmarks).
+func (s *Store) Compact() error {
+	var errs []error
+	for _, p := range s.partitionList() {
+		p.mu.RLock()
+		loose := p.index == nil || p.index.covered < len(p.blocks)
+		p.mu.RUnlock()
+		if loose {
+			errs = append(errs, s.compact(p))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// RunRetention deletes whole days older than the retention every interval
-// until ctx ends.
-func (s *Store) RunRetention(ctx context.Context, every time.Duration) {
-	if s.opts.Retention <= 0 {
-		return
-	}
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.ApplyRetention(time.Now())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+func (s *Store) control(req ctlReq) {
+	req.done = make(chan struct{})
+	select {
+	case s.ctl <- req:
+		<-req.done
+	case <-s.done:
 	}
 }
 
-// ApplyRetention removes day files that ended before now-retention and the
-// traces that only they held.
-func (s *Store) ApplyRetention(now time.Time) {
-	cutoff := now.UTC().Add(-s.opts.Retention).Format("2006-01-02")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	removed := false
-	for _, df := range s.files {
-		if df.dead || df.day >= cutoff {
-			continue
-		}
-		df.dead = true
-		removed = true
-		df.f.Close()
-		delete(s.byDay, df.day)
-		if err := os.Remove(filepath.Join(s.dir, "spans-"+df.day+".ndjson")); err != nil {
-			s.log.Error("remove expired spans", "day", df.day, "err", err)
+// DiskBytes is the size of the store's files.
+func (s *Store) DiskBytes() int64 {
+	var n int64
+	for _, p := range s.partitionList() {
+		n += p.diskBytes()
+	}
+	for _, f := range []string{"names.log", "deps.state"} {
+		if fi, err := os.Stat(filepath.Join(s.root, f)); err == nil {
+			n += fi.Size()
 		}
 	}
-	if !removed {
-		return
-	}
-	order := s.order[:0]
-	for _, t := range s.order {
-		kept := t.spans[:0]
-		for _, sp := range t.spans {
-			if !s.files[sp.ref.file].dead {
-				kept = append(kept, sp)
-			}
-		}
-		t.spans = kept
-		if len(kept) == 0 {
-			delete(s.traces, t.low)
-		} else {
-			order = append(order, t)
-		}
-	}
-	s.order = order
+	return n
 }
 
 // Collectors exports the store's counters.
 func (s *Store) Collectors() []prometheus.Collector {
+	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
 	return []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_traces_spans_stored_total", Help: "Spans stored."},
-			func() float64 { return float64(s.Stored.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_traces", Help: "Traces in the index."},
-			func() float64 { s.mu.RLock(); defer s.mu.RUnlock(); return float64(len(s.traces)) }),
+		counter("obs_traces_spans_stored_total", "Spans stored (in the write-ahead log).", &s.Stats.Stored),
+		counter("obs_traces_spans_refused_total", "Spans refused because the store's queue was full (the sender was told to retry).", &s.Stats.Dropped),
+		counter("obs_traces_write_errors_total", "Spans that could not be written.", &s.Stats.WriteErrors),
+		counter("obs_traces_compactions_total", "Trace indexes written.", &s.Stats.Compactions),
+		gauge("obs_traces_queue_bytes", "Bytes of spans waiting for the writer.", func() float64 { return float64(s.Stats.QueuedB.Load()) }),
+		gauge("obs_traces_blocks", "Span blocks on disk.", func() float64 { return float64(s.Stats.Blocks.Load()) }),
+		gauge("obs_traces_names_dropped", "Span, service or tag names not indexed because of the name caps.", func() float64 { return float64(s.names.Dropped.Load()) }),
 	}
 }

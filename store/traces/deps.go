@@ -1,0 +1,333 @@
+package traces
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// depsAgg keeps dependency links aggregated per hour as spans arrive, the
+// way Zipkin's dependencies job aggregates a day: a day's graph is the sum
+// of 24 small rows, whatever the day holds.
+//
+// Spans are linked a trace at a time (linker.go), in epochs: the writer
+// buffers the spans of each trace for a couple of seconds (or up to
+// maxEpochSpans), then links every buffered trace and adds its links to
+// the hour of the trace's timestamp. A trace whose spans straddle epochs
+// (a late span, a retry) is relinked exactly: its earlier contribution,
+// recomputed from its stored spans that arrived before this epoch's, is
+// taken out and the links of all its spans put in. Recent epochs' trace
+// ids are remembered in two rotating bloom filters so that only traces
+// that may have earlier spans pay for that lookup; a span arriving after
+// about genCap more traces have been linked (hours, at a busy dev box's
+// rate) counts as a new trace.
+//
+// Traces without a timestamp have no links, as in Zipkin, whose
+// dependency query only sees traces inside its time window.
+//
+// deps.state holds the rows and the watermark: every span with a smaller
+// seq is counted. It is written after each epoch (at most every second);
+// after a crash, Open links the spans from the watermark on again.
+type depsAgg struct {
+	path string
+
+	mu   sync.RWMutex
+	rows map[int64]map[linkKey]linkCount // hour → links
+
+	// Writer-only state.
+	buf       map[uint64]*fragment
+	bufSpans  int
+	epochAt   time.Time
+	gens      [2]*bloom
+	genN      int
+	watermark uint64
+	dirty     bool
+	savedAt   time.Time
+	relinked  int64
+}
+
+type fragment struct {
+	rows   []row
+	minSeq uint64
+}
+
+const (
+	maxEpochSpans = 32 << 10
+	epochEvery    = 2 * time.Second
+	genCap        = 1 << 20
+)
+
+func newDeps(path string) *depsAgg {
+	return &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{}, buf: map[uint64]*fragment{},
+		gens: [2]*bloom{newBloom(genCap, genCap), newBloom(genCap, genCap)}}
+}
+
+// linkRow keeps what the linker reads.
+func linkRow(r *row) row {
+	return row{TraceHi: r.TraceHi, TraceLo: r.TraceLo, ID: r.ID, Parent: r.Parent, Seq: r.Seq, TS: r.TS,
+		Kind: r.Kind, Flags: r.Flags, Local: r.Local, Remote: r.Remote}
+}
+
+func (d *depsAgg) add(r *row) {
+	f := d.buf[r.TraceLo]
+	if f == nil {
+		if len(d.buf) == 0 {
+			d.epochAt = time.Now()
+		}
+		f = &fragment{minSeq: r.Seq}
+		d.buf[r.TraceLo] = f
+	}
+	f.rows = append(f.rows, linkRow(r))
+	d.bufSpans++
+}
+
+func (d *depsAgg) due() bool {
+	return d.bufSpans >= maxEpochSpans || (len(d.buf) > 0 && time.Since(d.epochAt) >= epochEvery)
+}
+
+// traceTS is QueryRequest's trace timestamp: the root span's, else the
+// earliest.
+func traceTS(rows []row) int64 {
+	var ts int64
+	for i := range rows {
+		t := rows[i].TS
+		if t == 0 {
+			continue
+		}
+		if rows[i].Parent == 0 {
+			return t
+		}
+		if ts == 0 || t < ts {
+			ts = t
+		}
+	}
+	return ts
+}
+
+func (d *depsAgg) apply(rows []row, sign int64) {
+	ts := traceTS(rows)
+	if ts == 0 {
+		return
+	}
+	h := ts / 3_600_000_000
+	m := d.rows[h]
+	if m == nil {
+		m = map[linkKey]linkCount{}
+		d.rows[h] = m
+	}
+	linkTrace(rows, sign, m)
+	if len(m) == 0 {
+		delete(d.rows, h)
+	}
+}
+
+func (d *depsAgg) seen(lo uint64) bool {
+	h := traceHash(lo)
+	return d.gens[0].has(h) || d.gens[1].has(h)
+}
+
+func (d *depsAgg) remember(lo uint64) {
+	if d.genN >= genCap {
+		d.gens[1] = d.gens[0]
+		d.gens[0] = newBloom(genCap, genCap)
+		d.genN = 0
+	}
+	d.gens[0].add(traceHash(lo))
+	d.genN++
+}
+
+// flush links the buffered traces (writer only). stored returns a trace's
+// stored spans; next is the seq the next span will get.
+func (d *depsAgg) flush(stored func(lo uint64) ([]row, error), next uint64) error {
+	var errs []error
+	type change struct {
+		rows []row
+		sign int64
+	}
+	var changes []change
+	for lo, f := range d.buf {
+		all := f.rows
+		if d.seen(lo) {
+			rs, err := stored(lo)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			var old []row
+			for i := range rs {
+				if rs[i].Seq < f.minSeq {
+					old = append(old, linkRow(&rs[i]))
+				}
+			}
+			if len(old) > 0 {
+				d.relinked++
+				changes = append(changes, change{old, -1})
+				all = append(old, f.rows...)
+			}
+		}
+		changes = append(changes, change{all, 1})
+		d.remember(lo)
+	}
+	d.mu.Lock()
+	for _, c := range changes {
+		d.apply(c.rows, c.sign)
+	}
+	d.mu.Unlock()
+	clear(d.buf)
+	d.bufSpans = 0
+	d.watermark = next
+	d.dirty = true
+	return errors.Join(errs...)
+}
+
+// DependencyLink is Zipkin's link between two services.
+type DependencyLink struct {
+	Parent     string `json:"parent"`
+	Child      string `json:"child"`
+	CallCount  int64  `json:"callCount"`
+	ErrorCount int64  `json:"errorCount,omitempty"`
+}
+
+// links sums the rows of the hours from..to (inclusive).
+func (d *depsAgg) links(from, to int64) []DependencyLink {
+	sum := map[linkKey]linkCount{}
+	d.mu.RLock()
+	for h, m := range d.rows {
+		if h < from || h > to {
+			continue
+		}
+		for k, c := range m {
+			s := sum[k]
+			s.Calls += c.Calls
+			s.Errors += c.Errors
+			sum[k] = s
+		}
+	}
+	d.mu.RUnlock()
+	out := make([]DependencyLink, 0, len(sum))
+	for k, c := range sum {
+		if c.Calls > 0 {
+			out = append(out, DependencyLink{Parent: k.Parent, Child: k.Child, CallCount: c.Calls, ErrorCount: c.Errors})
+		}
+	}
+	slices.SortFunc(out, func(a, b DependencyLink) int {
+		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Child, b.Child))
+	})
+	return out
+}
+
+// expire drops hours before from.
+func (d *depsAgg) expire(from int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for h := range d.rows {
+		if h < from {
+			delete(d.rows, h)
+			d.dirty = true
+		}
+	}
+}
+
+var depsMagic = [4]byte{'O', 'T', 'R', 'D'}
+
+const depsVersion = 1
+
+func (d *depsAgg) encode() []byte {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := append([]byte(nil), depsMagic[:]...)
+	out = append(out, depsVersion)
+	out = binary.LittleEndian.AppendUint64(out, d.watermark)
+	out = binary.AppendUvarint(out, uint64(len(d.rows)))
+	str := func(s string) {
+		out = binary.AppendUvarint(out, uint64(len(s)))
+		out = append(out, s...)
+	}
+	for h, m := range d.rows {
+		out = binary.AppendVarint(out, h)
+		out = binary.AppendUvarint(out, uint64(len(m)))
+		for k, c := range m {
+			str(k.Parent)
+			str(k.Child)
+			out = binary.AppendVarint(out, c.Calls)
+			out = binary.AppendVarint(out, c.Errors)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crcTable))
+}
+
+// save writes deps.state when something changed (writer only).
+func (d *depsAgg) save(force bool) error {
+	if !d.dirty || (!force && time.Since(d.savedAt) < time.Second) {
+		return nil
+	}
+	if err := writeFileAtomic(d.path, d.encode()); err != nil {
+		return fmt.Errorf("save dependency links: %w", err)
+	}
+	d.dirty = false
+	d.savedAt = time.Now()
+	return nil
+}
+
+var errBadDeps = errors.New("bad dependency state")
+
+// load reads deps.state; a missing or bad file leaves the rows empty and
+// the watermark 0, so every stored span is linked again.
+func (d *depsAgg) load() error {
+	b, err := os.ReadFile(d.path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if len(b) < 17 || [4]byte(b[:4]) != depsMagic || crc32.Checksum(b[:len(b)-4], crcTable) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return errBadDeps
+	}
+	if b[4] != depsVersion {
+		return fmt.Errorf("dependency state version %d: this obs reads version %d", b[4], depsVersion)
+	}
+	r := colReader{p: b[13 : len(b)-4]}
+	wm := binary.LittleEndian.Uint64(b[5:])
+	rows := map[int64]map[linkKey]linkCount{}
+	str := func() string {
+		l := r.uvarint()
+		if r.err || l > uint64(len(r.p)) {
+			r.err = true
+			return ""
+		}
+		s := string(r.p[:l])
+		r.p = r.p[l:]
+		return s
+	}
+	varint := func() int64 {
+		v, n := binary.Varint(r.p)
+		if n <= 0 {
+			r.err = true
+			return 0
+		}
+		r.p = r.p[n:]
+		return v
+	}
+	nh := r.uvarint()
+	for i := uint64(0); i < nh && !r.err; i++ {
+		h := varint()
+		nl := r.uvarint()
+		m := map[linkKey]linkCount{}
+		for j := uint64(0); j < nl && !r.err; j++ {
+			k := linkKey{str(), str()}
+			m[k] = linkCount{varint(), varint()}
+		}
+		rows[h] = m
+	}
+	if r.err {
+		return errBadDeps
+	}
+	d.rows, d.watermark = rows, wm
+	return nil
+}
