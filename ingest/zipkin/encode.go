@@ -1,6 +1,7 @@
 package zipkin
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -13,13 +14,16 @@ import (
 func encode(m *model.SpanModel) []byte {
 	b := make([]byte, 0, 384)
 	b = append(b, `{"traceId":"`...)
-	b = append(b, m.TraceID.String()...)
+	if m.TraceID.High != 0 {
+		b = appendHex16(b, m.TraceID.High)
+	}
+	b = appendHex16(b, m.TraceID.Low)
 	b = append(b, `","id":"`...)
-	b = append(b, m.ID.String()...)
+	b = appendHex16(b, uint64(m.ID))
 	b = append(b, '"')
 	if m.ParentID != nil {
 		b = append(b, `,"parentId":"`...)
-		b = append(b, m.ParentID.String()...)
+		b = appendHex16(b, uint64(*m.ParentID))
 		b = append(b, '"')
 	}
 	if m.Kind != "" {
@@ -100,17 +104,19 @@ func appendEndpoint(b []byte, name string, e *model.Endpoint) []byte {
 		b = append(b, `"serviceName":`...)
 		b = appendString(b, e.ServiceName)
 	}
-	if len(e.IPv4) > 0 {
-		sep()
-		b = append(b, `"ipv4":"`...)
-		b = append(b, e.IPv4.String()...)
-		b = append(b, '"')
-	}
-	if len(e.IPv6) > 0 {
-		sep()
-		b = append(b, `"ipv6":"`...)
-		b = append(b, e.IPv6.String()...)
-		b = append(b, '"')
+	for _, f := range [...]struct {
+		key string
+		ip  []byte
+	}{{`"ipv4":"`, e.IPv4}, {`"ipv6":"`, e.IPv6}} {
+		if a, ok := netip.AddrFromSlice(f.ip); ok {
+			sep()
+			b = append(b, f.key...)
+			if f.key == `"ipv4":"` {
+				a = a.Unmap()
+			}
+			b = a.AppendTo(b)
+			b = append(b, '"')
+		}
 	}
 	if e.Port > 0 {
 		sep()
@@ -121,6 +127,15 @@ func appendEndpoint(b []byte, name string, e *model.Endpoint) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// appendHex16 writes v as 16 lower-case hex digits (model.ID.String goes
+// through fmt).
+func appendHex16(b []byte, v uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[v>>uint(shift)&0xf])
+	}
+	return b
+}
 
 // appendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendString(b []byte, s string) []byte {

@@ -119,14 +119,18 @@ func (r *jsonReader) more() bool {
 }
 
 // name reads an object key and its colon.
-func (r *jsonReader) name() string {
+func (r *jsonReader) name() string { return string(r.field()) }
+
+// field is name without a copy: compare it (switch string(f)), do not keep
+// it.
+func (r *jsonReader) field() []byte {
 	if r.peek() != '"' {
 		r.fail("expected a field name")
-		return ""
+		return nil
 	}
-	s := r.str()
+	f := r.quotedBytes()
 	r.expect(':', "':' after a field name")
-	return s
+	return f
 }
 
 // null consumes a null literal if that is what comes next.
@@ -140,18 +144,21 @@ func (r *jsonReader) null() bool {
 }
 
 // str reads a string, or a number as its text (gson's nextString).
-func (r *jsonReader) str() string {
+func (r *jsonReader) str() string { return string(r.strBytes()) }
+
+// strBytes is str without a copy when the text has no escapes.
+func (r *jsonReader) strBytes() []byte {
 	switch c := r.peek(); {
 	case c == '"':
-		return r.quoted()
+		return r.quotedBytes()
 	case c == '-' || c >= '0' && c <= '9':
-		return string(r.number())
+		return r.number()
 	case c == 0:
 		r.fail("unexpected end of input, expected a string")
 	default:
 		r.fail("expected a string but found %q", c)
 	}
-	return ""
+	return nil
 }
 
 // strOrBool is str that also takes true/false as their text: tag values
@@ -167,15 +174,18 @@ func (r *jsonReader) strOrBool() string {
 	return r.str()
 }
 
-func (r *jsonReader) quoted() string {
+func (r *jsonReader) quoted() string { return string(r.quotedBytes()) }
+
+// quotedBytes reads a string: the input's own bytes when it has no
+// escapes.
+func (r *jsonReader) quotedBytes() []byte {
 	r.pos++ // opening quote
 	start := r.pos
 	for r.pos < len(r.b) {
 		switch c := r.b[r.pos]; c {
 		case '"':
-			s := string(r.b[start:r.pos])
 			r.pos++
-			return s
+			return r.b[start : r.pos-1]
 		case '\\':
 			return r.escaped(start)
 		default:
@@ -183,18 +193,18 @@ func (r *jsonReader) quoted() string {
 		}
 	}
 	r.fail("unterminated string")
-	return ""
+	return nil
 }
 
 // escaped finishes a string that has escapes, from its start.
-func (r *jsonReader) escaped(start int) string {
+func (r *jsonReader) escaped(start int) []byte {
 	out := append([]byte(nil), r.b[start:r.pos]...)
 	for r.pos < len(r.b) {
 		c := r.b[r.pos]
 		switch {
 		case c == '"':
 			r.pos++
-			return string(out)
+			return out
 		case c != '\\':
 			out = append(out, c)
 			r.pos++
@@ -221,14 +231,14 @@ func (r *jsonReader) escaped(start int) string {
 		case 'u':
 			ru, ok := r.hex4()
 			if !ok {
-				return ""
+				return nil
 			}
 			if utf16.IsSurrogate(ru) {
 				if r.pos+1 < len(r.b) && r.b[r.pos] == '\\' && r.b[r.pos+1] == 'u' {
 					r.pos += 2
 					lo, ok := r.hex4()
 					if !ok {
-						return ""
+						return nil
 					}
 					ru = utf16.DecodeRune(ru, lo)
 				} else {
@@ -238,11 +248,11 @@ func (r *jsonReader) escaped(start int) string {
 			out = utf8.AppendRune(out, ru)
 		default:
 			r.fail("bad escape \\%c", e)
-			return ""
+			return nil
 		}
 	}
 	r.fail("unterminated string")
-	return ""
+	return nil
 }
 
 func (r *jsonReader) hex4() (rune, bool) {
@@ -299,9 +309,36 @@ func (r *jsonReader) number() []byte {
 
 var errNotWhole = errors.New("not a whole number")
 
+// plainInt reads up to 18 decimal digits (every timestamp and duration)
+// without a conversion to string.
+func plainInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
 // wholeNumber reads text as a long the way gson's nextLong does: an
 // integer, or a number with an exact integer value ("1.0", "1e3").
-func wholeNumber(s string) (int64, error) {
+func wholeNumber(b []byte) (int64, error) {
+	if v, ok := plainInt(b); ok {
+		return v, nil
+	}
+	s := string(b)
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return v, nil
 	}
@@ -314,12 +351,12 @@ func wholeNumber(s string) (int64, error) {
 
 // long reads a number, or a string holding one (gson's nextLong).
 func (r *jsonReader) long(field string) int64 {
-	var text string
+	var text []byte
 	switch c := r.peek(); {
 	case c == '"':
-		text = r.quoted()
+		text = r.quotedBytes()
 	case c == '-' || c >= '0' && c <= '9':
-		text = string(r.number())
+		text = r.number()
 	default:
 		r.fail("%s: expected a number", field)
 		return 0
@@ -354,7 +391,7 @@ func (r *jsonReader) skip() {
 	case c == '{':
 		if r.beginObject() {
 			for r.more() {
-				r.name()
+				r.field()
 				r.skip()
 			}
 			r.endObject()
@@ -367,7 +404,7 @@ func (r *jsonReader) skip() {
 			r.endArray()
 		}
 	case c == '"':
-		r.quoted()
+		r.quotedBytes()
 	case c == 't' || c == 'f':
 		r.boolean()
 	case c == 'n':

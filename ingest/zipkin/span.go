@@ -11,7 +11,6 @@ package zipkin
 import (
 	"cmp"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -43,7 +42,7 @@ const (
 	MaxAnnotationsPerSpan = 1000
 )
 
-func lowerHex(s string) (uint64, bool) {
+func lowerHex[T string | []byte](s T) (uint64, bool) {
 	if len(s) == 0 || len(s) > 16 {
 		return 0, false
 	}
@@ -69,23 +68,25 @@ func lowerHex(s string) (uint64, bool) {
 // characters (any case here; Zipkin wants lower case), short ids padded
 // with zeros on the left, a 128-bit id whose high half is zero read as
 // 64-bit.
-func ParseTraceID(s string) (model.TraceID, error) {
+func ParseTraceID(s string) (model.TraceID, error) { return parseTraceID(s) }
+
+func parseTraceID[T string | []byte](s T) (model.TraceID, error) {
 	var id model.TraceID
 	switch {
 	case len(s) == 0:
 		return id, fmt.Errorf("traceId is empty")
 	case len(s) > 32:
-		return id, fmt.Errorf("traceId %q is longer than 32 hex characters", s)
+		return id, fmt.Errorf("traceId %q is longer than 32 hex characters", string(s))
 	}
 	var ok bool
 	if len(s) > 16 {
 		if id.High, ok = lowerHex(s[:len(s)-16]); !ok {
-			return id, fmt.Errorf("traceId %q is not hex", s)
+			return id, fmt.Errorf("traceId %q is not hex", string(s))
 		}
 		s = s[len(s)-16:]
 	}
 	if id.Low, ok = lowerHex(s); !ok {
-		return id, fmt.Errorf("traceId %q is not hex", s)
+		return id, fmt.Errorf("traceId %q is not hex", string(s))
 	}
 	if id.Empty() {
 		return id, fmt.Errorf("traceId is all zeros")
@@ -94,13 +95,13 @@ func ParseTraceID(s string) (model.TraceID, error) {
 }
 
 // parseSpanID reads a span id: 1 to 16 hex characters, padded.
-func parseSpanID(field, s string) (uint64, error) {
+func parseSpanID[T string | []byte](field string, s T) (uint64, error) {
 	v, ok := lowerHex(s)
 	if !ok {
 		if len(s) > 16 {
-			return 0, fmt.Errorf("%s %q is longer than 16 hex characters", field, s)
+			return 0, fmt.Errorf("%s %q is longer than 16 hex characters", field, string(s))
 		}
-		return 0, fmt.Errorf("%s %q is not hex", field, s)
+		return 0, fmt.Errorf("%s %q is not hex", field, string(s))
 	}
 	return v, nil
 }
@@ -108,7 +109,7 @@ func parseSpanID(field, s string) (uint64, error) {
 // ep is an endpoint being read; nil is "none".
 type ep struct {
 	service    string
-	ipv4, ipv6 string
+	ipv4, ipv6 netip.Addr
 	port       int
 }
 
@@ -126,7 +127,7 @@ func (e *ep) parseIP(s string) {
 			return
 		}
 		if i == 1 && s[0] == ':' || i == 6 && strings.HasPrefix(s, "::") && strings.Trim(s[2:6], "fF0") == "" {
-			e.ipv4 = v4.String()
+			e.ipv4 = v4
 		}
 		return
 	}
@@ -135,9 +136,9 @@ func (e *ep) parseIP(s string) {
 		return
 	}
 	if a.Is4() {
-		e.ipv4 = a.String()
+		e.ipv4 = a
 	} else {
-		e.ipv6 = a.String()
+		e.ipv6 = a
 	}
 }
 
@@ -146,14 +147,14 @@ func (e *ep) parseIP(s string) {
 func (e *ep) setIPBytes(b []byte) {
 	switch len(b) {
 	case 4:
-		e.ipv4 = netip.AddrFrom4([4]byte(b)).String()
+		e.ipv4 = netip.AddrFrom4([4]byte(b))
 	case 16:
 		a := [16]byte(b)
 		if [12]byte(a[:12]) == [12]byte{} && a != netip.IPv6Loopback().As16() {
-			e.ipv4 = netip.AddrFrom4([4]byte(a[12:])).String()
+			e.ipv4 = netip.AddrFrom4([4]byte(a[12:]))
 			return
 		}
-		e.ipv6 = netip.AddrFrom16(a).String()
+		e.ipv6 = netip.AddrFrom16(a)
 	}
 }
 
@@ -171,11 +172,11 @@ func (e *ep) model() *model.Endpoint {
 		return nil
 	}
 	m := &model.Endpoint{ServiceName: strings.ToLower(e.service), Port: uint16(e.port)}
-	if e.ipv4 != "" {
-		m.IPv4 = net.ParseIP(e.ipv4).To4()
+	if e.ipv4.IsValid() {
+		m.IPv4 = e.ipv4.AsSlice()
 	}
-	if e.ipv6 != "" {
-		m.IPv6 = net.ParseIP(e.ipv6)
+	if e.ipv6.IsValid() {
+		m.IPv6 = e.ipv6.AsSlice()
 	}
 	return m
 }
@@ -272,10 +273,10 @@ func (b *spanBuilder) build() (traces.Span, string) {
 
 var kinds = map[string]model.Kind{"CLIENT": model.Client, "SERVER": model.Server, "PRODUCER": model.Producer, "CONSUMER": model.Consumer}
 
-func kindOf(s string) (model.Kind, error) {
-	k, ok := kinds[s]
+func kindOf(s []byte) (model.Kind, error) {
+	k, ok := kinds[string(s)]
 	if !ok {
-		return "", fmt.Errorf("kind %s must be CLIENT, SERVER, PRODUCER or CONSUMER", strconv.Quote(s))
+		return "", fmt.Errorf("kind %s must be CLIENT, SERVER, PRODUCER or CONSUMER", strconv.Quote(string(s)))
 	}
 	return k, nil
 }

@@ -68,11 +68,11 @@ func (r *jsonReader) v1Span() (*v1Span, string) {
 	}
 	hasTrace, hasID := false, false
 	for r.more() {
-		field := r.name()
+		field := r.field()
 		if r.err != nil {
 			break
 		}
-		switch field {
+		switch string(field) {
 		case "traceId":
 			t := r.str()
 			if r.err != nil {
@@ -100,7 +100,7 @@ func (r *jsonReader) v1Span() (*v1Span, string) {
 		if r.null() {
 			continue
 		}
-		switch field {
+		switch string(field) {
 		case "name":
 			s.name = r.str()
 		case "parentId":
@@ -193,7 +193,7 @@ func (r *jsonReader) v1Annotation() (v1Annotation, bool) {
 	}
 	hasTS, hasValue := false, false
 	for r.more() {
-		switch r.name() {
+		switch string(r.field()) {
 		case "timestamp":
 			a.ts, hasTS = r.long("annotation timestamp"), true
 		case "value":
@@ -226,11 +226,11 @@ func (r *jsonReader) v1Binary() (v1Binary, bool, string) {
 	}
 	hasKey, hasValue, boolValue := false, false, false
 	for r.more() {
-		field := r.name()
+		field := r.field()
 		if r.null() {
 			continue
 		}
-		switch field {
+		switch string(field) {
 		case "key":
 			b.key, hasKey = r.str(), true
 		case "value":

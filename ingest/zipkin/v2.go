@@ -63,20 +63,20 @@ func (r *jsonReader) v2Span(b *spanBuilder) string {
 		return r.err.Error()
 	}
 	for r.more() {
-		field := r.name()
+		field := r.field()
 		if r.err != nil {
 			break
 		}
-		switch field {
+		switch string(field) {
 		case "traceId":
-			id, err := ParseTraceID(r.str())
+			id, err := parseTraceID(r.strBytes())
 			if r.err == nil && err != nil {
 				return err.Error()
 			}
 			b.traceID = id
 			continue
 		case "id":
-			id, err := parseSpanID("id", r.str())
+			id, err := parseSpanID("id", r.strBytes())
 			if r.err == nil && err != nil {
 				return err.Error()
 			}
@@ -86,15 +86,15 @@ func (r *jsonReader) v2Span(b *spanBuilder) string {
 		if r.null() {
 			continue
 		}
-		switch field {
+		switch string(field) {
 		case "parentId":
-			p, err := parseSpanID("parentId", r.str())
+			p, err := parseSpanID("parentId", r.strBytes())
 			if r.err == nil && err != nil {
 				return err.Error()
 			}
 			b.parent = p
 		case "kind":
-			k, err := kindOf(r.str())
+			k, err := kindOf(r.strBytes())
 			if r.err == nil && err != nil {
 				return err.Error()
 			}
@@ -108,9 +108,9 @@ func (r *jsonReader) v2Span(b *spanBuilder) string {
 		case "localEndpoint", "remoteEndpoint":
 			e, msg := r.endpoint()
 			if msg != "" {
-				return field + ": " + msg
+				return string(field) + ": " + msg
 			}
-			if field == "localEndpoint" {
+			if string(field) == "localEndpoint" {
 				b.local = e
 			} else {
 				b.remote = e
@@ -169,11 +169,11 @@ func (r *jsonReader) endpoint() (*ep, string) {
 	}
 	var e ep
 	for r.more() {
-		field := r.name()
+		field := r.field()
 		if r.null() {
 			continue
 		}
-		switch field {
+		switch string(field) {
 		case "serviceName":
 			e.service = r.str()
 		case "ipv4", "ipv6":
@@ -201,7 +201,7 @@ func (r *jsonReader) annotation() (ts int64, value string, ok bool) {
 	}
 	hasTS, hasValue := false, false
 	for r.more() {
-		switch r.name() {
+		switch string(r.field()) {
 		case "timestamp":
 			ts, hasTS = r.long("annotation timestamp"), true
 		case "value":

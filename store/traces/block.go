@@ -15,9 +15,10 @@ import (
 //
 //	header (72 bytes, below) | summary | columns (zstd) | json (zstd)
 //
-// The summary (uncompressed, small) is what the store keeps in memory per
-// block: the local services, a bloom filter of trace ids and one of search
-// tokens (span names, remote services, tag keys, key=value, annotations).
+// The summary (uncompressed, small) holds the block's local services and
+// a bloom filter of its search tokens (span names, remote services, tag
+// keys, key=value, annotations), which the store keeps in memory, and its
+// trace ids (sorted), which rebuild the partition's trace map at start.
 // The columns hold, per span, the fields searches and the dependency linker
 // read, so that neither parses JSON; the JSON section holds each span's
 // JSON exactly as acknowledged. Each section has its own crc so that
@@ -33,7 +34,7 @@ const blockVersion = 1
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 
@@ -46,9 +47,8 @@ type blockMeta struct {
 	firstSeq, lastSeq       uint64
 	minTS, maxTS            int64 // over spans with a timestamp; both 0 when none has one
 
-	services   []string // local service names, sorted
-	traceBloom *bloom   // nil once the partition's trace index covers the block
-	tokens     *bloom
+	services []string // local service names, sorted
+	tokens   *bloom
 }
 
 func (b *blockMeta) colOff() int64  { return b.off + blockHeaderSize + int64(b.sumLen) }
@@ -57,9 +57,6 @@ func (b *blockMeta) end() int64     { return b.jsonOff() + int64(b.jsonLen) }
 
 func (b *blockMeta) memBytes() int {
 	n := 160 + 16*len(b.services)
-	if b.traceBloom != nil {
-		n += b.traceBloom.memBytes()
-	}
 	if b.tokens != nil {
 		n += b.tokens.memBytes()
 	}
@@ -114,10 +111,11 @@ func (d *dictBuilder) ref(s string) uint64 {
 // false positives, never a false negative) beyond it.
 const maxTokenWords = 128
 
-// encodeBlock builds a block of rows (in arrival order) and its meta
-// (off is left for the caller). The summary's service names are interned
-// through intern so that thousands of blocks share one copy of each.
-func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta) {
+// encodeBlock builds a block of rows (in arrival order), its meta (off is
+// left for the caller) and its distinct trace ids, sorted. The summary's
+// service names are interned through intern so that thousands of blocks
+// share one copy of each.
+func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []uint64) {
 	m := &blockMeta{n: len(rows), firstSeq: rows[0].Seq, lastSeq: rows[len(rows)-1].Seq}
 	for i := range rows {
 		if ts := rows[i].TS; ts > 0 {
@@ -197,10 +195,11 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta) {
 	colZ := zenc.EncodeAll(raw, nil)
 	jsonZ := zenc.EncodeAll(js, nil)
 
-	m.traceBloom = newBloom(len(traces), 1<<12)
+	ids := make([]uint64, 0, len(traces))
 	for t := range traces {
-		m.traceBloom.add(traceHash(t))
+		ids = append(ids, t)
 	}
+	slices.Sort(ids)
 	m.tokens = newBloom(len(tokens), maxTokenWords)
 	for t := range tokens {
 		m.tokens.add(t)
@@ -214,7 +213,10 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta) {
 		sum = binary.AppendUvarint(sum, uint64(len(s)))
 		sum = append(sum, s...)
 	}
-	sum = m.traceBloom.appendTo(sum)
+	sum = binary.AppendUvarint(sum, uint64(len(ids)))
+	for _, t := range ids {
+		sum = binary.LittleEndian.AppendUint64(sum, t)
+	}
 	sum = m.tokens.appendTo(sum)
 
 	m.sumLen, m.colLen, m.jsonLen = uint32(len(sum)), uint32(len(colZ)), uint32(len(jsonZ))
@@ -225,7 +227,7 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta) {
 	binary.LittleEndian.PutUint32(out[64:], sumCRC)
 	out = append(out, sum...)
 	out = append(out, colZ...)
-	return append(out, jsonZ...), m
+	return append(out, jsonZ...), m, ids
 }
 
 func putHeader(h []byte, m *blockMeta) {
@@ -246,13 +248,13 @@ func putHeader(h []byte, m *blockMeta) {
 var errTorn = errors.New("torn or corrupt block")
 
 // parseHeader reads a header and its summary (hs: the header bytes, sum:
-// the summary bytes that follow it).
-func parseHeader(hs, sum []byte, intern func(string) string) (*blockMeta, error) {
+// the summary bytes that follow it), returning the block's trace ids too.
+func parseHeader(hs, sum []byte, intern func(string) string) (*blockMeta, []uint64, error) {
 	if len(hs) < blockHeaderSize || [4]byte(hs[:4]) != blockMagic {
-		return nil, errTorn
+		return nil, nil, errTorn
 	}
 	if hs[4] != blockVersion {
-		return nil, fmt.Errorf("block format version %d: this obs reads version %d", hs[4], blockVersion)
+		return nil, nil, fmt.Errorf("block format version %d: this obs reads version %d", hs[4], blockVersion)
 	}
 	m := &blockMeta{n: int(binary.LittleEndian.Uint32(hs[8:])),
 		sumLen: binary.LittleEndian.Uint32(hs[12:]), colLen: binary.LittleEndian.Uint32(hs[16:]),
@@ -261,32 +263,37 @@ func parseHeader(hs, sum []byte, intern func(string) string) (*blockMeta, error)
 		maxTS: int64(binary.LittleEndian.Uint64(hs[48:])), colCRC: binary.LittleEndian.Uint32(hs[56:]),
 		jsonCRC: binary.LittleEndian.Uint32(hs[60:])}
 	if sum == nil {
-		return m, nil // the caller reads the summary next
+		return m, nil, nil // the caller reads the summary next
 	}
 	if uint32(len(sum)) != m.sumLen || crc32.Update(crc32.Checksum(hs[:64], crcTable), crcTable, sum) != binary.LittleEndian.Uint32(hs[64:]) {
-		return nil, errTorn
+		return nil, nil, errTorn
 	}
-	n, sz := binary.Uvarint(sum)
-	if sz <= 0 || n > uint64(len(sum)) {
-		return nil, errTorn
+	r := colReader{p: sum}
+	n := r.uvarint()
+	if r.err || n > uint64(len(sum)) {
+		return nil, nil, errTorn
 	}
-	p := sum[sz:]
 	for i := uint64(0); i < n; i++ {
-		l, sz := binary.Uvarint(p)
-		if sz <= 0 || l > uint64(len(p)-sz) {
-			return nil, errTorn
+		l := r.uvarint()
+		if r.err || l > uint64(len(r.p)) {
+			return nil, nil, errTorn
 		}
-		m.services = append(m.services, intern(string(p[sz:sz+int(l)])))
-		p = p[sz+int(l):]
+		m.services = append(m.services, intern(string(r.p[:l])))
+		r.p = r.p[l:]
+	}
+	nt := r.uvarint()
+	if r.err || nt > uint64(len(r.p))/8 {
+		return nil, nil, errTorn
+	}
+	ids := make([]uint64, nt)
+	for i := range ids {
+		ids[i] = r.u64()
 	}
 	var err error
-	if m.traceBloom, p, err = readBloom(p); err != nil {
-		return nil, errTorn
+	if m.tokens, _, err = readBloom(r.p); err != nil {
+		return nil, nil, errTorn
 	}
-	if m.tokens, _, err = readBloom(p); err != nil {
-		return nil, errTorn
-	}
-	return m, nil
+	return m, ids, nil
 }
 
 // colReader walks one column.

@@ -18,8 +18,9 @@ import (
 //
 // Spans are linked a trace at a time (linker.go), in epochs: the writer
 // buffers the spans of each trace for a couple of seconds (or up to
-// maxEpochSpans), then links every buffered trace and adds its links to
-// the hour of the trace's timestamp. A trace whose spans straddle epochs
+// maxEpochSpans) and hands the buffer to the linker goroutine, which links
+// every buffered trace and adds its links to the hour of the trace's
+// timestamp. A trace whose spans straddle epochs
 // (a late span, a retry) is relinked exactly: its earlier contribution,
 // recomputed from its stored spans that arrived before this epoch's, is
 // taken out and the links of all its spans put in. Recent epochs' trace
@@ -40,10 +41,7 @@ type depsAgg struct {
 	mu   sync.RWMutex
 	rows map[int64]map[linkKey]linkCount // hour → links
 
-	// Writer-only state.
-	buf       map[uint64]*fragment
-	bufSpans  int
-	epochAt   time.Time
+	// Linker-only state.
 	gens      [2]*bloom
 	genN      int
 	watermark uint64
@@ -57,6 +55,15 @@ type fragment struct {
 	minSeq uint64
 }
 
+// linkBuf is an epoch's spans by trace, filled by the writer.
+type linkBuf struct {
+	frags map[uint64]*fragment
+	spans int
+	since time.Time
+}
+
+func newLinkBuf() *linkBuf { return &linkBuf{frags: map[uint64]*fragment{}} }
+
 const (
 	maxEpochSpans = 32 << 10
 	epochEvery    = 2 * time.Second
@@ -64,7 +71,7 @@ const (
 )
 
 func newDeps(path string) *depsAgg {
-	return &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{}, buf: map[uint64]*fragment{},
+	return &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{},
 		gens: [2]*bloom{newBloom(genCap, genCap), newBloom(genCap, genCap)}}
 }
 
@@ -74,21 +81,21 @@ func linkRow(r *row) row {
 		Kind: r.Kind, Flags: r.Flags, Local: r.Local, Remote: r.Remote}
 }
 
-func (d *depsAgg) add(r *row) {
-	f := d.buf[r.TraceLo]
+func (b *linkBuf) add(r *row) {
+	f := b.frags[r.TraceLo]
 	if f == nil {
-		if len(d.buf) == 0 {
-			d.epochAt = time.Now()
+		if len(b.frags) == 0 {
+			b.since = time.Now()
 		}
 		f = &fragment{minSeq: r.Seq}
-		d.buf[r.TraceLo] = f
+		b.frags[r.TraceLo] = f
 	}
 	f.rows = append(f.rows, linkRow(r))
-	d.bufSpans++
+	b.spans++
 }
 
-func (d *depsAgg) due() bool {
-	return d.bufSpans >= maxEpochSpans || (len(d.buf) > 0 && time.Since(d.epochAt) >= epochEvery)
+func (b *linkBuf) due() bool {
+	return b.spans >= maxEpochSpans || (len(b.frags) > 0 && time.Since(b.since) >= epochEvery)
 }
 
 // traceTS is QueryRequest's trace timestamp: the root span's, else the
@@ -142,16 +149,16 @@ func (d *depsAgg) remember(lo uint64) {
 	d.genN++
 }
 
-// flush links the buffered traces (writer only). stored returns a trace's
-// stored spans; next is the seq the next span will get.
-func (d *depsAgg) flush(stored func(lo uint64) ([]row, error), next uint64) error {
+// link links an epoch's traces (linker only). stored returns a trace's
+// stored spans; next is the seq the first span after the epoch got.
+func (d *depsAgg) link(buf *linkBuf, stored func(lo uint64) ([]row, error), next uint64) error {
 	var errs []error
 	type change struct {
 		rows []row
 		sign int64
 	}
 	var changes []change
-	for lo, f := range d.buf {
+	for lo, f := range buf.frags {
 		all := f.rows
 		if d.seen(lo) {
 			rs, err := stored(lo)
@@ -178,8 +185,6 @@ func (d *depsAgg) flush(stored func(lo uint64) ([]row, error), next uint64) erro
 		d.apply(c.rows, c.sign)
 	}
 	d.mu.Unlock()
-	clear(d.buf)
-	d.bufSpans = 0
 	d.watermark = next
 	d.dirty = true
 	return errors.Join(errs...)
@@ -261,7 +266,7 @@ func (d *depsAgg) encode() []byte {
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crcTable))
 }
 
-// save writes deps.state when something changed (writer only).
+// save writes deps.state when something changed (linker only).
 func (d *depsAgg) save(force bool) error {
 	if !d.dirty || (!force && time.Since(d.savedAt) < time.Second) {
 		return nil

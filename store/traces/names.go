@@ -31,7 +31,7 @@ type nameIndex struct {
 	entries  int
 	records  int
 	Dropped  atomic.Int64
-	dirty    bool // records written since the last fsync
+	dirty    atomic.Bool // records written since the last fsync
 }
 
 // owner is a service or a tag key: when it was last seen, and the names
@@ -244,18 +244,20 @@ func (ni *nameIndex) observe(rows []row, hour int64) error {
 	if _, err := ni.f.Write(pending); err != nil {
 		return fmt.Errorf("write span names: %w", err)
 	}
-	ni.dirty = true
+	ni.dirty.Store(true)
 	return nil
 }
 
+// sync makes the records written so far durable (the syncer calls it with
+// the WALs' fsync, so a stored span's names are durable with it).
 func (ni *nameIndex) sync() error {
-	if !ni.dirty {
+	if !ni.dirty.Swap(false) {
 		return nil
 	}
 	if err := ni.f.Sync(); err != nil {
+		ni.dirty.Store(true)
 		return fmt.Errorf("fsync span names: %w", err)
 	}
-	ni.dirty = false
 	return nil
 }
 

@@ -204,32 +204,28 @@ type hit struct {
 }
 
 // traceHits finds every stored span whose trace id has these low 64 bits,
-// in arrival order: in each partition, the trace index or the blocks'
-// bloom filters say which blocks to read.
+// in arrival order: in each partition, the trace map and index runs say
+// which blocks to read.
 func (s *Store) traceHits(lo uint64) ([]hit, error) {
-	h := traceHash(lo)
 	var out []hit
 	var errs []error
 	for _, p := range s.partitionList() {
 		p.io.RLock()
 		p.mu.RLock()
-		head, blocks, ix := p.head, p.blocks, p.index
-		var cand []int
-		from := 0
-		if ix != nil {
-			from = ix.covered
-		}
-		for j := from; j < len(blocks); j++ {
-			if blocks[j].traceBloom.has(h) {
-				cand = append(cand, j)
-			}
+		head, blocks, runs := p.head, p.blocks, p.runs
+		cand := make([]int, 0, 4)
+		for _, b := range p.loose[lo] {
+			cand = append(cand, int(b))
 		}
 		p.mu.RUnlock()
 		var err error
 		if p.f == nil {
 			err = errPartitionGone
-		} else if ix != nil {
-			cand, err = ix.lookup(lo, cand)
+		}
+		for _, ix := range runs {
+			if err == nil {
+				cand, err = ix.lookup(lo, cand)
+			}
 		}
 		p.io.RUnlock()
 		if errors.Is(err, errPartitionGone) {

@@ -8,8 +8,9 @@
 //     search tokens, the services present) so that a search reads only the
 //     blocks of its window that may match and a trace lookup only the blocks
 //     that may hold the trace;
-//   - a per-partition trace index (tindex.go) written once the hour is over,
-//     so finding a trace costs one small read per partition;
+//   - per partition, a trace id → blocks map for its newest blocks and
+//     trace index runs on disk for the rest (tindex.go), so finding a trace
+//     costs a map lookup and a small read per run;
 //   - names.log (names.go): service, span and remote service names and tag
 //     keys, so the name routes never read spans;
 //   - deps.state (deps.go): dependency links aggregated per hour as spans
@@ -101,12 +102,23 @@ type Store struct {
 	closing sync.Once
 	closeMu sync.RWMutex
 	closed  bool
+	syncq   chan syncReq  // writer → syncer: what to fsync before answering whom
+	sealq   chan sealJob  // writer → sealer: frozen heads to write as blocks
+	linkq   chan linkJob  // writer → linker: epochs of spans to link
 	maint   chan struct{} // wakes the maintainer
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	lastErr atomic.Pointer[string]
 
-	nextSeq uint64 // writer only, once open
+	nextSeq uint64   // writer only, once open
+	links   *linkBuf // writer only: the current epoch
+}
+
+// linkJob is an epoch for the linker; next is the first seq after it.
+type linkJob struct {
+	buf  *linkBuf
+	next uint64
+	done chan struct{}
 }
 
 type queued struct {
@@ -115,9 +127,16 @@ type queued struct {
 	done  chan error
 }
 
+// syncReq asks the syncer to fsync WALs (and names.log) and then answer
+// the senders whose spans they hold.
+type syncReq struct {
+	wals    []*wal
+	waiters []chan error
+}
+
 type ctlReq struct {
 	seal, deps bool
-	done       chan struct{}
+	reply      chan []chan struct{} // the writer says what to wait for next
 }
 
 // ErrQueueFull means the writer is behind by more than Options.QueueBytes:
@@ -165,7 +184,8 @@ func openRoot(dir, root string, o Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, root: root, opts: o, log: o.Logger, parts: map[int64]*partition{}, interned: map[string]string{},
 		cache: newBlockCache(o.CacheBytes), queue: make(chan queued, 4096), room: make(chan struct{}, 1),
-		ctl: make(chan ctlReq), done: make(chan struct{}), maint: make(chan struct{}, 1), stop: make(chan struct{})}
+		ctl: make(chan ctlReq), done: make(chan struct{}), maint: make(chan struct{}, 1), stop: make(chan struct{}),
+		syncq: make(chan syncReq, 1024), sealq: make(chan sealJob, 64), linkq: make(chan linkJob, 1), links: newLinkBuf()}
 	var err error
 	if s.names, err = openNames(filepath.Join(root, "names.log")); err != nil {
 		return nil, err
@@ -211,9 +231,111 @@ func openRoot(dir, root string, o Options) (*Store, error) {
 }
 
 func (s *Store) start() {
-	s.wg.Add(2)
+	s.wg.Add(5)
 	go func() { defer s.wg.Done(); s.writer() }()
+	go func() { defer s.wg.Done(); s.syncer() }()
+	go func() { defer s.wg.Done(); s.sealer() }()
+	go func() { defer s.wg.Done(); s.linker() }()
 	go func() { defer s.wg.Done(); s.maintainer() }()
+}
+
+// sealer writes frozen heads as blocks, beside the writer.
+func (s *Store) sealer() {
+	for job := range s.sealq {
+		m, err := job.p.seal(job, s.intern)
+		switch {
+		case errors.Is(err, errPartitionGone):
+		case err != nil:
+			s.setErr(err)
+			s.log.Error("seal span block", "partition", job.p.name, "err", err)
+		default:
+			s.Stats.Blocks.Add(1)
+			job.p.mu.RLock()
+			loose := len(job.p.blocks) - job.p.covered
+			job.p.mu.RUnlock()
+			if m != nil && loose >= runBlocks {
+				select {
+				case s.maint <- struct{}{}:
+				default:
+				}
+			}
+		}
+		if job.done != nil {
+			close(job.done)
+		}
+	}
+}
+
+// linker links epochs of spans into the hourly dependency rows, beside
+// the writer, and saves them.
+func (s *Store) linker() {
+	for job := range s.linkq {
+		if err := s.deps.link(job.buf, s.storedRows, job.next); err != nil {
+			s.setErr(err)
+			s.log.Error("link dependencies", "err", err)
+		}
+		if err := s.deps.save(false); err != nil {
+			s.setErr(err)
+			s.log.Error("save dependency links", "err", err)
+		}
+		if job.done != nil {
+			close(job.done)
+		}
+	}
+	if err := s.deps.save(true); err != nil {
+		s.log.Error("save dependency links", "err", err)
+	}
+}
+
+// syncer fsyncs what the writer wrote and answers the senders waiting for
+// it. Running beside the writer, it pipelines group commit: while one
+// fsync runs, the writer writes the next batches, and the next fsync
+// covers all of them.
+func (s *Store) syncer() {
+	for req := range s.syncq {
+		reqs := []syncReq{req}
+		for more := true; more; {
+			select {
+			case r, ok := <-s.syncq:
+				if !ok {
+					more = false
+					break
+				}
+				reqs = append(reqs, r)
+			default:
+				more = false
+			}
+		}
+		seen := map[*wal]bool{}
+		var err error
+		for _, r := range reqs {
+			for _, w := range r.wals {
+				if seen[w] {
+					continue
+				}
+				seen[w] = true
+				// A WAL closed meanwhile belongs to a partition retention
+				// removed: nothing left to make durable.
+				if e := w.sync(); e != nil && !errors.Is(e, os.ErrClosed) && err == nil {
+					err = e
+				}
+			}
+		}
+		if e := s.names.sync(); e != nil && err == nil {
+			err = e
+		}
+		n := 0
+		for _, r := range reqs {
+			for _, w := range r.waiters {
+				w <- err
+				n++
+			}
+		}
+		if err != nil {
+			s.setErr(err)
+			s.log.Error("fsync span WAL", "batches", n, "err", err)
+		}
+	}
 }
 
 // intern shares one copy of each service name among block summaries.
@@ -280,15 +402,17 @@ func (s *Store) relink() error {
 		s.deps.remember(lo)
 	}
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.Seq, b.Seq) })
+	buf := newLinkBuf()
 	for i := range rows {
-		s.deps.add(&rows[i])
-		if s.deps.bufSpans >= maxEpochSpans {
-			if err := s.deps.flush(s.storedRows, rows[i].Seq+1); err != nil {
+		buf.add(&rows[i])
+		if buf.spans >= maxEpochSpans {
+			if err := s.deps.link(buf, s.storedRows, rows[i].Seq+1); err != nil {
 				return err
 			}
+			buf = newLinkBuf()
 		}
 	}
-	if err := s.deps.flush(s.storedRows, s.nextSeq); err != nil {
+	if err := s.deps.link(buf, s.storedRows, s.nextSeq); err != nil {
 		return err
 	}
 	return s.deps.save(true)
@@ -380,20 +504,18 @@ func (s *Store) writer() {
 			}
 		case req := <-s.ctl:
 			s.drain()
+			var wait []chan struct{}
 			if req.seal {
-				s.sealAll(true)
+				wait = s.sealAll(true)
 			}
 			if req.deps || req.seal {
-				s.flushDeps(true)
+				wait = append(wait, s.sendLinks(true))
 			}
-			close(req.done)
+			req.reply <- wait
 		case <-tick.C:
 			s.sealAll(false)
-			if s.deps.due() {
-				s.flushDeps(false)
-			}
-			if err := s.deps.save(false); err != nil {
-				s.setErr(err)
+			if s.links.due() {
+				s.sendLinks(false)
 			}
 		case <-retention.C:
 			s.applyRetention()
@@ -402,9 +524,33 @@ func (s *Store) writer() {
 }
 
 func (s *Store) shutdown() {
-	s.sealAll(true)
-	s.flushDeps(true)
+	for _, w := range s.sealAll(true) {
+		<-w
+	}
+	close(s.sealq)
+	s.sendLinks(true)
+	close(s.linkq)
+	close(s.syncq) // the syncer answers what is left and stops
 	close(s.done)
+}
+
+// sendLinks hands the current epoch to the linker: at once when wait (the
+// returned channel closes once it is linked), else only if the linker is
+// free or the epoch has grown large.
+func (s *Store) sendLinks(wait bool) chan struct{} {
+	done := make(chan struct{})
+	job := linkJob{buf: s.links, next: s.nextSeq, done: done}
+	if wait || s.links.spans >= 4*maxEpochSpans {
+		s.linkq <- job
+	} else {
+		select {
+		case s.linkq <- job:
+		default:
+			return nil
+		}
+	}
+	s.links = newLinkBuf()
+	return done
 }
 
 // drain writes whatever is queued right now.
@@ -422,17 +568,15 @@ func (s *Store) drain() {
 	}
 }
 
-// writeGroup stores a group of batches: per hour, one WAL write; one fsync
-// per WAL when a sender waits; then each sender gets its answer, and only
-// then are full heads sealed, so sealing does not delay the answers.
+// writeGroup stores a group of batches: per hour, one WAL write; the
+// syncer then fsyncs and answers the senders waiting, while the writer goes
+// on with the next group and seals full heads into blocks.
 func (s *Store) writeGroup(group []queued) {
 	var bytes int64
-	wait := false
 	byHour := map[int64][]row{}
 	hours := make([][]int64, len(group))
 	for g, q := range group {
 		bytes += q.bytes
-		wait = wait || q.done != nil
 		hours[g] = make([]int64, len(q.rows))
 		for i := range q.rows {
 			r := &q.rows[i]
@@ -445,29 +589,22 @@ func (s *Store) writeGroup(group []queued) {
 	}
 	failed := map[int64]error{}
 	var touched []*partition
+	var req syncReq
 	for h, rows := range byHour {
 		p, err := s.partition(h)
 		if err == nil {
 			err = s.names.observe(rows, h)
 		}
+		var w *wal
 		if err == nil {
-			err = p.appendRows(rows)
-		}
-		if err == nil && wait {
-			err = p.syncWAL()
+			w, err = p.appendRows(rows)
 		}
 		if err != nil {
 			failed[h] = err
 			continue
 		}
 		touched = append(touched, p)
-	}
-	if wait && len(failed) < len(byHour) {
-		if err := s.names.sync(); err != nil {
-			for h := range byHour {
-				failed[h] = err
-			}
-		}
+		req.wals = append(req.wals, w)
 	}
 	n := 0
 	for g, q := range group {
@@ -478,16 +615,23 @@ func (s *Store) writeGroup(group []queued) {
 				break
 			}
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			s.Stats.WriteErrors.Add(int64(len(q.rows)))
 			s.setErr(err)
 			s.log.Error("store spans", "spans", len(q.rows), "err", err)
-		} else {
+			if q.done != nil {
+				q.done <- err
+			}
+		case q.done != nil:
+			req.waiters = append(req.waiters, q.done)
+			n += len(q.rows)
+		default:
 			n += len(q.rows)
 		}
-		if q.done != nil {
-			q.done <- err
-		}
+	}
+	if len(req.waiters) > 0 {
+		s.syncq <- req
 	}
 	s.Stats.Stored.Add(int64(n))
 	s.Stats.Queued.Add(-int64(sumRows(group)))
@@ -504,20 +648,22 @@ func (s *Store) writeGroup(group []queued) {
 			continue
 		}
 		for i := range rows {
-			s.deps.add(&rows[i])
+			s.links.add(&rows[i])
 		}
 	}
 	for _, p := range touched {
 		p.mu.RLock()
-		full := len(p.head) >= blockSpans || p.headBytes >= blockJSONBytes
+		n, b := len(p.head), p.headBytes
 		p.mu.RUnlock()
-		if full {
-			s.seal(p)
+		// With the partition's previous seal still running the head grows;
+		// at four blocks' worth the writer waits for it.
+		if n >= blockSpans || b >= blockJSONBytes {
+			s.seal(p, n >= 4*blockSpans || b >= 4*blockJSONBytes)
 		}
 	}
 	s.boundHeads()
-	if s.deps.due() {
-		s.flushDeps(false)
+	if s.links.due() {
+		s.sendLinks(false)
 	}
 }
 
@@ -529,28 +675,33 @@ func sumRows(g []queued) int {
 	return n
 }
 
-func (s *Store) seal(p *partition) {
-	m, err := p.seal(s.intern)
-	if err != nil {
-		s.setErr(err)
-		s.log.Error("seal span block", "partition", p.name, "err", err)
-		return
+// seal freezes a partition's head and hands it to the sealer; the
+// returned channel closes once it is a block (nil: nothing was frozen).
+func (s *Store) seal(p *partition, wait bool) chan struct{} {
+	job, ok := p.freeze(wait)
+	if !ok {
+		return nil
 	}
-	if m != nil {
-		s.Stats.Blocks.Add(1)
-	}
+	job.done = make(chan struct{})
+	s.sealq <- job
+	return job.done
 }
 
-// sealAll seals heads older than MaxHeadAge (all of them when force).
-func (s *Store) sealAll(force bool) {
+// sealAll seals heads older than MaxHeadAge (all of them when force) and
+// returns what to wait for.
+func (s *Store) sealAll(force bool) []chan struct{} {
+	var wait []chan struct{}
 	for _, p := range s.partitionList() {
 		p.mu.RLock()
 		due := len(p.head) > 0 && (force || time.Since(p.headSince) >= s.opts.MaxHeadAge)
 		p.mu.RUnlock()
 		if due {
-			s.seal(p)
+			if d := s.seal(p, force); d != nil {
+				wait = append(wait, d)
+			}
 		}
 	}
+	return wait
 }
 
 // boundHeads seals the largest heads while all heads together hold more
@@ -570,18 +721,9 @@ func (s *Store) boundHeads() {
 		if total <= maxHeadSpans || largest == nil {
 			return
 		}
-		s.seal(largest)
-	}
-}
-
-func (s *Store) flushDeps(save bool) {
-	if err := s.deps.flush(s.storedRows, s.nextSeq); err != nil {
-		s.setErr(err)
-		s.log.Error("link dependencies", "err", err)
-	}
-	if err := s.deps.save(save); err != nil {
-		s.setErr(err)
-		s.log.Error("save dependency links", "err", err)
+		if d := s.seal(largest, true); d != nil {
+			<-d
+		}
 	}
 }
 
@@ -653,7 +795,7 @@ func (s *Store) applyRetention() {
 	s.deps.expire(from)
 }
 
-// maintainer writes the trace index of partitions that stopped changing,
+// maintainer writes the trace index runs of partitions and merges them,
 // outside the writer so that acknowledgements never wait for it.
 func (s *Store) maintainer() {
 	t := time.NewTicker(10 * time.Second)
@@ -671,100 +813,37 @@ func (s *Store) maintainer() {
 				return
 			default:
 			}
-			if !s.needsCompaction(p, time.Now()) {
-				continue
-			}
-			if err := s.compact(p); err != nil && !errors.Is(err, errPartitionGone) {
+			if err := s.maintain(p, time.Now(), false); err != nil && !errors.Is(err, errPartitionGone) {
 				s.log.Error("index span partition", "partition", p.name, "err", err)
 			}
 		}
 	}
 }
 
-// needsCompaction: an hour that is over and quiet, or one whose blocks
-// outside the index have grown many (a busy current hour).
-func (s *Store) needsCompaction(p *partition, now time.Time) bool {
+// maintain moves a partition's in-memory trace map to a run once it holds
+// runBlocks blocks, and merges runs past maxRuns; an hour that is over and
+// quiet (or force) gets everything in one run.
+func (s *Store) maintain(p *partition, now time.Time, force bool) error {
 	p.mu.RLock()
-	defer p.mu.RUnlock()
-	covered := 0
-	if p.index != nil {
-		covered = p.index.covered
-	}
-	loose := len(p.blocks) - covered
-	if loose == 0 || p.dead {
-		return false
-	}
-	over := now.Unix() > (p.hour+1)*3600+600 && now.Sub(p.lastWrite) > 2*time.Minute
-	return over || loose >= 2048
-}
-
-// compact writes the partition's trace index over all its blocks.
-func (s *Store) compact(p *partition) error {
-	p.mu.RLock()
-	blocks := p.blocks
-	old := p.index
+	loose, runs, dead := len(p.blocks)-p.covered, len(p.runs), p.dead
+	quiet := force || now.Unix() > (p.hour+1)*3600+600 && now.Sub(p.lastWrite) > 2*time.Minute
 	p.mu.RUnlock()
-	from := 0
-	var pairs []idxPair
-	if old != nil {
-		from = old.covered
-		p.io.RLock()
-		var err error
-		if p.f == nil {
-			err = errPartitionGone
-		} else {
-			pairs, err = old.pairs()
-		}
-		p.io.RUnlock()
-		if err != nil {
+	if dead {
+		return nil
+	}
+	if loose >= runBlocks || quiet && loose > 0 {
+		if err := p.writeRun(); err != nil {
 			return err
 		}
+		runs++
+		s.Stats.Compactions.Add(1)
 	}
-	for j := from; j < len(blocks); j++ {
-		d, err := s.rowsOf(p, blocks[j])
-		if err != nil {
+	if runs > maxRuns || quiet && runs > 1 {
+		if err := p.mergeRuns(); err != nil {
 			return err
 		}
-		for i := range d.rows {
-			pairs = append(pairs, idxPair{d.rows[i].TraceLo, uint32(j)})
-		}
+		s.Stats.Compactions.Add(1)
 	}
-	pairs = sortPairs(pairs)
-	path := filepath.Join(p.dir, "traces.idx")
-	p.io.Lock()
-	gone := p.f == nil
-	var err error
-	if !gone {
-		err = writeFileAtomic(path, encodeIndex(len(blocks), pairs))
-	}
-	p.io.Unlock()
-	if gone {
-		return errPartitionGone
-	}
-	if err != nil {
-		return fmt.Errorf("write trace index: %w", err)
-	}
-	ix, err := openTraceIndex(path)
-	if err != nil {
-		return fmt.Errorf("reopen trace index: %w", err)
-	}
-	p.mu.Lock()
-	if p.dead {
-		p.mu.Unlock()
-		ix.close()
-		return errPartitionGone
-	}
-	p.index = ix
-	for _, b := range blocks {
-		b.traceBloom = nil
-	}
-	p.mu.Unlock()
-	if old != nil {
-		p.io.Lock()
-		old.close()
-		p.io.Unlock()
-	}
-	s.Stats.Compactions.Add(1)
 	return nil
 }
 
@@ -795,26 +874,27 @@ func (s *Store) closeFiles() error {
 // every span (tests, benchmarks, shutdown).
 func (s *Store) Flush() { s.control(ctlReq{seal: true}) }
 
-// Compact writes the trace index of every partition (tests, benchmarks).
+// Compact puts every partition's blocks in one trace index run (tests,
+// benchmarks).
 func (s *Store) Compact() error {
 	var errs []error
 	for _, p := range s.partitionList() {
-		p.mu.RLock()
-		loose := p.index == nil || p.index.covered < len(p.blocks)
-		p.mu.RUnlock()
-		if loose {
-			errs = append(errs, s.compact(p))
-		}
+		errs = append(errs, s.maintain(p, time.Now(), true))
 	}
 	return errors.Join(errs...)
 }
 
 func (s *Store) control(req ctlReq) {
-	req.done = make(chan struct{})
+	req.reply = make(chan []chan struct{}, 1)
 	select {
 	case s.ctl <- req:
-		<-req.done
 	case <-s.done:
+		return
+	}
+	for _, w := range <-req.reply {
+		if w != nil {
+			<-w
+		}
 	}
 }
 

@@ -11,18 +11,19 @@ import (
 	"sort"
 )
 
-// traces.idx is a partition's trace index, written when the partition is
-// compacted: every (trace id low 64 bits, block number) pair of the blocks
-// it covers, sorted. A lookup binary-searches a sparse set of fences kept
-// in memory (one per fenceEvery entries) and reads one small range of the
-// file, so finding a trace costs one read per partition whatever the
-// partition holds. Blocks appended after the index was written (late
-// spans) are found by their bloom filters until the next compaction.
+// A trace index run (traces-FROM-TO.idx) maps trace ids to the blocks
+// [FROM, TO) of a partition that hold their spans: every (trace id low 64
+// bits, block number) pair, sorted. A lookup binary-searches a sparse set
+// of fences kept in memory (one per fenceEvery entries) and reads one
+// small range of the file. The newest blocks of a partition are in an
+// exact in-memory map until there are enough of them for a run; runs are
+// merged into one when there are more than a few, so finding a trace costs
+// a map lookup and one read per run, whatever the partition holds.
 //
-//	header: magic "OTRI" | version u8 | 3 reserved | covered u32 | n u32 | crc32c(entries) u32 | crc32c(header[0:20]) u32
+//	header: magic "OTRI" | version u8 | 3 reserved | from u32 | to u32 | n u32 | crc32c(entries) u32 | crc32c(header[0:24]) u32
 //	entries: n × (trace low u64 | block u32)
 const (
-	idxHeaderSize = 24
+	idxHeaderSize = 28
 	idxEntrySize  = 12
 	fenceEvery    = 128
 	idxVersion    = 1
@@ -36,15 +37,18 @@ type idxPair struct {
 }
 
 type traceIndex struct {
-	f       *os.File
-	covered int // blocks [0, covered) are in the index
-	n       int
-	fences  []uint64
+	f        *os.File
+	path     string
+	from, to int // the blocks it covers: [from, to)
+	n        int
+	fences   []uint64
 }
+
+func runName(from, to int) string { return fmt.Sprintf("traces-%08d-%08d.idx", from, to) }
 
 func (ix *traceIndex) memBytes() int { return 64 + 8*len(ix.fences) }
 
-func encodeIndex(covered int, pairs []idxPair) []byte {
+func encodeIndex(from, to int, pairs []idxPair) []byte {
 	out := make([]byte, idxHeaderSize, idxHeaderSize+len(pairs)*idxEntrySize)
 	for _, p := range pairs {
 		out = binary.LittleEndian.AppendUint64(out, p.lo)
@@ -52,10 +56,11 @@ func encodeIndex(covered int, pairs []idxPair) []byte {
 	}
 	copy(out, idxMagic[:])
 	out[4] = idxVersion
-	binary.LittleEndian.PutUint32(out[8:], uint32(covered))
-	binary.LittleEndian.PutUint32(out[12:], uint32(len(pairs)))
-	binary.LittleEndian.PutUint32(out[16:], crc32.Checksum(out[idxHeaderSize:], crcTable))
-	binary.LittleEndian.PutUint32(out[20:], crc32.Checksum(out[:20], crcTable))
+	binary.LittleEndian.PutUint32(out[8:], uint32(from))
+	binary.LittleEndian.PutUint32(out[12:], uint32(to))
+	binary.LittleEndian.PutUint32(out[16:], uint32(len(pairs)))
+	binary.LittleEndian.PutUint32(out[20:], crc32.Checksum(out[idxHeaderSize:], crcTable))
+	binary.LittleEndian.PutUint32(out[24:], crc32.Checksum(out[:24], crcTable))
 	return out
 }
 
@@ -68,17 +73,17 @@ func openTraceIndex(path string) (*traceIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < idxHeaderSize || [4]byte(b[:4]) != idxMagic || binary.LittleEndian.Uint32(b[20:]) != crc32.Checksum(b[:20], crcTable) {
+	if len(b) < idxHeaderSize || [4]byte(b[:4]) != idxMagic || binary.LittleEndian.Uint32(b[24:]) != crc32.Checksum(b[:24], crcTable) {
 		return nil, errBadIndex
 	}
 	if b[4] != idxVersion {
 		return nil, fmt.Errorf("trace index version %d: this obs reads version %d", b[4], idxVersion)
 	}
-	n := int(binary.LittleEndian.Uint32(b[12:]))
-	if len(b) != idxHeaderSize+n*idxEntrySize || crc32.Checksum(b[idxHeaderSize:], crcTable) != binary.LittleEndian.Uint32(b[16:]) {
+	n := int(binary.LittleEndian.Uint32(b[16:]))
+	if len(b) != idxHeaderSize+n*idxEntrySize || crc32.Checksum(b[idxHeaderSize:], crcTable) != binary.LittleEndian.Uint32(b[20:]) {
 		return nil, errBadIndex
 	}
-	ix := &traceIndex{covered: int(binary.LittleEndian.Uint32(b[8:])), n: n}
+	ix := &traceIndex{path: path, from: int(binary.LittleEndian.Uint32(b[8:])), to: int(binary.LittleEndian.Uint32(b[12:])), n: n}
 	for i := 0; i < n; i += fenceEvery {
 		ix.fences = append(ix.fences, binary.LittleEndian.Uint64(b[idxHeaderSize+i*idxEntrySize:]))
 	}

@@ -5,23 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // The write-ahead log holds a partition's head, the spans not yet in a
 // block: a record (record.go) per span, payload = uvarint(seq) | span JSON.
 //
-// A batch is one write(2); when a sender waits for the answer (the Zipkin
-// collector acknowledges with 202) the WAL is fsynced first, one fsync per
-// group of batches. Once the head is in a block and spans.dat is fsynced,
-// the WAL file is removed; a crash in between leaves records whose seq is
-// already in a block, and replay skips them.
+// A batch is one write(2) by the writer; when a sender waits for the
+// answer (the Zipkin collector acknowledges with 202) the syncer fsyncs
+// the WAL before answering, one fsync for all that was written meanwhile.
+// Once the head is in a block and spans.dat is fsynced, the WAL is
+// truncated; a crash in between leaves records whose seq is already in a
+// block, and replay skips them.
 type wal struct {
-	f      *os.File
-	path   string
-	buf    []byte
-	size   int64
-	synced int64
-	dirty  bool // new file: its directory entry is not durable yet
+	f     *os.File
+	path  string
+	buf   []byte
+	dirty atomic.Bool // new file: its directory entry is not durable yet
 }
 
 func openWAL(path string) (*wal, error) {
@@ -29,12 +29,9 @@ func openWAL(path string) (*wal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open span wal: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat span wal: %w", err)
-	}
-	return &wal{f: f, path: path, size: st.Size(), synced: st.Size(), dirty: true}, nil
+	w := &wal{f: f, path: path}
+	w.dirty.Store(true)
+	return w, nil
 }
 
 func (w *wal) append(rows []row) error {
@@ -44,35 +41,37 @@ func (w *wal) append(rows []row) error {
 		n := binary.PutUvarint(tmp[:], rows[i].Seq)
 		w.buf = appendRecord(w.buf, tmp[:n], rows[i].JSON)
 	}
-	if _, err := w.f.Write(w.buf); err != nil {
+	if n, err := w.f.Write(w.buf); err != nil {
 		// A short write (disk full) leaves a torn record that would hide
 		// every later one from replay: cut it off.
-		w.f.Truncate(w.size)
+		if st, serr := w.f.Stat(); serr == nil && n > 0 {
+			w.f.Truncate(st.Size() - int64(n))
+		}
 		return fmt.Errorf("write span wal: %w", err)
 	}
-	w.size += int64(len(w.buf))
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil // one huge batch should not pin its buffer
 	}
 	return nil
 }
 
+// sync makes everything written so far durable (syncer only).
 func (w *wal) sync() error {
-	if w.synced == w.size && !w.dirty {
-		return nil
-	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("fsync span wal: %w", err)
 	}
-	if w.dirty {
+	if w.dirty.Load() {
 		if err := syncDir(filepath.Dir(w.path)); err != nil {
 			return err
 		}
-		w.dirty = false
+		w.dirty.Store(false)
 	}
-	w.synced = w.size
 	return nil
 }
+
+// reset empties the WAL once its records are in a durable block (the
+// sealer calls it; the writer writes the other WAL meanwhile).
+func (w *wal) reset() error { return w.f.Truncate(0) }
 
 func (w *wal) close() error { return w.f.Close() }
 
