@@ -340,7 +340,8 @@ func decodeColumns(raw []byte, minTS int64) (rows []row, jsonLens []int, err err
 	r := colReader{p: raw}
 	n := r.uvarint()
 	nd := r.uvarint()
-	if r.err || n > uint64(len(raw)) || nd > uint64(len(raw)) {
+	// Each row has four 8-byte ids: a count beyond that is damage.
+	if r.err || n > uint64(len(raw))/32 || nd > uint64(len(raw)) {
 		return nil, nil, errTorn
 	}
 	dict := make([]string, nd+1)

@@ -52,7 +52,7 @@ type Options struct {
 	// (default 1m): the WAL stays short and the head's memory is released.
 	MaxHeadAge time.Duration
 	// CacheBytes bounds the decoded blocks kept for searches and trace
-	// lookups (default 32 MiB).
+	// lookups (default 16 MiB).
 	CacheBytes int
 	Logger     *slog.Logger
 }
@@ -174,7 +174,7 @@ func openRoot(dir, root string, o Options) (*Store, error) {
 		o.MaxHeadAge = time.Minute
 	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = 32 << 20
+		o.CacheBytes = 16 << 20
 	}
 	if o.RetentionEvery <= 0 {
 		o.RetentionEvery = time.Minute
@@ -898,6 +898,19 @@ func (s *Store) control(req ctlReq) {
 	}
 }
 
+// MemBytes estimates what the store holds in memory: heads, block
+// summaries, trace maps and index fences, and the block cache.
+func (s *Store) MemBytes() int64 {
+	var n int64
+	for _, p := range s.partitionList() {
+		n += int64(p.memBytes())
+	}
+	s.cache.mu.Lock()
+	n += int64(s.cache.size)
+	s.cache.mu.Unlock()
+	return n
+}
+
 // DiskBytes is the size of the store's files.
 func (s *Store) DiskBytes() int64 {
 	var n int64
@@ -928,5 +941,6 @@ func (s *Store) Collectors() []prometheus.Collector {
 		gauge("obs_traces_queue_bytes", "Bytes of spans waiting for the writer.", func() float64 { return float64(s.Stats.QueuedB.Load()) }),
 		gauge("obs_traces_blocks", "Span blocks on disk.", func() float64 { return float64(s.Stats.Blocks.Load()) }),
 		gauge("obs_traces_names_dropped", "Span, service or tag names not indexed because of the name caps.", func() float64 { return float64(s.names.Dropped.Load()) }),
+		gauge("obs_traces_memory_bytes", "What the span store holds in memory (heads, block summaries, trace maps, block cache), estimated.", func() float64 { return float64(s.MemBytes()) }),
 	}
 }
