@@ -34,7 +34,10 @@ const blockVersion = 1
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	// A block's JSON is at most blockJSONBytes: a larger window only costs
+	// memory (the default keeps 8 MiB of history).
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(blockJSONBytes), zstd.WithLowerEncoderMem(true))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 

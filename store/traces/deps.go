@@ -17,7 +17,7 @@ import (
 // of 24 small rows, whatever the day holds.
 //
 // Spans are linked a trace at a time (linker.go), in epochs: the writer
-// buffers the spans of each trace for a couple of seconds (or up to
+// buffers the spans of each trace for a second (or up to
 // maxEpochSpans) and hands the buffer to the linker goroutine, which links
 // every buffered trace and adds its links to the hour of the trace's
 // timestamp. A trace whose spans straddle epochs
@@ -65,8 +65,8 @@ type linkBuf struct {
 func newLinkBuf() *linkBuf { return &linkBuf{frags: map[uint64]*fragment{}} }
 
 const (
-	maxEpochSpans = 32 << 10
-	epochEvery    = 2 * time.Second
+	maxEpochSpans = 16 << 10
+	epochEvery    = time.Second
 	genCap        = 1 << 20
 )
 

@@ -157,6 +157,10 @@ func (p *partition) scanBlocks(intern func(string) string) ([][]uint64, error) {
 // lies inside the merged one), or one covering blocks that were cut off,
 // is removed; blocks no run covers go to the in-memory map.
 func (p *partition) openRuns() error {
+	tmps, _ := filepath.Glob(filepath.Join(p.dir, "*.tmp"))
+	for _, t := range tmps {
+		os.Remove(t) // a run (or merge) a crash cut short
+	}
 	names, err := filepath.Glob(filepath.Join(p.dir, "traces-*.idx"))
 	if err != nil {
 		return err
@@ -435,7 +439,15 @@ func (p *partition) writeRun() error {
 	if to == from {
 		return nil
 	}
-	ix, err := p.createRun(from, to, sortPairs(pairs))
+	pairs = sortPairs(pairs)
+	i := 0
+	ix, err := p.createRun(from, to, func() (idxPair, bool) {
+		if i == len(pairs) {
+			return idxPair{}, false
+		}
+		i++
+		return pairs[i-1], true
+	})
 	if err != nil {
 		return err
 	}
@@ -463,13 +475,13 @@ func (p *partition) writeRun() error {
 	return nil
 }
 
-func (p *partition) createRun(from, to int, pairs []idxPair) (*traceIndex, error) {
+func (p *partition) createRun(from, to int, next func() (idxPair, bool)) (*traceIndex, error) {
 	path := filepath.Join(p.dir, runName(from, to))
 	p.io.RLock()
 	gone := p.f == nil
 	var err error
 	if !gone {
-		err = writeFileAtomic(path, encodeIndex(from, to, pairs))
+		err = writeRunFile(path, from, to, next)
 	}
 	p.io.RUnlock()
 	if gone {
@@ -495,24 +507,31 @@ func (p *partition) mergeRuns() error {
 	if len(runs) < 2 {
 		return nil
 	}
-	var pairs []idxPair
+	// The old runs stay open until the merged one replaces them: read
+	// them under io so that close waits.
 	p.io.RLock()
-	for _, ix := range runs {
-		if p.f == nil {
-			p.io.RUnlock()
-			return errPartitionGone
-		}
-		ps, err := ix.pairs()
-		if err != nil {
-			p.io.RUnlock()
-			return err
-		}
-		pairs = append(pairs, ps...)
+	if p.f == nil {
+		p.io.RUnlock()
+		return errPartitionGone
+	}
+	rs := make([]*runReader, len(runs))
+	for i, ix := range runs {
+		rs[i] = ix.reader()
+	}
+	next, readErr := mergeReaders(rs)
+	path := filepath.Join(p.dir, runName(runs[0].from, runs[len(runs)-1].to))
+	err := writeRunFile(path, runs[0].from, runs[len(runs)-1].to, next)
+	if err == nil {
+		err = readErr()
 	}
 	p.io.RUnlock()
-	ix, err := p.createRun(runs[0].from, runs[len(runs)-1].to, sortPairs(pairs))
 	if err != nil {
-		return err
+		os.Remove(path)
+		return fmt.Errorf("merge trace index runs: %w", err)
+	}
+	ix, err := openTraceIndex(path)
+	if err != nil {
+		return fmt.Errorf("reopen trace index run: %w", err)
 	}
 	p.mu.Lock()
 	if p.dead {

@@ -908,7 +908,7 @@ func (s *Store) MemBytes() int64 {
 	s.cache.mu.Lock()
 	n += int64(s.cache.size)
 	s.cache.mu.Unlock()
-	return n
+	return n + int64(s.deps.gens[0].memBytes()+s.deps.gens[1].memBytes())
 }
 
 // DiskBytes is the size of the store's files.
