@@ -118,7 +118,8 @@ func (s *Store) rowsOf(p *partition, b *blockMeta) (*decoded, error) {
 	if err != nil || len(rows) != b.n {
 		return nil, fmt.Errorf("partition %s: span block at %d: %w", p.name, b.off, errTorn)
 	}
-	d := &decoded{rows: rows, offs: make([]int, len(rows)+1), bytes: len(raw) + len(rows)*int(rowSize)}
+	// The rows, their tag slices and the dictionary's strings.
+	d := &decoded{rows: rows, offs: make([]int, len(rows)+1), bytes: 2*len(raw) + len(rows)*(int(rowSize)+64)}
 	for i, l := range lens {
 		d.offs[i+1] = d.offs[i] + l
 	}

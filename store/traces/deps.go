@@ -26,8 +26,8 @@ import (
 // taken out and the links of all its spans put in. Recent epochs' trace
 // ids are remembered in two rotating bloom filters so that only traces
 // that may have earlier spans pay for that lookup; a span arriving after
-// about genCap more traces have been linked (hours, at a busy dev box's
-// rate) counts as a new trace.
+// about genCount×genCap more traces have been linked (hours, at a busy dev
+// box's rate) counts as a new trace.
 //
 // Traces without a timestamp have no links, as in Zipkin, whose
 // dependency query only sees traces inside its time window.
@@ -42,7 +42,7 @@ type depsAgg struct {
 	rows map[int64]map[linkKey]linkCount // hour → links
 
 	// Linker-only state.
-	gens      [2]*bloom
+	gens      [genCount]*bloom // newest first
 	genN      int
 	watermark uint64
 	dirty     bool
@@ -67,12 +67,24 @@ func newLinkBuf() *linkBuf { return &linkBuf{frags: map[uint64]*fragment{}} }
 const (
 	maxEpochSpans = 16 << 10
 	epochEvery    = time.Second
-	genCap        = 1 << 20
+	// Recently linked trace ids: genCount generations of genCap ids, at 16
+	// bits an id (~0.05% false positives each). A false positive costs a
+	// lookup that finds no earlier spans.
+	genCount = 4
+	genCap   = 1 << 18
+	genWords = genCap * 16 / 64
 )
 
 func newDeps(path string) *depsAgg {
-	return &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{},
-		gens: [2]*bloom{newBloom(genCap, genCap), newBloom(genCap, genCap)}}
+	d := &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{}}
+	for i := range d.gens {
+		d.gens[i] = newGen()
+	}
+	return d
+}
+
+func newGen() *bloom {
+	return &bloom{k: 11, bits: make([]uint64, genWords)}
 }
 
 // linkRow keeps what the linker reads.
@@ -136,13 +148,20 @@ func (d *depsAgg) apply(rows []row, sign int64) {
 
 func (d *depsAgg) seen(lo uint64) bool {
 	h := traceHash(lo)
-	return d.gens[0].has(h) || d.gens[1].has(h)
+	for _, g := range d.gens {
+		if g.has(h) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *depsAgg) remember(lo uint64) {
 	if d.genN >= genCap {
-		d.gens[1] = d.gens[0]
-		d.gens[0] = newBloom(genCap, genCap)
+		last := d.gens[len(d.gens)-1]
+		copy(d.gens[1:], d.gens[:len(d.gens)-1])
+		clear(last.bits)
+		d.gens[0] = last
 		d.genN = 0
 	}
 	d.gens[0].add(traceHash(lo))
@@ -150,8 +169,9 @@ func (d *depsAgg) remember(lo uint64) {
 }
 
 // link links an epoch's traces (linker only). stored returns a trace's
-// stored spans; next is the seq the first span after the epoch got.
-func (d *depsAgg) link(buf *linkBuf, stored func(lo uint64) ([]row, error), next uint64) error {
+// spans stored before a seq; next is the seq the first span after the
+// epoch got.
+func (d *depsAgg) link(buf *linkBuf, stored func(lo, before uint64) ([]row, error), next uint64) error {
 	var errs []error
 	type change struct {
 		rows []row
@@ -161,15 +181,13 @@ func (d *depsAgg) link(buf *linkBuf, stored func(lo uint64) ([]row, error), next
 	for lo, f := range buf.frags {
 		all := f.rows
 		if d.seen(lo) {
-			rs, err := stored(lo)
+			rs, err := stored(lo, f.minSeq)
 			if err != nil {
 				errs = append(errs, err)
 			}
 			var old []row
 			for i := range rs {
-				if rs[i].Seq < f.minSeq {
-					old = append(old, linkRow(&rs[i]))
-				}
+				old = append(old, linkRow(&rs[i]))
 			}
 			if len(old) > 0 {
 				d.relinked++

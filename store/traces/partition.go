@@ -308,10 +308,19 @@ func (p *partition) freeze(wait bool) (sealJob, bool) {
 // seal writes a frozen head as a block: append, fsync, publish, then
 // empty the WAL that held it (sealer only).
 func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, error) {
+	sealed := false
 	defer func() {
-		p.mu.Lock()
-		p.sealing = nil
-		p.mu.Unlock()
+		if !sealed {
+			// The spans stay in their WAL; back in the head they stay
+			// searchable and go into the next block.
+			p.mu.Lock()
+			p.head = append(slices.Clip(job.rows), p.head...)
+			for i := range job.rows {
+				p.headBytes += len(job.rows[i].JSON)
+			}
+			p.sealing = nil
+			p.mu.Unlock()
+		}
 		select { // a token left from an earlier seal wakes a waiter just as well
 		case p.sealed <- struct{}{}:
 		default:
@@ -341,7 +350,9 @@ func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, e
 	p.size += int64(len(buf))
 	p.blocks = append(p.blocks, m)
 	p.addLoose(len(p.blocks)-1, ids)
+	p.sealing = nil // readers see the spans in the block or the frozen head, never both
 	p.mu.Unlock()
+	sealed = true
 	p.maxSeq = max(p.maxSeq, m.lastSeq)
 	if job.wal != nil {
 		if err := job.wal.reset(); err != nil && !errors.Is(err, os.ErrClosed) {

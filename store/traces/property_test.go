@@ -49,9 +49,9 @@ func TestConcurrentCommitsAndReads(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	writers := 4
-	batches := 60
+	batches := 25
 	if testing.Short() {
-		batches = 20
+		batches = 10
 	}
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -86,7 +86,7 @@ func TestConcurrentCommitsAndReads(t *testing.T) {
 			s.Search(Query{ServiceName: "a", EndTs: now.Add(time.Minute).UnixMilli(), Lookback: 6 * 3600 * 1000, Limit: 5})
 			s.Trace(model.TraceID{Low: uint64(i%writers)<<40 | 1})
 			s.Dependencies(now.UnixMilli(), 86400000)
-			if i%10 == 0 {
+			if i%25 == 0 {
 				s.Flush()
 				s.Compact()
 			}

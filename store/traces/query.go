@@ -206,13 +206,17 @@ type hit struct {
 // traceHits finds every stored span whose trace id has these low 64 bits,
 // in arrival order: in each partition, the trace map and index runs say
 // which blocks to read.
-func (s *Store) traceHits(lo uint64) ([]hit, error) {
+//
+// With before set, only spans stored before that seq are wanted, and
+// blocks written later are not read (the dependency linker asks whether a
+// trace has earlier spans, and almost never has).
+func (s *Store) traceHits(lo, before uint64) ([]hit, error) {
 	var out []hit
 	var errs []error
 	for _, p := range s.partitionList() {
 		p.io.RLock()
 		p.mu.RLock()
-		head, blocks, runs := p.head, p.blocks, p.runs
+		head, sealing, blocks, runs := p.head, p.sealing, p.blocks, p.runs
 		cand := make([]int, 0, 4)
 		for _, b := range p.loose[lo] {
 			cand = append(cand, int(b))
@@ -236,6 +240,9 @@ func (s *Store) traceHits(lo uint64) ([]hit, error) {
 		}
 		for _, j := range cand {
 			b := blocks[j]
+			if before != 0 && b.firstSeq >= before {
+				continue
+			}
 			d, err := s.rowsOf(p, b)
 			if err != nil {
 				if !errors.Is(err, errPartitionGone) {
@@ -244,14 +251,16 @@ func (s *Store) traceHits(lo uint64) ([]hit, error) {
 				continue
 			}
 			for i := range d.rows {
-				if d.rows[i].TraceLo == lo {
+				if d.rows[i].TraceLo == lo && (before == 0 || d.rows[i].Seq < before) {
 					out = append(out, hit{r: &d.rows[i], p: p, b: b, d: d, i: i})
 				}
 			}
 		}
-		for i := range head {
-			if head[i].TraceLo == lo {
-				out = append(out, hit{r: &head[i]})
+		for _, h := range [][]row{sealing, head} {
+			for i := range h {
+				if h[i].TraceLo == lo && (before == 0 || h[i].Seq < before) {
+					out = append(out, hit{r: &h[i]})
+				}
 			}
 		}
 	}
@@ -259,9 +268,10 @@ func (s *Store) traceHits(lo uint64) ([]hit, error) {
 	return out, errors.Join(errs...)
 }
 
-// findTrace returns a trace's stored spans (JSON only when withJSON).
-func (s *Store) findTrace(lo uint64, withJSON bool) ([]row, error) {
-	hits, err := s.traceHits(lo)
+// findTrace returns a trace's stored spans (JSON only when withJSON),
+// those stored before seq before when it is not 0.
+func (s *Store) findTrace(lo, before uint64, withJSON bool) ([]row, error) {
+	hits, err := s.traceHits(lo, before)
 	rows := make([]row, 0, len(hits))
 	for _, h := range hits {
 		r := *h.r
@@ -322,7 +332,7 @@ func hitRows(hits []hit) []row {
 // Trace returns the spans of one trace, in stored order. A 64-bit id and the
 // low half of a 128-bit id find the same trace, as Zipkin's non-strict mode.
 func (s *Store) Trace(id model.TraceID) ([]json.RawMessage, error) {
-	hits, err := s.traceHits(id.Low)
+	hits, err := s.traceHits(id.Low, 0)
 	if err != nil && len(hits) == 0 {
 		return nil, err
 	}
@@ -385,12 +395,14 @@ func (s *Store) Search(q Query) ([][]json.RawMessage, error) {
 				}
 			}
 		}
-		if len(p.head) > 0 {
-			src := searchSource{p: p, head: p.head}
-			for i := range p.head {
-				src.maxTS = max(src.maxTS, p.head[i].TS)
+		for _, h := range [][]row{p.sealing, p.head} {
+			if len(h) > 0 {
+				src := searchSource{p: p, head: h}
+				for i := range h {
+					src.maxTS = max(src.maxTS, h[i].TS)
+				}
+				srcs = append(srcs, src)
 			}
-			srcs = append(srcs, src)
 		}
 		p.mu.RUnlock()
 	}
@@ -433,7 +445,7 @@ func (s *Store) Search(q Query) ([][]json.RawMessage, error) {
 				continue
 			}
 			seen[c.TraceLo] = true
-			hits, err := s.traceHits(c.TraceLo)
+			hits, err := s.traceHits(c.TraceLo, 0)
 			if err != nil {
 				errs = append(errs, err)
 			}

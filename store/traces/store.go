@@ -370,7 +370,7 @@ func (s *Store) relink() error {
 	var seed []uint64
 	for _, p := range s.partitionList() {
 		for _, b := range p.blocks {
-			if b.lastSeq < wm && b.lastSeq+genCap < wm {
+			if b.lastSeq < wm && b.lastSeq+genCount*genCap < wm {
 				continue
 			}
 			d, err := s.rowsOf(p, b)
@@ -727,10 +727,10 @@ func (s *Store) boundHeads() {
 	}
 }
 
-// storedRows is every stored span of a trace (the dependency linker's
-// view of earlier spans).
-func (s *Store) storedRows(lo uint64) ([]row, error) {
-	return s.findTrace(lo, false)
+// storedRows is the spans of a trace stored before seq before (the
+// dependency linker's view of a trace's earlier spans).
+func (s *Store) storedRows(lo, before uint64) ([]row, error) {
+	return s.findTrace(lo, before, false)
 }
 
 func (s *Store) partition(hour int64) (*partition, error) {
@@ -908,7 +908,10 @@ func (s *Store) MemBytes() int64 {
 	s.cache.mu.Lock()
 	n += int64(s.cache.size)
 	s.cache.mu.Unlock()
-	return n + int64(s.deps.gens[0].memBytes()+s.deps.gens[1].memBytes())
+	for _, g := range s.deps.gens {
+		n += int64(g.memBytes())
+	}
+	return n
 }
 
 // DiskBytes is the size of the store's files.
