@@ -42,6 +42,7 @@ type depsAgg struct {
 	rows map[int64]map[linkKey]linkCount // hour → links
 
 	// Linker-only state.
+	lk        *linker
 	gens      [genCount]*bloom // newest first
 	genN      int
 	watermark uint64
@@ -76,7 +77,7 @@ const (
 )
 
 func newDeps(path string) *depsAgg {
-	d := &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{}}
+	d := &depsAgg{path: path, rows: map[int64]map[linkKey]linkCount{}, lk: newLinker()}
 	for i := range d.gens {
 		d.gens[i] = newGen()
 	}
@@ -140,7 +141,7 @@ func (d *depsAgg) apply(rows []row, sign int64) {
 		m = map[linkKey]linkCount{}
 		d.rows[h] = m
 	}
-	linkTrace(rows, sign, m)
+	d.lk.link(rows, sign, m)
 	if len(m) == 0 {
 		delete(d.rows, h)
 	}

@@ -150,11 +150,14 @@ func finishSpan(r *row) {
 // first, then by local endpoint), parts of one span merged, the longest
 // trace id kept, and a shared flag or parent id that instrumentation left
 // out on a server span backfilled from its client. rows is not modified.
-func mergeTrace(rows []row) []row {
+func mergeTrace(rows []row) []row { return mergeInto2(nil, rows) }
+
+// mergeInto2 is mergeTrace writing into buf's space.
+func mergeInto2(buf, rows []row) []row {
 	if len(rows) <= 1 {
-		return rows
+		return append(buf[:0], rows...)
 	}
-	res := slices.Clone(rows)
+	res := append(buf[:0], rows...)
 	slices.SortStableFunc(res, func(a, b row) int {
 		if c := cmp.Compare(a.ID, b.ID); c != 0 {
 			return c
@@ -226,16 +229,38 @@ type spanNode struct {
 	children []*spanNode
 }
 
+// linker is the scratch space for linking one trace after another (what
+// Zipkin's SpanNode.Builder.clear() keeps): the linker goroutine links
+// thousands of traces a second, and maps made per trace were most of its
+// cost.
+type linker struct {
+	merged    []row
+	nodes     []spanNode
+	keyToNode map[nodeKey]*spanNode
+	toParent  orderedMap
+	queue     []*spanNode
+}
+
+func newLinker() *linker {
+	return &linker{keyToNode: map[nodeKey]*spanNode{}, toParent: orderedMap{pos: map[nodeKey]int{}, vals: map[nodeKey]parentKey{}}}
+}
+
+// parentKey is a node's parent's key; ok false: no parent.
+type parentKey struct {
+	key nodeKey
+	ok  bool
+}
+
 // orderedMap keeps insertion order, as Java's LinkedHashMap does: the
 // order children are attached in. A key removed and put again moves to
 // the end.
 type orderedMap struct {
 	keys []nodeKey
 	pos  map[nodeKey]int
-	vals map[nodeKey]*nodeKey // nil value: no parent
+	vals map[nodeKey]parentKey
 }
 
-func (m *orderedMap) put(k nodeKey, v *nodeKey) {
+func (m *orderedMap) put(k nodeKey, v parentKey) {
 	if _, ok := m.vals[k]; !ok {
 		m.pos[k] = len(m.keys)
 		m.keys = append(m.keys, k)
@@ -248,22 +273,37 @@ func (m *orderedMap) remove(k nodeKey) {
 	delete(m.pos, k)
 }
 
+func (m *orderedMap) clear() {
+	m.keys = m.keys[:0]
+	clear(m.pos)
+	clear(m.vals)
+}
+
 // buildTree is SpanNode.Builder.build over merged rows.
-func buildTree(spans []row) *spanNode {
+func buildTree(spans []row) *spanNode { return newLinker().buildTree(spans) }
+
+func (l *linker) buildTree(spans []row) *spanNode {
+	clear(l.keyToNode)
+	l.toParent.clear()
+	if cap(l.nodes) < len(spans)+1 {
+		l.nodes = make([]spanNode, 0, len(spans)+1)
+	}
+	// Nodes live in one slice (its space reused from trace to trace); it
+	// never grows past its capacity here, so the pointers stay valid.
+	l.nodes = l.nodes[:len(spans)+1]
+	newNode := func(i int, s *row) *spanNode {
+		n := &l.nodes[i]
+		*n = spanNode{span: s, children: n.children[:0]}
+		return n
+	}
 	var root *spanNode
-	keyToNode := map[nodeKey]*spanNode{}
-	spanToParent := &orderedMap{pos: map[nodeKey]int{}, vals: map[nodeKey]*nodeKey{}}
+	keyToNode, spanToParent := l.keyToNode, &l.toParent
 	for i := range spans {
 		s := &spans[i]
 		if s.shared() {
-			p := nodeKey{id: s.ID}
-			spanToParent.put(keyOf(s.ID, true, s.Local), &p)
+			spanToParent.put(keyOf(s.ID, true, s.Local), parentKey{nodeKey{id: s.ID}, true})
 		} else {
-			var p *nodeKey
-			if s.Parent != 0 {
-				p = &nodeKey{id: s.Parent}
-			}
-			spanToParent.put(nodeKey{id: s.ID}, p)
+			spanToParent.put(nodeKey{id: s.ID}, parentKey{nodeKey{id: s.Parent}, s.Parent != 0})
 		}
 	}
 	for i := range spans {
@@ -274,22 +314,22 @@ func buildTree(spans []row) *spanNode {
 		if !s.Local.empty() {
 			noEndpointKey = keyOf(s.ID, shared, endpoint{})
 		}
-		var parent *nodeKey
+		var parent parentKey
 		switch {
 		case shared:
-			parent = &nodeKey{id: s.ID}
+			parent = parentKey{nodeKey{id: s.ID}, true}
 		case s.Parent != 0:
 			pk := keyOf(s.Parent, true, s.Local)
 			if _, ok := spanToParent.vals[pk]; ok {
-				spanToParent.put(noEndpointKey, &pk)
-				parent = &pk
+				parent = parentKey{pk, true}
+				spanToParent.put(noEndpointKey, parent)
 			} else {
-				parent = &nodeKey{id: s.Parent}
+				parent = parentKey{nodeKey{id: s.Parent}, true}
 			}
 		}
-		node := &spanNode{span: s}
+		node := newNode(i, s)
 		switch {
-		case parent == nil && root == nil:
+		case !parent.ok && root == nil:
 			root = node
 			spanToParent.remove(noEndpointKey)
 		case shared:
@@ -300,7 +340,7 @@ func buildTree(spans []row) *spanNode {
 		}
 	}
 	if root == nil {
-		root = &spanNode{}
+		root = newNode(len(spans), nil) // synthetic root
 	}
 	for i, k := range spanToParent.keys {
 		if p, ok := spanToParent.pos[k]; !ok || p != i {
@@ -312,8 +352,8 @@ func buildTree(spans []row) *spanNode {
 			continue
 		}
 		var parent *spanNode
-		if pk != nil {
-			parent = keyToNode[*pk]
+		if pk.ok {
+			parent = keyToNode[pk.key]
 		}
 		if parent == nil {
 			parent = root
@@ -331,31 +371,35 @@ func buildTree(spans []row) *spanNode {
 // (DependencyLinker.putTrace), weighted by sign (-1 takes a trace's
 // earlier contribution back out).
 func linkTrace(spans []row, sign int64, links map[linkKey]linkCount) {
+	newLinker().link(spans, sign, links)
+}
+
+func (l *linker) link(spans []row, sign int64, links map[linkKey]linkCount) {
 	if len(spans) == 0 {
 		return
 	}
-	merged := mergeTrace(spans)
-	tree := buildTree(merged)
+	l.merged = mergeInto2(l.merged, spans)
+	tree := l.buildTree(l.merged)
 	add := func(p, c string, isErr bool) {
 		k := linkKey{p, c}
-		l := links[k]
-		l.Calls += sign
+		lc := links[k]
+		lc.Calls += sign
 		if isErr {
-			l.Errors += sign
+			lc.Errors += sign
 		}
-		if l.Calls == 0 && l.Errors == 0 {
+		if lc.Calls == 0 && lc.Errors == 0 {
 			delete(links, k)
 		} else {
-			links[k] = l
+			links[k] = lc
 		}
 	}
-	queue := []*spanNode{tree}
+	queue := append(l.queue[:0], tree)
 	if tree.span == nil {
 		queue = append(queue[:0], tree.children...)
 	}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
+	defer func() { l.queue = queue[:0] }()
+	for h := 0; h < len(queue); h++ {
+		cur := queue[h]
 		queue = append(queue, cur.children...)
 		s := cur.span
 		kind := s.Kind

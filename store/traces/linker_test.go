@@ -388,14 +388,17 @@ func TestOracleDependencyLinker(t *testing.T) {
 	if base == "" {
 		t.Skip("ZIPKIN_ORACLE not set")
 	}
-	t0 := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Hour)
+	// The oracle keeps what earlier runs sent: a day and trace ids of this
+	// run's own.
+	salt := uint64(time.Now().UnixNano()) & 0xffff
+	t0 := time.Now().Add(-time.Duration(10+salt%300) * 24 * time.Hour).Truncate(time.Hour)
 	for i, c := range linkCases {
 		t.Run(c.zipkinTest, func(t *testing.T) {
 			at := t0.Add(time.Duration(i) * 10 * time.Minute)
 			for j, tr := range c.traces {
 				var spans []map[string]any
 				for _, s := range tr {
-					m := map[string]any{"traceId": fmt.Sprintf("%x%04x%04x", hexID(s.trace), i, j), "id": s.id, "timestamp": at.UnixMicro()}
+					m := map[string]any{"traceId": fmt.Sprintf("%x%04x%04x%04x", hexID(s.trace), salt, i, j), "id": s.id, "timestamp": at.UnixMicro()}
 					if s.parent != "" {
 						m["parentId"] = s.parent
 					}
