@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -94,6 +95,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, reason, code, err.Error())
 		return
 	}
+	// Nothing decoded points into the body (strings and span JSON are
+	// copies), so its buffer serves the next request.
+	defer putBody(body)
 	// An empty body, or an empty JSON list, is accepted as nothing.
 	if t := bytes.TrimSpace(body); len(body) == 0 || enc != encProto && string(t) == "[]" {
 		w.WriteHeader(http.StatusAccepted)
@@ -141,7 +145,8 @@ func (c *Collector) refuse(w http.ResponseWriter, reason string, code int, msg s
 // readBody reads the body, gunzipping it when Content-Encoding says so;
 // the size limit applies after decompression too (gzip bombs).
 func (c *Collector) readBody(w http.ResponseWriter, r *http.Request) ([]byte, string, int, error) {
-	var body io.Reader = http.MaxBytesReader(w, r.Body, c.maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, c.maxBody)
+	var body io.Reader = r.Body
 	if strings.Contains(strings.ToLower(r.Header.Get("Content-Encoding")), "gzip") {
 		gz, err := gzip.NewReader(body)
 		if err != nil {
@@ -153,7 +158,18 @@ func (c *Collector) readBody(w http.ResponseWriter, r *http.Request) ([]byte, st
 		defer gz.Close()
 		body = io.LimitReader(gz, c.maxBody+1)
 	}
-	b, err := io.ReadAll(body)
+	var b []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= c.maxBody && body == io.Reader(r.Body) {
+		// The usual case: the length is known (the server holds the
+		// client to it), read into a pooled buffer.
+		b = getBody(int(n))
+		var m int
+		m, err = io.ReadFull(body, b)
+		b = b[:m]
+	} else {
+		b, err = io.ReadAll(body)
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) || int64(len(b)) > c.maxBody {
 		return nil, "too_large", http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", c.maxBody)
@@ -183,4 +199,19 @@ func checkFormat(enc string, body []byte) string {
 		return "Expected a JSON_V1 encoded list, but received: JSON_V2"
 	}
 	return ""
+}
+
+var bodies sync.Pool // *[]byte
+
+func getBody(n int) []byte {
+	if p, ok := bodies.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBody(b []byte) {
+	if cap(b) > 0 && cap(b) <= 4<<20 {
+		bodies.Put(&b)
+	}
 }

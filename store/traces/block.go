@@ -128,12 +128,27 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 			m.maxTS = max(m.maxTS, ts)
 		}
 	}
-	d := &dictBuilder{idx: map[string]uint64{}}
+	// Sized up front: sealing runs for every thousand spans, and growing
+	// these buffers was most of what it allocated.
+	n, jsLen := len(rows), 0
+	for i := range rows {
+		jsLen += len(rows[i].JSON)
+	}
+	d := &dictBuilder{idx: make(map[string]uint64, 64)}
 	var cols [numCols][]byte
-	var js []byte
-	traces := map[uint64]struct{}{}
-	tokens := map[uint64]struct{}{}
-	services := map[string]struct{}{}
+	for _, c := range []int{colTraceHi, colTraceLo, colID, colParent} {
+		cols[c] = make([]byte, 0, 8*n)
+	}
+	for _, c := range []int{colSeq, colTS, colDur, colKindFlags, colName, colRemote, colJSONLen} {
+		cols[c] = make([]byte, 0, 3*n)
+	}
+	cols[colLocal] = make([]byte, 0, 6*n)
+	cols[colTags] = make([]byte, 0, 8*n)
+	cols[colAnnos] = make([]byte, 0, n)
+	js := make([]byte, 0, jsLen)
+	traces := make(map[uint64]struct{}, n/4)
+	tokens := make(map[uint64]struct{}, 64)
+	services := make(map[string]struct{}, 8)
 	var prevSeq uint64
 	for i := range rows {
 		r := &rows[i]
@@ -184,7 +199,14 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 			services[r.Local.Service] = struct{}{}
 		}
 	}
-	var raw []byte
+	rawLen := 20
+	for _, str := range d.strs {
+		rawLen += len(str) + 3
+	}
+	for _, c := range cols {
+		rawLen += len(c) + 5
+	}
+	raw := make([]byte, 0, rawLen)
 	raw = binary.AppendUvarint(raw, uint64(len(rows)))
 	raw = binary.AppendUvarint(raw, uint64(len(d.strs)))
 	for _, s := range d.strs {
@@ -195,8 +217,8 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 		raw = binary.AppendUvarint(raw, uint64(len(c)))
 		raw = append(raw, c...)
 	}
-	colZ := zenc.EncodeAll(raw, nil)
-	jsonZ := zenc.EncodeAll(js, nil)
+	colZ := zenc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
+	jsonZ := zenc.EncodeAll(js, make([]byte, 0, len(js)/4))
 
 	ids := make([]uint64, 0, len(traces))
 	for t := range traces {

@@ -261,6 +261,10 @@ func (p *partition) appendRows(rows []row) (*wal, error) {
 	p.mu.Lock()
 	if len(p.head) == 0 {
 		p.headSince = time.Now()
+		if p.head == nil {
+			// A head usually fills up: one allocation, not a dozen.
+			p.head = make([]row, 0, max(blockSpans, len(rows)))
+		}
 	}
 	p.head = append(p.head, rows...)
 	for i := range rows {

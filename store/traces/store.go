@@ -573,8 +573,9 @@ func (s *Store) drain() {
 // on with the next group and seals full heads into blocks.
 func (s *Store) writeGroup(group []queued) {
 	var bytes int64
-	byHour := map[int64][]row{}
+	byHour := make(map[int64][]row, 1)
 	hours := make([][]int64, len(group))
+	total := sumRows(group)
 	for g, q := range group {
 		bytes += q.bytes
 		hours[g] = make([]int64, len(q.rows))
@@ -584,7 +585,11 @@ func (s *Store) writeGroup(group []queued) {
 			s.nextSeq++
 			h := hourOf(r.TS)
 			hours[g][i] = h
-			byHour[h] = append(byHour[h], *r)
+			rows, ok := byHour[h]
+			if !ok {
+				rows = make([]row, 0, total) // most groups fall in one hour
+			}
+			byHour[h] = append(rows, *r)
 		}
 	}
 	failed := map[int64]error{}
