@@ -20,6 +20,8 @@ test: e2e-deps
 	$(GO) test -count=1 ./...
 	# The logs intake and store under the race detector (short sizes).
 	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing
+	# The span store and the Zipkin collector under the race detector.
+	$(GO) test -race -short -count=1 ./store/traces ./ingest/zipkin
 
 # Benchmarks behind the BENCHMARKS.md numbers. Long: the logs ingest run
 # alone sustains load for 60 s.
@@ -45,7 +47,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./query/graphite
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeProto$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzAnnotationQuery$$' -fuzztime $(FUZZTIME) ./store/traces
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./store/traces
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeColumns$$' -fuzztime $(FUZZTIME) ./store/traces
 
 # The reliability suite at full size (RELIABILITY.md); CI runs it small.
 # The disk-full test needs root (it mounts a tmpfs).

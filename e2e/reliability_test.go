@@ -854,3 +854,41 @@ func TestReliabilityManyEventDays(t *testing.T) {
 		t.Fatalf("%.0f partitions, %d more open files", parts, after-before)
 	}
 }
+
+// The disk budget removes the span store's oldest hours too, whole, and
+// keeps the newest.
+func TestReliabilityDiskBudgetTraces(t *testing.T) {
+	s := newServer(t, "--max-disk", "1MiB", "--retention-check", "1s")
+	now := time.Now().UTC().Truncate(time.Second)
+	const perHour = 3000
+	for d := 5; d >= 0; d-- {
+		start := now.Add(-time.Duration(d)*24*time.Hour - 2*time.Hour)
+		var spans []map[string]any
+		for i := 0; i < perHour; i++ {
+			spans = append(spans, map[string]any{
+				"traceId": fmt.Sprintf("%08x%08x", d+1, i), "id": fmt.Sprintf("%016x", i+1), "name": fmt.Sprintf("get /recipes/%d", i%97),
+				"timestamp": start.Add(time.Duration(i) * time.Millisecond).UnixMicro(), "duration": 1000 + i%5000,
+				"localEndpoint": map[string]any{"serviceName": fmt.Sprintf("budget%d", d)},
+				"tags":          map[string]string{"http.path": fmt.Sprintf("/recipes/%d", i*7919%5000), "user": fmt.Sprintf("u%x", i*2654435761)},
+			})
+		}
+		body, _ := json.Marshal(spans)
+		if code := s.postSpans(body); code != 202 {
+			t.Fatalf("post spans of day -%d: %d", d, code)
+		}
+	}
+	eventually(t, 30*time.Second, func() error {
+		if s.metricSum(`obs_disk_budget_removed_total{signal="traces"}`) == 0 {
+			return fmt.Errorf("no span hour removed yet; %v bytes used", s.metric("obs_disk_used_bytes"))
+		}
+		return nil
+	})
+	if n := len(s.traceIDs(t, "budget0")); n != perHour {
+		t.Fatalf("newest hour: %d of %d traces", n, perHour)
+	}
+	if n := len(s.traceIDs(t, "budget5")); n != 0 {
+		t.Fatalf("oldest hour still has %d traces after the budget removed span hours", n)
+	}
+	t.Logf("figures: disk budget 1 MiB: 6 hours of %d spans, %.0f span hours removed, %.0f bytes used", perHour,
+		s.metricSum(`obs_disk_budget_removed_total{signal="traces"}`), s.metric("obs_disk_used_bytes"))
+}

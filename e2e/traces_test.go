@@ -306,7 +306,7 @@ func TestSeedSpansRoundTrip(t *testing.T) {
 	}
 	// Bad batches are refused whole.
 	for _, bad := range []string{`[{"traceId":"xyz","id":"0000000000000001"}]`, `{"not":"a list"}`, `[{"traceId":"0000000000000100","id":"0000000000000001","kind":"SIDEWAYS"}]`,
-		`[{"traceId":"0000000000000200","id":"0000000000000001"},{"traceId":"0000000000000200","id":"1"}]`} {
+		`[{"traceId":"0000000000000200","id":"0000000000000001"},{"traceId":"0000000000000200","id":"zz"}]`} {
 		resp, _ := http.Post(s.url()+"/api/v2/spans", "application/json", strings.NewReader(bad))
 		resp.Body.Close()
 		if resp.StatusCode != 400 {

@@ -25,6 +25,7 @@ import (
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/ingest/statsd"
+	"github.com/obs-dev/obs/ingest/zipkin"
 	"github.com/obs-dev/obs/query/graphite"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/query/promql"
@@ -255,13 +256,13 @@ func runServe(c *cli.Context) error {
 	}
 	closers = append(closers, carbon.Close)
 
-	traceStore, err := traces.Open(filepath.Join(cfg.Data, "traces"), traces.Options{Retention: cfg.Zipkin.Retention.D(), Logger: log.With("component", "traces")})
+	traceStore, err := traces.Open(filepath.Join(cfg.Data, "traces"), traces.Options{Retention: cfg.Zipkin.Retention.D(),
+		RetentionEvery: cfg.RetentionCheck.D(), Logger: log.With("component", "traces")})
 	if err != nil {
 		stopAll()
 		return fmt.Errorf("open traces store: %w", err)
 	}
 	closers = append(closers, traceStore.Close)
-	go traceStore.RunRetention(ctx, cfg.RetentionCheck.D())
 	reg.MustRegister(traceStore.Collectors()...)
 	health.Register("traces_store", func() (string, string) {
 		if e := traceStore.Err(); e != "" {
@@ -269,8 +270,7 @@ func runServe(c *cli.Context) error {
 		}
 		return web.StatusOK, ""
 	})
-	zipkinAPI := web.NewZipkinAPI(traceStore, cfg.Zipkin.MaxBody, reg)
-	zipkinAPI.WrapCollector = func(h http.Handler) http.Handler { return guard.HTTP("zipkin_http", h) }
+	zipkinAPI := web.NewZipkinAPI(traceStore, guard.HTTP("zipkin_http", zipkin.NewCollector(traceStore, cfg.Zipkin.MaxBody, reg, log.With("component", "zipkin"))))
 	zipkinMux := http.NewServeMux()
 	zipkinAPI.Routes(zipkinMux)
 	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
@@ -285,7 +285,7 @@ func runServe(c *cli.Context) error {
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
-	startBudget(ctx, cfg, reg, health, log, budget.Logs(logStore), budget.Metrics(metricStore))
+	startBudget(ctx, cfg, reg, health, log, budget.Logs(logStore), budget.Metrics(metricStore), budget.Traces(traceStore))
 
 	engine, err := newAlertEngine(cfg, log, logStore, metricStore)
 	if err != nil {

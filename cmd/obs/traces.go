@@ -127,6 +127,10 @@ func tracesSearch(c *cli.Context) error {
 			p.Set(param, v)
 		}
 	}
+	// Zipkin's API takes maxDuration only with a minDuration.
+	if p.Has("maxDuration") && !p.Has("minDuration") {
+		p.Set("minDuration", "1")
+	}
 	var res [][]json.RawMessage
 	if err := apiGet(c, "/api/v2/traces", p, &res); err != nil {
 		return err

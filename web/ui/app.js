@@ -368,7 +368,7 @@ pages.traces = async (app, args) => {
   async function find() {
     const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
     if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
-    if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) p.set('maxDuration', Math.round(maxD.value * 1000));
+    if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) { p.set('maxDuration', Math.round(maxD.value * 1000)); if (!minD.value) p.set('minDuration', 1); }
     const traces = await api('/api/v2/traces?' + p);
     results.replaceChildren();
     const maxDur = Math.max(1, ...traces.map(t => summary(t).dur));
