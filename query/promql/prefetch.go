@@ -2,8 +2,10 @@ package promql
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -33,11 +35,15 @@ const prefetchAhead = 8
 type prefetchQueryable struct {
 	storage.Queryable
 	workers int
-	pool    *sync.Pool // *floatSamples
+	// lookback is the engine's lookback delta, which every query of the
+	// engine uses (none sets its own): see prefetchSet.keepFrom.
+	lookback int64
+	pool     *sync.Pool // *floatSamples
 }
 
-func newPrefetchQueryable(q storage.Queryable, workers int) *prefetchQueryable {
-	return &prefetchQueryable{Queryable: q, workers: workers, pool: &sync.Pool{New: func() any { return new(floatSamples) }}}
+func newPrefetchQueryable(q storage.Queryable, workers int, lookback time.Duration) *prefetchQueryable {
+	return &prefetchQueryable{Queryable: q, workers: workers, lookback: lookback.Milliseconds(),
+		pool: &sync.Pool{New: func() any { return new(floatSamples) }}}
 }
 
 func (p *prefetchQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
@@ -45,7 +51,7 @@ func (p *prefetchQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.workers < 2 {
+	if p.workers < 1 {
 		return q, nil
 	}
 	return &prefetchQuerier{Querier: q, p: p, mint: mint, maxt: maxt}, nil
@@ -65,7 +71,16 @@ func (q *prefetchQuerier) Select(ctx context.Context, sortSeries bool, hints *st
 		return inner // labels only: nothing to decode
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &prefetchSet{inner: inner, ctx: ctx, cancel: cancel, q: q, sortSeries: sortSeries, hints: hints, ms: ms}
+	s := &prefetchSet{inner: inner, ctx: ctx, cancel: cancel, q: q, sortSeries: sortSeries, hints: hints, ms: ms, keepFrom: math.MinInt64}
+	if hints != nil && hints.Range == 0 && q.p.lookback > 0 {
+		// An instant vector selector: the engine selects from Start (its
+		// earliest step, less offsets, less the lookback) and at each step
+		// T reads the last sample at or before T. No step is earlier than
+		// keepFrom, so of the samples up to keepFrom only the last can
+		// matter: the workers keep that one, not the lookback window the
+		// engine would otherwise step through sample by sample.
+		s.keepFrom = hints.Start + q.p.lookback
+	}
 	q.mu.Lock()
 	q.sets = append(q.sets, s)
 	q.mu.Unlock()
@@ -97,6 +112,7 @@ type prefetchSet struct {
 	sortSeries bool
 	hints      *storage.SelectHints
 	ms         []*labels.Matcher
+	keepFrom   int64 // unix ms: of the samples up to here, only the last is read
 
 	expanded bool
 	series   []*prefetchSeries
@@ -173,7 +189,7 @@ func (s *prefetchSet) work(i int) {
 			return
 		}
 		d := decoded{pos: pos, samples: s.q.p.pool.Get().(*floatSamples)}
-		if it = d.samples.decode(own, it); it == nil {
+		if it = d.samples.decode(own, it, s.keepFrom); it == nil {
 			s.q.p.pool.Put(d.samples)
 			d.samples, it = nil, nil
 		}
@@ -243,9 +259,10 @@ type point struct {
 	v float64
 }
 
-// decode reads s into f; nil when s holds anything but plain floats (or
-// fails), which the engine then reads itself.
-func (f *floatSamples) decode(s storage.Series, it chunkenc.Iterator) chunkenc.Iterator {
+// decode reads s into f, of the samples up to keepFrom only the last; nil
+// when s holds anything but plain floats (or fails), which the engine then
+// reads itself.
+func (f *floatSamples) decode(s storage.Series, it chunkenc.Iterator, keepFrom int64) chunkenc.Iterator {
 	f.points = f.points[:0]
 	it = s.Iterator(it)
 	for {
@@ -260,6 +277,10 @@ func (f *floatSamples) decode(s storage.Series, it chunkenc.Iterator) chunkenc.I
 				return nil
 			}
 			t, v := it.At()
+			if n := len(f.points); t <= keepFrom && n > 0 {
+				f.points[n-1] = point{t, v} // superseded by this one
+				continue
+			}
 			f.points = append(f.points, point{t, v})
 		default:
 			return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -211,4 +212,76 @@ func seriesStore(t *testing.T, n, points int) (*metrics.Store, int64) {
 }
 
 // prefetching reads s through two workers, whatever this machine's cores.
-func prefetching(s *metrics.Store) storage.Queryable { return newPrefetchQueryable(s.DB(), 2) }
+func prefetching(s *metrics.Store) storage.Queryable { return newPrefetchQueryable(s.DB(), 2, 0) }
+
+// TestPrefetchAnswersAsTheEngine: PromQL over the prefetching Queryable
+// (its workers keep, of an instant selector's samples before its first
+// step, only the last) answers every query as the engine over the TSDB
+// does: instant and range queries, subqueries, offsets, @, staleness,
+// series that stop.
+func TestPrefetchAnswersAsTheEngine(t *testing.T) {
+	st, err := metrics.Open(t.TempDir(), metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	end := time.Now().Add(-time.Minute).Truncate(time.Second)
+	stale := math.Float64frombits(value.StaleNaN)
+	for p := 0; p < 1800; p++ {
+		ts := end.Add(-time.Duration(1800-p) * time.Second).UnixMilli()
+		var batch []metrics.Sample
+		for i := 0; i < 150; i++ {
+			switch {
+			case (p+i)%(3+i%5) != 0: // each series its own interval
+				continue
+			case i%10 == 3 && p > 1500: // stops: stale after the lookback
+				continue
+			}
+			v := float64(p*(i%7+1)) + float64(i)/3
+			if i%25 == 0 && p == 1700 {
+				v = stale
+			}
+			host := fmt.Sprintf("h%03d", i)
+			batch = append(batch, metrics.Sample{Name: "load", Labels: []metrics.Label{{Name: "host", Value: host}}, TS: ts, Value: v},
+				metrics.Sample{Name: "fleet." + host + ".count", TS: ts + 500, Value: v * 2})
+		}
+		if err := st.Write(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, fetching := newEngine(st.DB(), 0), newEngine(st.DB(), 2)
+	exprs := []string{
+		`count(load)`, `sum(load)`, `max(timestamp(load))`, `min(timestamp({__name__=~"fleet\\..+"}))`,
+		`rate(sum({__name__=~"fleet\\..+\\.count"})[5m:10s])`, `max_over_time(sum(load)[3m:7s])`,
+		`sum(load offset 2m)`, `count(load offset -1m)`, fmt.Sprintf(`sum(load @ %d)`, end.Add(-10*time.Minute).Unix()), `sum(load @ end())`, `sum(rate(load[1m]))`,
+		`sum by (host) (load) > 1000`, `count(load < 100 or load > 500)`, `topk(3, load)`,
+		`count({__name__=~"fleet\\..+"})`, `count(count_over_time(load[2m:15s] offset 30s))`,
+	}
+	// answer runs expr on e, as an instant query at at, or a range query
+	// of the 20 minutes up to at when step > 0.
+	answer := func(e *Engine, expr string, at time.Time, step time.Duration) string {
+		q, err := e.Instant(context.Background(), expr, at)
+		if step > 0 {
+			q, err = e.Range(context.Background(), expr, at.Add(-20*time.Minute), at, step)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		r := q.Exec(context.Background())
+		return fmt.Sprint(r.Value, r.Err)
+	}
+	for _, expr := range exprs {
+		for _, c := range []struct {
+			at   time.Time
+			step time.Duration
+		}{
+			{end, 0}, {end.Add(-6 * time.Minute), 0}, {end.Add(-25*time.Minute - 3*time.Second), 0}, {end.Add(-1790 * time.Second), 0},
+			{end, time.Second}, {end, 15 * time.Second}, {end, 7 * time.Minute},
+		} {
+			if want, got := answer(plain, expr, c.at, c.step), answer(fetching, expr, c.at, c.step); got != want {
+				t.Errorf("%s at -%v step %v:\n got %.300s\nwant %.300s", expr, end.Sub(c.at), c.step, got, want)
+			}
+		}
+	}
+}

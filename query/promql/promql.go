@@ -23,10 +23,13 @@ type Engine struct {
 func New(q storage.Queryable) *Engine { return newEngine(q, runtime.GOMAXPROCS(0)) }
 
 // newEngine decodes series with workers goroutines ahead of the engine;
-// fewer than 2: the engine reads q itself.
+// none: the engine reads q itself.
 func newEngine(q storage.Queryable, workers int) *Engine {
-	return &Engine{q: newPrefetchQueryable(q, workers), ng: upstream.NewEngine(upstream.EngineOpts{
-		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: 5 * time.Minute,
+	// The prefetcher relies on every query using the engine's lookback:
+	// queries here never set their own (QueryOpts stay nil).
+	const lookback = 5 * time.Minute
+	return &Engine{q: newPrefetchQueryable(q, workers, lookback), ng: upstream.NewEngine(upstream.EngineOpts{
+		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: lookback,
 		EnableAtModifier: true, EnableNegativeOffset: true,
 	})}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -80,7 +79,7 @@ func BenchmarkSubquery1000Series(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		workers int
-	}{{"tsdb", 1}, {"prefetch", runtime.GOMAXPROCS(0)}} {
+	}{{"tsdb", 0}, {"prefetch1", 1}, {"prefetch2", 2}} {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEngine(st.Queryable(), c.workers)
 			cpu0 := cpuSeconds()
