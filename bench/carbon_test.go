@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -140,10 +141,13 @@ func BenchmarkCarbonIngest(b *testing.B) {
 		if err := c.Start(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		cpu0, start := cpuSeconds(), time.Now()
 		sendTCP(b, c.TCPAddr().String(), payload)
 		got := waitWritten(st, n, 2*time.Second)
 		took, cpu := time.Since(start), cpuSeconds()-cpu0
+		runtime.ReadMemStats(&m1)
 		c.Close()
 		st.Close()
 		if got != n {
@@ -151,8 +155,11 @@ func BenchmarkCarbonIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(got)/took.Seconds(), "samples/s")
 		b.ReportMetric(cpu/float64(got)*1e6, "cpu-s/1M")
-		b.Logf("%d series x %d points (%d B, avg %d B/line): %d stored in %v, %.0f samples/s, %.2f CPU s per 1M",
-			series, points, bytes, bytes/int(n), got, took.Round(time.Millisecond), float64(got)/took.Seconds(), cpu/float64(got)*1e6)
+		allocs := float64(m1.Mallocs-m0.Mallocs) / float64(got)
+		b.ReportMetric(allocs, "allocs/sample")
+		b.Logf("%d series x %d points (%d B, avg %d B/line): %d stored in %v, %.0f samples/s, %.2f CPU s per 1M, %.2f allocations and %d GC cycles per 1M",
+			series, points, bytes, bytes/int(n), got, took.Round(time.Millisecond), float64(got)/took.Seconds(), cpu/float64(got)*1e6,
+			allocs, int64(m1.NumGC-m0.NumGC)*1e6/got)
 	}
 }
 
