@@ -276,22 +276,6 @@ func TestFinalFlushOnClose(t *testing.T) {
 	}
 }
 
-func TestCarbonParse(t *testing.T) {
-	now := time.Unix(1700000000, 0)
-	s, err := ParseCarbon([]byte("servers.a.load 1.5 1699999990"), now)
-	if err != nil || s.Name != "servers.a.load" || s.Value != 1.5 || s.TS != 1699999990000 {
-		t.Fatalf("%+v %v", s, err)
-	}
-	if s, _ := ParseCarbon([]byte("x 2 -1"), now); s.TS != 1700000000000 {
-		t.Fatalf("-1 is now: %+v", s)
-	}
-	for _, bad := range []string{"x 1", "x NaN 1", "x 1 yesterday", "x 1 2 3", ""} {
-		if _, err := ParseCarbon([]byte(bad), now); err == nil {
-			t.Errorf("%q: want error", bad)
-		}
-	}
-}
-
 // TestRefusedValues: values that would break the store or poison an
 // aggregate are bad lines, and nothing else is lost.
 func TestRefusedValues(t *testing.T) {
@@ -321,39 +305,4 @@ func TestRefusedValues(t *testing.T) {
 			t.Errorf("%q: metrics_received %v: Etsy counts every line", c.lines, got["stats_counts.statsd.metrics_received"])
 		}
 	}
-}
-
-func TestCarbonRefusesFarFutureAndReadsTags(t *testing.T) {
-	now := time.Now()
-	if _, err := ParseCarbon([]byte("x 1 32503680000"), now); err == nil {
-		t.Error("a sample in the year 3000 was taken")
-	}
-	if _, err := ParseCarbon([]byte("x 1e400 1"), now); err == nil {
-		t.Error("an infinite value was taken")
-	}
-	s, err := ParseCarbon([]byte(fmt.Sprintf("disk.used;host=a;dc=east 5 %d", now.Unix())), now)
-	if err != nil || s.Name != "disk.used" || fmt.Sprint(s.Labels) != "[{dc east} {host a}]" {
-		t.Errorf("tagged: %+v %v", s, err)
-	}
-	for _, bad := range []string{"x;=a 1 1", "x;a 1 1", ";a=b 1 1", "x;name=y 1 1"} {
-		if _, err := ParseCarbon([]byte(bad), now); err == nil {
-			t.Errorf("%q was taken", bad)
-		}
-	}
-}
-
-func FuzzParseCarbon(f *testing.F) {
-	for _, s := range []string{"a.b 1 1700000000", "a;x=y;z=w -1.5e3 N", "a 1 32503680000", "x;=a 1 1", "a 1e400 1"} {
-		f.Add(s)
-	}
-	now := time.Unix(1800000000, 0)
-	f.Fuzz(func(t *testing.T, line string) {
-		s, err := ParseCarbon([]byte(line), now)
-		if err != nil {
-			return
-		}
-		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.TS > now.Add(MaxFuture).UnixMilli() || s.Name == "" {
-			t.Fatalf("%q gave a sample that would harm the store: %+v", line, s)
-		}
-	})
 }

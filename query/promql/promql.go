@@ -5,6 +5,7 @@ package promql
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	upstream "github.com/prometheus/prometheus/promql"
@@ -17,10 +18,18 @@ type Engine struct {
 	ng *upstream.Engine
 }
 
-// New returns an engine over q.
-func New(q storage.Queryable) *Engine {
-	return &Engine{q: q, ng: upstream.NewEngine(upstream.EngineOpts{
-		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: 5 * time.Minute,
+// New returns an engine over q, whose series it decodes on all cores
+// (prefetch.go).
+func New(q storage.Queryable) *Engine { return newEngine(q, runtime.GOMAXPROCS(0)) }
+
+// newEngine decodes series with workers goroutines ahead of the engine;
+// none: the engine reads q itself.
+func newEngine(q storage.Queryable, workers int) *Engine {
+	// The prefetcher relies on every query using the engine's lookback:
+	// queries here never set their own (QueryOpts stay nil).
+	const lookback = 5 * time.Minute
+	return &Engine{q: newPrefetchQueryable(q, workers, lookback), ng: upstream.NewEngine(upstream.EngineOpts{
+		MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: lookback,
 		EnableAtModifier: true, EnableNegativeOffset: true,
 	})}
 }

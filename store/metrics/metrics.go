@@ -97,16 +97,64 @@ func (s *Store) DB() *tsdb.DB { return s.db }
 // Queryable is the storage PromQL reads.
 func (s *Store) Queryable() storage.Queryable { return s.db }
 
-// Write writes samples in one transaction. Samples the TSDB refuses (too
-// old, duplicates with another value) are counted, not fatal for the rest.
+// Appender is one transaction on the TSDB (a storage.Appendable, so
+// that a writer can keep series references between transactions: an
+// append by reference skips hashing and looking up the labels). Commit
+// counts what was written and failed, as Write does.
+func (s *Store) Appender(ctx context.Context) storage.Appender {
+	return &appender{Appender: s.db.Appender(ctx), s: s}
+}
+
+// appender counts per transaction; samples the TSDB refuses (too old,
+// duplicates with another value) are counted, not fatal for the rest.
+type appender struct {
+	storage.Appender
+	s        *Store
+	n        int
+	failed   int
+	firstErr error
+}
+
+func (a *appender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	a.n++
+	r, err := a.Appender.Append(ref, l, t, v)
+	if err != nil {
+		a.failed++
+		if a.firstErr == nil {
+			a.firstErr = fmt.Errorf("append %s: %w", l.Get(labels.MetricName), err)
+		}
+	}
+	return r, err
+}
+
+// Commit returns the commit's error, else the first refused sample's.
+func (a *appender) Commit() error {
+	s := a.s
+	if a.n == 0 {
+		return a.Appender.Rollback()
+	}
+	if err := a.Appender.Commit(); err != nil {
+		s.Failed.Add(int64(a.n))
+		s.setErr(err)
+		return fmt.Errorf("commit %d samples: %w", a.n, err)
+	}
+	s.Written.Add(int64(a.n - a.failed))
+	if a.failed > 0 {
+		s.Failed.Add(int64(a.failed))
+		s.setErr(a.firstErr)
+		return a.firstErr
+	}
+	s.lastErr.Store(nil)
+	return nil
+}
+
+// Write writes samples in one transaction (see Appender).
 func (s *Store) Write(ctx context.Context, samples []Sample) error {
 	if len(samples) == 0 {
 		return nil
 	}
-	app := s.db.Appender(ctx)
+	app := s.Appender(ctx)
 	var b labels.ScratchBuilder
-	failed := 0
-	var firstErr error
 	for _, smp := range samples {
 		b.Reset()
 		b.Add(labels.MetricName, smp.Name)
@@ -114,26 +162,9 @@ func (s *Store) Write(ctx context.Context, samples []Sample) error {
 			b.Add(l.Name, l.Value)
 		}
 		b.Sort()
-		if _, err := app.Append(0, b.Labels(), smp.TS, smp.Value); err != nil {
-			failed++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("append %s: %w", smp.Name, err)
-			}
-		}
+		app.Append(0, b.Labels(), smp.TS, smp.Value)
 	}
-	if err := app.Commit(); err != nil {
-		s.Failed.Add(int64(len(samples)))
-		s.setErr(err)
-		return fmt.Errorf("commit %d samples: %w", len(samples), err)
-	}
-	s.Written.Add(int64(len(samples) - failed))
-	if failed > 0 {
-		s.Failed.Add(int64(failed))
-		s.setErr(firstErr)
-		return firstErr
-	}
-	s.lastErr.Store(nil)
-	return nil
+	return app.Commit()
 }
 
 func (s *Store) setErr(err error) { m := err.Error(); s.lastErr.Store(&m) }
