@@ -17,7 +17,7 @@ import (
 
 // testdata/v0-store was written by obs 76a892d, before the store carried a
 // FORMAT file (a block and a head left in its WAL, as a crash leaves them).
-// This obs opens it, finds every event and marks the directory version 1.
+// This obs opens it, finds every event and marks the directory with its own version.
 func TestOpensPreviousFormat(t *testing.T) {
 	dir := t.TempDir()
 	if err := logstest.CopyDir("testdata/v0-store", dir); err != nil {
@@ -40,18 +40,18 @@ func TestOpensPreviousFormat(t *testing.T) {
 	if rep := st.Verify(context.Background()); !rep.OK() {
 		t.Fatalf("verify: %v", rep.Problems)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "FORMAT")); err != nil || strings.TrimSpace(string(b)) != "obs-logs 1" {
+	if b, err := os.ReadFile(filepath.Join(dir, "FORMAT")); err != nil || strings.TrimSpace(string(b)) != currentFormat {
 		t.Fatalf("FORMAT %q %v", b, err)
 	}
 }
 
 // currentFormat is what this obs writes in FORMAT.
-const currentFormat = "obs-logs 1"
+const currentFormat = "obs-logs 2"
 
 // A directory written by a newer obs is refused, not misread.
 func TestRefusesNewerFormat(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "FORMAT"), []byte("obs-logs 2\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "FORMAT"), []byte("obs-logs 3\n"), 0o600)
 	if _, err := logs.Open(dir, logs.Options{}); err == nil || !strings.Contains(err.Error(), "newer obs") {
 		t.Fatalf("open: %v", err)
 	}
