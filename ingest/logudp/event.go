@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/obs-dev/obs/store/logs"
 )
@@ -180,6 +181,9 @@ func topValue(p logs.Parsed, key string) (f *logs.Field, present bool) {
 		present = true
 		if k.Val[0] == '{' {
 			continue
+		}
+		if v := k.Val; v[0] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+			return &logs.Field{Path: key, Kind: logs.KindString, Str: string(v[1 : len(v)-1])}, true
 		}
 		fields, _ := logs.Flatten(k.Val)
 		for i := range fields {

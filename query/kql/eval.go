@@ -254,6 +254,19 @@ func newTerm(t termNode) termExpr {
 	return e
 }
 
+// matchesAny says whether the value is a pattern of stars alone.
+func (t termExpr) matchesAny() bool {
+	if !t.val.wildcard() {
+		return false
+	}
+	for _, p := range t.val.parts {
+		if p != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func (t termExpr) phrase() bool { return t.val.quoted && len(t.toks) > 1 }
 
 // Value kinds a clause compares as text.
@@ -265,6 +278,10 @@ const (
 func (t termExpr) block(b *logs.Block) (logs.Bits, bool) {
 	acc := logs.NewBits(b.N)
 	for _, f := range t.sel.fields(b) {
+		if t.matchesAny() {
+			acc.Or(f.Present(b.N)) // any value at all
+			continue
+		}
 		if t.val.wildcard() {
 			acc.Or(f.MatchValues(b.N, anyKind, func(v string) bool { return matchParts(t.val.parts, v) }))
 			if t.tokWild && f.HasText() {

@@ -28,6 +28,7 @@ const (
 	colEscaped                // some string's text differs from its spelling
 	colOverflowed             // values of paths past MaxFieldsPerBlock
 	colBloom                  // a bloom filter follows the column's data
+	colText                   // some value is text (a string that IsText): words may match
 )
 
 // blockMetaV2 is what a block says about itself: row timestamps, shapes
@@ -342,17 +343,22 @@ func (c *Column) dictRows(n int, hit []bool) Bits {
 	if d == nil {
 		return b
 	}
-	if d.valRow == nil && len(hit) <= 64 {
-		var mask uint64
+	if d.valRow == nil {
+		// A row per value: build each word of the result from 64 codes.
+		var lut [256]uint8
 		for k, h := range hit {
 			if h {
-				mask |= 1 << uint(k)
+				lut[k] = 1
 			}
 		}
-		for i, code := range d.codes {
-			if code < 64 && mask&(1<<code) != 0 {
-				b[i>>6] |= 1 << uint(i&63)
+		codes := d.codes
+		for w := range b {
+			chunk := codes[w*64 : min(w*64+64, len(codes))]
+			var word uint64
+			for j, code := range chunk {
+				word |= uint64(lut[code]) << uint(j)
 			}
+			b[w] = word
 		}
 		return b
 	}
@@ -460,8 +466,8 @@ func (c *Column) NumMatch(n int, pred func(float64) bool) Bits {
 	})
 }
 
-// HasText says whether some value may be tokenized text (a string).
-func (c *Column) HasText() bool { return c.m.kind == KindString || c.m.kind == kindMixed }
+// HasText says whether some value is tokenized text (a string that IsText).
+func (c *Column) HasText() bool { return c.m.flags&colText != 0 }
 
 // MayHaveWord says whether a text value of the column may hold word w
 // (lower case): false rules the block out.

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"time"
@@ -56,6 +57,8 @@ type colBuilder struct {
 	lastRow  int
 	multi    bool // a row holds several values
 	escaped  bool
+	text     bool             // a value is text: a string that IsText
+	pathText bool             // every string of the path is text
 	dict     map[string]uint8 // nil once over maxDict
 	dictLen  int
 	kindSet  uint8 // 1<<Kind of the values seen
@@ -87,7 +90,7 @@ func (bb *blockBuilder) column(path []byte) int32 {
 }
 
 func (bb *blockBuilder) newCol(path string, overflow bool) int32 {
-	bb.cols = append(bb.cols, &colBuilder{path: path, overflow: overflow, lastRow: -1,
+	bb.cols = append(bb.cols, &colBuilder{path: path, overflow: overflow, lastRow: -1, pathText: textField(path),
 		dict: map[string]uint8{}, allUint: true, allTime: true})
 	return int32(len(bb.cols) - 1)
 }
@@ -137,6 +140,11 @@ func (c *colBuilder) add(row int, v []byte, k Kind, escaped bool) {
 	c.rows = append(c.rows, uint16(row))
 	c.kindSet |= 1 << k
 	c.escaped = c.escaped || escaped
+	if k == KindString && !c.text {
+		// A value with a space is text; so is any value of a message field.
+		// Escapes may hide a space: decode those.
+		c.text = c.pathText || bytes.ContainsAny(v, " \t\n") || (escaped && IsText(c.path, decodeString(v)))
+	}
 	if c.dict != nil {
 		if _, ok := c.dict[string(v)]; !ok {
 			if len(c.dict) >= maxDict || c.dictLen+len(v) > maxDictBytes {
@@ -291,6 +299,9 @@ func (c *colBuilder) finish(n int, ts []int64) (colMeta, *colData) {
 	}
 	if c.escaped {
 		m.flags |= colEscaped
+	}
+	if c.text {
+		m.flags |= colText
 	}
 	if c.overflow {
 		m.flags |= colOverflowed

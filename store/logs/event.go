@@ -88,11 +88,11 @@ var textFields = map[string]bool{"message": true, "msg": true, "error": true, "e
 // IsText says whether a string field is also tokenized for full-text search:
 // the usual message fields, and any value that reads like prose (has a space).
 func IsText(path, s string) bool {
-	if textFields[lastSegment(path)] {
-		return true
-	}
-	return strings.ContainsAny(s, " \t\n")
+	return textField(path) || strings.ContainsAny(s, " \t\n")
 }
+
+// textField says whether every string of path is text, whatever it holds.
+func textField(path string) bool { return textFields[lastSegment(path)] }
 
 func lastSegment(path string) string {
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {

@@ -63,6 +63,7 @@ func parseJSON(b []byte, scan bool) (Parsed, error) {
 	res.Root = b[p.i]
 	switch res.Root {
 	case '{':
+		res.Top = make([]TopKey, 0, 16)
 		p.top = &res.Top
 	case '[':
 		p.elems = &res.Elems
@@ -141,9 +142,12 @@ func (p *jsonParser) value(path string, depth int) error {
 			}
 			var key string
 			var err error
-			if p.scan && depth > 0 {
+			switch {
+			case p.scan && depth > 0:
 				err = p.skipStr() // only the root's keys are kept
-			} else {
+			case p.scan:
+				key, err = p.rawStr()
+			default:
 				key, err = p.str()
 			}
 			if err != nil {
@@ -247,6 +251,19 @@ func (p *jsonParser) lit(word, path string, k Kind) error {
 	}
 	p.out = append(p.out, Field{Path: path, Kind: k, Str: s})
 	return nil
+}
+
+// rawStr reads the string at p.i: its bytes themselves (no copy) when
+// they are its text, which the caller must then not modify.
+func (p *jsonParser) rawStr() (string, error) {
+	start := p.i
+	sp := splitter{b: p.b, i: p.i}
+	escaped, err := sp.skipString()
+	if err != nil || escaped {
+		return p.str()
+	}
+	p.i = sp.i
+	return unsafeString(p.b[start+1 : p.i-1]), nil
 }
 
 // skipStr validates the string at p.i without decoding it.

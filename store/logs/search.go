@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -417,31 +420,34 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 	if nb > 100000 {
 		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
 	}
-	counts := make([]int, nb)
-	total := 0
 	units, err := s.units(ctx, r)
 	if err != nil {
 		return nil, 0, err
 	}
-	for ui := range units {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+	workers := scanWorkers(len(units))
+	counts := make([][]int, workers)
+	for w := range counts {
+		counts[w] = make([]int, nb)
+	}
+	err = s.scan(ctx, units, m, from, to, workers, func(w int, b *Block, bits Bits) {
+		c := counts[w]
+		bits.Each(func(row int) { c[(b.TS[row]-first)/iv]++ })
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	total := 0
+	for _, c := range counts[1:] {
+		for i, n := range c {
+			counts[0][i] += n
 		}
-		ix, bits, err := s.rows(&units[ui], m, from, to)
-		if skip(err) {
-			continue
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		bits.Each(func(row int) {
-			counts[(ix.TS[row]-first)/iv]++
-			total++
-		})
+	}
+	for _, n := range counts[0] {
+		total += n
 	}
 	out := make([]Bucket, nb)
 	for i := range out {
-		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
+		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[0][i]}
 	}
 	return out, total, nil
 }
@@ -453,18 +459,53 @@ func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	workers := scanWorkers(len(units))
+	totals := make([]int, workers)
+	err = s.scan(ctx, units, m, from, to, workers, func(w int, _ *Block, bits Bits) { totals[w] += bits.Count() })
 	total := 0
-	for ui := range units {
-		_, bits, err := s.rows(&units[ui], m, from, to)
-		if skip(err) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		total += bits.Count()
+	for _, n := range totals {
+		total += n
 	}
-	return total, nil
+	return total, err
+}
+
+// scanWorkers is how many goroutines evaluate a query over n blocks: a
+// count or a histogram visits every block, so it uses the cores.
+func scanWorkers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n/8)) }
+
+// scan evaluates m on every unit, calling fn(worker, block, rows) from
+// one of the workers goroutines; damaged blocks are left out.
+func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int64, workers int, fn func(int, *Block, Bits)) error {
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				ui := int(next.Add(1) - 1)
+				if ui >= len(units) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
+				b, bits, err := s.rows(&units[ui], m, from, to)
+				if skip(err) {
+					continue
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				fn(w, b, bits)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func floorDiv(a, b int64) int64 {

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -240,6 +241,14 @@ func (s *splitter) skipString() (escaped bool, err error) {
 	start := s.i
 	high := false
 	for s.i < len(s.b) {
+		// Eight bytes at a time while none is special: most strings are
+		// plain ASCII, and this is the inner loop of every intake.
+		for s.i+8 <= len(s.b) && !specialIn(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -276,6 +285,14 @@ func (s *splitter) skipString() (escaped bool, err error) {
 		}
 	}
 	return false, s.fail("unterminated string")
+}
+
+// specialIn says whether any byte of w is '"', '\\', a control character
+// or not ASCII (the classic SWAR tests for a zero or a small byte).
+func specialIn(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - lo) &^ v & hi }
+	return (zero(w^(lo*'"'))|zero(w^(lo*'\\'))|(w-lo*0x20)&^w&hi|w&hi) != 0
 }
 
 func hex4(b []byte) bool {
