@@ -267,8 +267,10 @@ func (p *partition) ensureWAL() error {
 }
 
 // append adds entries to the head (WAL first), freezing full heads for the
-// sealer. The writer calls it between begin and end.
-func (p *partition) append(entries []Entry, sl *sealer) error {
+// sealer. With durable, a frozen head's WAL is fsynced before it is left
+// (the caller fsyncs the last one): the events of a group that waits to be
+// acknowledged may span two heads. The writer calls it between begin and end.
+func (p *partition) append(entries []Entry, sl *sealer, durable bool) error {
 	for len(entries) > 0 {
 		p.mu.Lock()
 		if err := p.ensureWAL(); err != nil {
@@ -289,7 +291,7 @@ func (p *partition) append(entries []Entry, sl *sealer) error {
 		p.mu.Unlock()
 		entries = entries[n:]
 		if full {
-			if err := p.freeze(sl); err != nil {
+			if err := p.freeze(sl, durable); err != nil {
 				return err
 			}
 		}
@@ -300,11 +302,17 @@ func (p *partition) append(entries []Entry, sl *sealer) error {
 // freeze hands the head to the sealer and starts a new head with its own
 // WAL; the frozen head's WAL stays until its block is in the segment. The
 // writer calls it between begin and end.
-func (p *partition) freeze(sl *sealer) error {
+func (p *partition) freeze(sl *sealer, durable bool) error {
 	p.mu.Lock()
 	if len(p.head) == 0 {
 		p.mu.Unlock()
 		return nil
+	}
+	if durable && p.wal != nil {
+		if err := p.wal.sync(); err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
 	}
 	nw, err := openWAL(walName(p.dir, p.headSeq+1))
 	if err != nil {

@@ -379,7 +379,7 @@ func (s *Store) write(batch []Entry, sync bool) map[string]error {
 			err = s.begin(p)
 		}
 		if err == nil {
-			err = p.append(entries, s.sealer)
+			err = p.append(entries, s.sealer, sync)
 			if err == nil && sync {
 				err = p.syncWAL()
 			}
@@ -430,7 +430,7 @@ func (s *Store) flushAll(force bool) {
 		}
 		err := s.begin(p)
 		if err == nil {
-			err = p.freeze(s.sealer)
+			err = p.freeze(s.sealer, false)
 			s.end(p)
 		}
 		if err != nil {
