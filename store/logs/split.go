@@ -99,7 +99,7 @@ func (s *splitter) value(depth int) error {
 				return err
 			}
 			plen := len(s.path)
-			if depth > 0 {
+			if plen > 0 { // as Flatten's join: an empty path takes no dot
 				s.path = append(s.path, '.')
 			}
 			s.path = append(s.path, key...)
