@@ -292,7 +292,7 @@ func (s *splitter) skipString() (escaped bool, err error) {
 func specialIn(w uint64) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - lo) &^ v & hi }
-	return (zero(w^(lo*'"'))|zero(w^(lo*'\\'))|(w-lo*0x20)&^w&hi|w&hi) != 0
+	return (zero(w^(lo*'"')) | zero(w^(lo*'\\')) | (w-lo*0x20)&^w&hi | w&hi) != 0
 }
 
 func hex4(b []byte) bool {
