@@ -739,7 +739,14 @@ func TestReliabilityStartsAfterCorruption(t *testing.T) {
 		do     func(path string) error
 		health string // what /health must say ("" : repaired, OK)
 	}{
-		{"bleve index", "blocks.bleve/index_meta.json", func(p string) error { return os.WriteFile(p, []byte("{garbage"), 0o600) }, ""},
+		// obs-logs 1 kept a bleve index per day; obs-logs 2 blocks carry their
+		// own dictionaries and bloom filters and a leftover index is removed.
+		{"leftover bleve index", "blocks.bleve/index_meta.json", func(p string) error {
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			return os.WriteFile(p, []byte("{garbage"), 0o600)
+		}, ""},
 		{"WAL", "wal-00000002.log", func(p string) error {
 			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {

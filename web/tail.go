@@ -28,10 +28,25 @@ func NewTailHub() *TailHub { return &TailHub{subs: map[*tailSub]struct{}{}} }
 func (h *TailHub) Publish(batch []logs.Entry) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	if len(h.subs) == 0 {
+		return
+	}
+	// Events reach the store as bytes (the store reads their fields only
+	// when it seals a block): read each once here for every subscriber.
+	fields := make([][]logs.Field, len(batch))
+	for i := range batch {
+		if fields[i] = batch[i].Fields; fields[i] == nil {
+			if f, err := logs.Flatten(batch[i].Raw); err == nil {
+				fields[i] = f
+			} else {
+				fields[i] = []logs.Field{}
+			}
+		}
+	}
 	for s := range h.subs {
 		for i := range batch {
 			e := &batch[i]
-			if e.Fields == nil || !s.match.MatchFields(e.Fields) {
+			if !s.match.MatchFields(fields[i]) {
 				continue
 			}
 			select {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/obs-dev/obs/store/logs"
 )
@@ -63,7 +64,7 @@ func Normalize(payload []byte, recv time.Time, sender string) Result {
 func (b Bounds) Normalize(payload []byte, recv time.Time, sender string) Result {
 	var res Result
 	trimmed := trimJSONSpace(payload)
-	p, err := logs.ParseJSON(trimmed)
+	p, err := logs.ScanJSON(trimmed)
 	if err == nil && p.N < len(trimmed) {
 		// Several JSON lines in one datagram: pino-socket and other
 		// stream-based UDP senders batch NDJSON this way.
@@ -97,7 +98,7 @@ func (b Bounds) Normalize(payload []byte, recv time.Time, sender string) Result 
 				res.JSONFailures++
 				continue
 			}
-			sub, err := logs.ParseJSON(el)
+			sub, err := logs.ScanJSON(el)
 			if err != nil { // cannot happen: el was validated with its array
 				res.add(failure(el, recv, sender))
 				res.JSONFailures++
@@ -168,23 +169,30 @@ func failure(payload []byte, recv time.Time, sender string) (logs.Entry, outcome
 
 func formatTS(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// topValue finds a root key's leaf value; ok is false when the key is absent.
-// A key holding an object or array has no leaf of its own name.
+// topValue finds a root key's first leaf value of its own name (an array's
+// first element, for one); present is false when the key is absent. A key
+// holding an object has no leaf of its own name. Only these few values are
+// decoded: the store reads the others when it seals the event's block.
 func topValue(p logs.Parsed, key string) (f *logs.Field, present bool) {
 	for _, k := range p.Top {
-		if k.Key == key {
-			present = true
+		if k.Key != key {
+			continue
+		}
+		present = true
+		if k.Val[0] == '{' {
+			continue
+		}
+		if v := k.Val; v[0] == '"' && bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+			return &logs.Field{Path: key, Kind: logs.KindString, Str: string(v[1 : len(v)-1])}, true
+		}
+		fields, _ := logs.Flatten(k.Val)
+		for i := range fields {
+			if fields[i].Path == "" {
+				return &fields[i], true
+			}
 		}
 	}
-	if !present {
-		return nil, false
-	}
-	for i := range p.Fields {
-		if p.Fields[i].Path == key {
-			return &p.Fields[i], true
-		}
-	}
-	return nil, true
+	return nil, present
 }
 
 // normalizeObject fills in @timestamp, @version and host. When nothing has to
@@ -222,7 +230,7 @@ func normalizeObject(raw []byte, p logs.Parsed, recv time.Time, sender string) (
 	if len(add) > 0 {
 		raw = appendKeys(raw, add)
 	}
-	return logs.Entry{TS: ts, Raw: raw, Fields: append(p.Fields, add...)}, tsOK
+	return logs.Entry{TS: ts, Raw: raw}, tsOK
 }
 
 // retimed is Logstash's answer to an unreadable @timestamp, and ours to one

@@ -6,9 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search/query"
-
 	"github.com/obs-dev/obs/store/logs"
 )
 
@@ -42,19 +39,19 @@ func MustCompile(q string) *Query {
 
 func (q *Query) String() string { return q.src }
 
-// Prune implements logs.Matcher.
-func (q *Query) Prune() query.Query { return q.root.prune() }
-
 // MatchBlock implements logs.Matcher.
-func (q *Query) MatchBlock(ix *logs.BlockIndex) (logs.Bits, bool) { return q.root.block(ix) }
+func (q *Query) MatchBlock(b *logs.Block) (logs.Bits, bool) { return q.root.block(b) }
 
 // MatchFields implements logs.Matcher.
 func (q *Query) MatchFields(fields []logs.Field) bool { return q.root.event(fields) }
 
+// expr is one clause, evaluated on a block's columns (block) or on one
+// event's fields (event); the two must agree. block prunes by itself: a
+// value missing from a column's dictionary or bloom filter gives no rows
+// without the column being read.
 type expr interface {
-	block(ix *logs.BlockIndex) (logs.Bits, bool)
+	block(b *logs.Block) (logs.Bits, bool)
 	event(fields []logs.Field) bool
-	prune() query.Query
 }
 
 func compile(n node, now time.Time) (expr, error) {
@@ -127,17 +124,17 @@ func (s selector) matches(path string) bool {
 	return path == s.path
 }
 
-func (s selector) fields(ix *logs.BlockIndex) []*logs.FieldIndex {
+func (s selector) fields(b *logs.Block) []*logs.Column {
 	if !s.all && s.parts == nil {
-		if f := ix.Field(s.path); f != nil {
-			return []*logs.FieldIndex{f}
+		if f := b.Field(s.path); f != nil {
+			return []*logs.Column{f}
 		}
 		return nil
 	}
-	var out []*logs.FieldIndex
-	for _, name := range ix.Fields() {
+	var out []*logs.Column
+	for _, name := range b.Fields() {
 		if s.matches(name) {
-			out = append(out, ix.Field(name))
+			out = append(out, b.Field(name))
 		}
 	}
 	return out
@@ -165,16 +162,15 @@ func matchParts(parts []string, s string) bool {
 
 type matchAll struct{}
 
-func (matchAll) block(ix *logs.BlockIndex) (logs.Bits, bool) { return logs.AllBits(ix.N), true }
-func (matchAll) event([]logs.Field) bool                     { return true }
-func (matchAll) prune() query.Query                          { return nil }
+func (matchAll) block(b *logs.Block) (logs.Bits, bool) { return logs.AllBits(b.N), true }
+func (matchAll) event([]logs.Field) bool               { return true }
 
 type orExpr []expr
 
-func (o orExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	acc, exact := o[0].block(ix)
+func (o orExpr) block(blk *logs.Block) (logs.Bits, bool) {
+	acc, exact := o[0].block(blk)
 	for _, e := range o[1:] {
-		b, ex := e.block(ix)
+		b, ex := e.block(blk)
 		acc.Or(b)
 		exact = exact && ex
 	}
@@ -190,27 +186,15 @@ func (o orExpr) event(f []logs.Field) bool {
 	return false
 }
 
-func (o orExpr) prune() query.Query {
-	var qs []query.Query
-	for _, e := range o {
-		q := e.prune()
-		if q == nil {
-			return nil // one side may match anywhere
-		}
-		qs = append(qs, q)
-	}
-	return bleve.NewDisjunctionQuery(qs...)
-}
-
 type andExpr []expr
 
-func (a andExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	acc, exact := a[0].block(ix)
+func (a andExpr) block(blk *logs.Block) (logs.Bits, bool) {
+	acc, exact := a[0].block(blk)
 	for _, e := range a[1:] {
 		if acc.Empty() {
 			break
 		}
-		b, ex := e.block(ix)
+		b, ex := e.block(blk)
 		acc.And(b)
 		exact = exact && ex
 	}
@@ -226,32 +210,18 @@ func (a andExpr) event(f []logs.Field) bool {
 	return true
 }
 
-func (a andExpr) prune() query.Query {
-	var qs []query.Query
-	for _, e := range a {
-		if q := e.prune(); q != nil {
-			qs = append(qs, q)
-		}
-	}
-	if len(qs) == 0 {
-		return nil
-	}
-	return bleve.NewConjunctionQuery(qs...)
-}
-
 type notExpr struct{ e expr }
 
-func (n notExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	b, exact := n.e.block(ix)
+func (n notExpr) block(blk *logs.Block) (logs.Bits, bool) {
+	b, exact := n.e.block(blk)
 	if !exact {
 		// The complement of a superset is not a superset: check every row.
-		return logs.AllBits(ix.N), false
+		return logs.AllBits(blk.N), false
 	}
-	return b.Not(ix.N), true
+	return b.Not(blk.N), true
 }
 
 func (n notExpr) event(f []logs.Field) bool { return !n.e.event(f) }
-func (n notExpr) prune() query.Query        { return nil }
 
 // termExpr is field:value (or free text).
 type termExpr struct {
@@ -284,44 +254,75 @@ func newTerm(t termNode) termExpr {
 	return e
 }
 
+// matchesAny says whether the value is a pattern of stars alone.
+func (t termExpr) matchesAny() bool {
+	if !t.val.wildcard() {
+		return false
+	}
+	for _, p := range t.val.parts {
+		if p != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func (t termExpr) phrase() bool { return t.val.quoted && len(t.toks) > 1 }
 
-func (t termExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	acc := logs.NewBits(ix.N)
-	exact := true
-	for _, f := range t.sel.fields(ix) {
+// Value kinds a clause compares as text.
+const (
+	anyKind   = 1<<logs.KindString | 1<<logs.KindNumber | 1<<logs.KindBool
+	nonNumber = 1<<logs.KindString | 1<<logs.KindBool
+)
+
+func (t termExpr) block(b *logs.Block) (logs.Bits, bool) {
+	acc := logs.NewBits(b.N)
+	for _, f := range t.sel.fields(b) {
+		if t.matchesAny() {
+			acc.Or(f.Present(b.N)) // any value at all
+			continue
+		}
 		if t.val.wildcard() {
-			acc.Or(f.MatchDict(ix.N, func(v string) bool { return matchParts(t.val.parts, v) }))
+			acc.Or(f.MatchValues(b.N, anyKind, func(v string) bool { return matchParts(t.val.parts, v) }))
 			if t.tokWild && f.HasText() {
-				acc.Or(f.MatchTokens(ix.N, func(w string) bool { return matchParts(t.tokPat, w) }))
+				acc.Or(f.MatchWords(b.N, func(words []string) bool {
+					for _, w := range words {
+						if matchParts(t.tokPat, w) {
+							return true
+						}
+					}
+					return false
+				}))
 			}
 			continue
 		}
-		acc.Or(f.Term(ix.N, t.val.text))
-		if t.isNum && f.Nums != nil {
-			b, ex := f.NumMatch(ix.N, func(v float64) bool { return v == t.num })
-			acc.Or(b)
-			exact = exact && ex
+		acc.Or(f.Term(b.N, t.val.text))
+		if t.isNum && f.HasNumbers() {
+			acc.Or(f.NumMatch(b.N, func(v float64) bool { return v == t.num }))
 		}
-		if f.HasText() && len(t.toks) > 0 {
-			if t.phrase() {
-				// All words present; their order is checked per event.
-				b := f.Token(ix.N, t.toks[0])
-				for _, w := range t.toks[1:] {
-					b.And(f.Token(ix.N, w))
-				}
-				if !b.Empty() {
-					acc.Or(b)
-					exact = false
-				}
-			} else {
-				for _, w := range t.toks {
-					acc.Or(f.Token(ix.N, w))
-				}
+		if !f.HasText() || len(t.toks) == 0 {
+			continue
+		}
+		if t.phrase() {
+			// Every word in the block (bloom filter), then in order in one value.
+			may := true
+			for _, w := range t.toks {
+				may = may && f.MayHaveWord(w)
 			}
+			if may {
+				acc.Or(f.MatchWords(b.N, func(words []string) bool { return containsSeq(words, t.toks) }))
+			}
+			continue
+		}
+		may := false
+		for _, w := range t.toks {
+			may = may || f.MayHaveWord(w)
+		}
+		if may {
+			acc.Or(f.MatchWords(b.N, func(words []string) bool { return anyCommon(words, t.toks) }))
 		}
 	}
-	return acc, exact
+	return acc, true
 }
 
 func (t termExpr) event(fields []logs.Field) bool {
@@ -387,52 +388,12 @@ func anyCommon(a, b []string) bool {
 	return false
 }
 
-func (t termExpr) prune() query.Query {
-	if t.sel.all || t.sel.parts != nil || t.isNum {
-		return nil
-	}
-	q := t.pruneTerms()
-	// Blocks whose values of this field were too many to index stay candidates.
-	un := bleve.NewTermQuery(t.sel.path)
-	un.SetField(logs.BleveUnprunedField())
-	return bleve.NewDisjunctionQuery(q, un)
-}
-
-func (t termExpr) pruneTerms() query.Query {
-	path := t.sel.path
-	if t.val.wildcard() {
-		w := bleve.NewWildcardQuery(t.val.text)
-		w.SetField(logs.BleveValueField(path))
-		if !t.tokWild {
-			return w
-		}
-		tw := bleve.NewWildcardQuery(strings.Join(t.tokPat, "*"))
-		tw.SetField(logs.BleveTokenField(path))
-		return bleve.NewDisjunctionQuery(w, tw)
-	}
-	exact := bleve.NewTermQuery(t.val.text)
-	exact.SetField(logs.BleveValueField(path))
-	if len(t.toks) == 0 {
-		return exact
-	}
-	var words []query.Query
-	for _, w := range t.toks {
-		q := bleve.NewTermQuery(w)
-		q.SetField(logs.BleveTokenField(path))
-		words = append(words, q)
-	}
-	if t.phrase() {
-		return bleve.NewDisjunctionQuery(exact, bleve.NewConjunctionQuery(words...))
-	}
-	return bleve.NewDisjunctionQuery(append([]query.Query{exact}, words...)...)
-}
-
 type existsExpr struct{ sel selector }
 
-func (e existsExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	acc := logs.NewBits(ix.N)
-	for _, f := range e.sel.fields(ix) {
-		acc.Or(f.Present(ix.N))
+func (e existsExpr) block(b *logs.Block) (logs.Bits, bool) {
+	acc := logs.NewBits(b.N)
+	for _, f := range e.sel.fields(b) {
+		acc.Or(f.Present(b.N))
 	}
 	return acc, true
 }
@@ -444,15 +405,6 @@ func (e existsExpr) event(fields []logs.Field) bool {
 		}
 	}
 	return false
-}
-
-func (e existsExpr) prune() query.Query {
-	if e.sel.all || e.sel.parts != nil {
-		return nil
-	}
-	q := bleve.NewTermQuery(e.sel.path)
-	q.SetField(logs.BleveFieldsField())
-	return q
 }
 
 // rangeExpr is field < value and friends: numeric on numbers, dates (with
@@ -535,38 +487,29 @@ func (r rangeExpr) strOK(s string) bool {
 	return cmpOK(r.op, strings.Compare(s, r.text))
 }
 
-func (r rangeExpr) block(ix *logs.BlockIndex) (logs.Bits, bool) {
-	acc := logs.NewBits(ix.N)
-	exact := true
-	for _, name := range ix.Fields() {
+func (r rangeExpr) block(b *logs.Block) (logs.Bits, bool) {
+	acc := logs.NewBits(b.N)
+	for _, name := range b.Fields() {
 		if !r.sel.matches(name) {
 			continue
 		}
 		if name == "@timestamp" && r.isDate {
-			for i, t := range ix.TS {
+			for i, t := range b.TS {
 				if cmpOK(r.op, cmpInt(t, r.date)) {
 					acc.Set(i)
 				}
 			}
 			continue
 		}
-		f := ix.Field(name)
-		if f.Nums != nil && r.isNum {
-			b, ex := f.NumMatch(ix.N, func(v float64) bool { return cmpOK(r.op, cmpNum(v, r.num)) })
-			acc.Or(b)
-			exact = exact && ex
+		f := b.Field(name)
+		if r.isNum && f.HasNumbers() {
+			acc.Or(f.NumMatch(b.N, func(v float64) bool { return cmpOK(r.op, cmpNum(v, r.num)) }))
 		}
 		if !r.isNum || r.isDate {
-			// Numbers in the dictionary fail strOK, so only strings count here.
-			acc.Or(f.MatchDict(ix.N, func(v string) bool {
-				if _, err := strconv.ParseFloat(v, 64); err == nil && f.Nums != nil {
-					return false
-				}
-				return r.strOK(v)
-			}))
+			acc.Or(f.MatchValues(b.N, nonNumber, r.strOK))
 		}
 	}
-	return acc, exact
+	return acc, true
 }
 
 func (r rangeExpr) event(fields []logs.Field) bool {
@@ -587,8 +530,6 @@ func (r rangeExpr) event(fields []logs.Field) bool {
 	}
 	return false
 }
-
-func (r rangeExpr) prune() query.Query { return nil }
 
 var _ logs.Matcher = (*Query)(nil)
 

@@ -242,7 +242,21 @@ func TestDateMath(t *testing.T) {
 	}
 }
 
+// corpusBlock is the corpus in one block, each row at its @timestamp.
+func corpusBlock(f *testing.F) *logs.Block {
+	var es []logs.Entry
+	for _, e := range corpus {
+		var v struct{ TS time.Time `json:"@timestamp"` }
+		if err := json.Unmarshal([]byte(e), &v); err != nil {
+			f.Fatal(err)
+		}
+		es = append(es, logs.Entry{TS: v.TS, Raw: []byte(e)})
+	}
+	return logs.NewBlock(es)
+}
+
 func FuzzParse(f *testing.F) {
+	blk := corpusBlock(f)
 	for _, c := range cases {
 		f.Add(c.q)
 	}
@@ -257,11 +271,14 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		// A compiled query must evaluate without panicking.
-		for _, e := range corpus {
+		// A compiled query must evaluate without panicking, and its
+		// answer on a block's columns must be its answer event by event.
+		bits, exact := c.MatchBlock(blk)
+		for r, e := range corpus {
 			f, _ := logs.Flatten([]byte(e))
-			c.MatchFields(f)
+			if got := c.MatchFields(f); exact && got != bits.Has(r) || !exact && got && !bits.Has(r) {
+				t.Fatalf("%q on %s: block says %v (exact %v), event says %v", q, e, bits.Has(r), exact, got)
+			}
 		}
-		c.Prune()
 	})
 }

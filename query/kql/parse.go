@@ -1,6 +1,7 @@
 // Package kql parses Kibana Query Language and compiles it into a logs.Matcher
-// that evaluates over the logs store's block indexes, prunes blocks through
-// bleve, and matches single in-memory events (live tail).
+// that evaluates over the logs store's block columns (a value missing from
+// a column's dictionary or bloom filter rules a block out unread), and
+// matches single in-memory events (live tail).
 //
 // The grammar follows Kibana's (packages/kbn-es-query, grammar.peggy):
 //

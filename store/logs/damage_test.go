@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,16 +52,12 @@ func TestDamagedDayDoesNotStopTheStore(t *testing.T) {
 		want    int    // events still found in the damaged day
 		problem string // "" when obs repairs it silently
 	}{
-		{"bleve index garbage", func(t *testing.T, part string) {
-			filepath.Walk(filepath.Join(part, "blocks.bleve"), func(p string, info os.FileInfo, err error) error {
-				if err == nil && !info.IsDir() {
-					os.WriteFile(p, []byte("garbage"), 0o600)
-				}
-				return nil
-			})
+		{"leftover bleve index of the previous format, garbage", func(t *testing.T, part string) {
+			os.MkdirAll(filepath.Join(part, "blocks.bleve", "store"), 0o700)
+			os.WriteFile(filepath.Join(part, "blocks.bleve", "index_meta.json"), []byte("garbage"), 0o600)
 		}, 2500, ""},
-		{"bleve index missing", func(t *testing.T, part string) {
-			os.RemoveAll(filepath.Join(part, "blocks.bleve"))
+		{"bloom filter damaged (only word queries read it)", func(t *testing.T, part string) {
+			flipBloom(t, part)
 		}, 2500, ""},
 		{"torn WAL record", func(t *testing.T, part string) {
 			wals, _ := filepath.Glob(filepath.Join(part, "wal-*.log"))
@@ -115,6 +112,69 @@ func TestDamagedDayDoesNotStopTheStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flipBloom damages the bloom filter of the first block's first column that has one.
+func flipBloom(t *testing.T, part string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(part, "segment.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := scanSegment(f)
+	m := res.blocks[0]
+	bm, err := readMeta(f, newCodec(1), m)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range bm.cols {
+		if c.flags&colBloom != 0 {
+			flip(t, filepath.Join(part, "segment.dat"), m.Off+int64(m.RawLen)+int64(c.bloomOff))
+			return
+		}
+	}
+	t.Fatal("no bloom filter")
+}
+
+// A damaged bloom filter is found by the query that reads it (the block is
+// skipped and reported, not answered wrong) and by Verify.
+func TestDamagedBloomIsReported(t *testing.T) {
+	dir, days := threeDays(t)
+	flipBloom(t, filepath.Join(dir, dayName(days[1])))
+	s := openT(t, dir, Options{})
+	defer s.Close()
+	rng := Range{From: days[1], To: days[1].Add(24*time.Hour - time.Millisecond)}
+	n, err := s.CountMatches(context.Background(), wordQuery("number"), rng)
+	if err != nil || n != 500 {
+		t.Fatalf("count %d (%v), want the head's 500", n, err)
+	}
+	if p := strings.Join(s.Problems(), "\n"); !strings.Contains(p, "bloom filter") {
+		t.Fatalf("problems %q", p)
+	}
+	if rep := s.Verify(context.Background()); rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "bloom filter") {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
+}
+
+// wordQuery matches events whose message holds a word (no KQL here).
+type wordQuery string
+
+func (w wordQuery) MatchBlock(b *Block) (Bits, bool) {
+	c := b.Field("message")
+	if c == nil || !c.MayHaveWord(string(w)) {
+		return NewBits(b.N), true
+	}
+	return c.MatchWords(b.N, func(ws []string) bool { return slices.Contains(ws, string(w)) }), true
+}
+
+func (w wordQuery) MatchFields(fs []Field) bool {
+	for _, f := range fs {
+		if f.Path == "message" && slices.Contains(Tokens(f.Str), string(w)) {
+			return true
+		}
+	}
+	return false
 }
 
 func flip(t *testing.T, path string, at int64) {

@@ -10,31 +10,48 @@ import (
 )
 
 // formatFile names the store's on-disk format. Version 1 is the day
-// partitions of segment.dat + blocks.bleve + wal-N.log; a directory without
-// the file was written by an obs from before it existed, in version 1.
+// partitions of segment.dat (row blocks) + blocks.bleve + wal-N.log; a
+// directory without the file was written by an obs from before it
+// existed, in version 1. Version 2 adds columnar blocks (segment.go) to
+// the same segments and drops blocks.bleve; its segments may still hold
+// version 1 blocks, which this obs reads.
 const (
 	formatFile    = "FORMAT"
-	formatVersion = "obs-logs 1"
+	formatVersion = "obs-logs 2"
 )
 
-// checkFormat reads (or writes, for a new or older directory) the format
-// version, refusing a directory written by a newer obs.
+// checkFormat reads the format version, upgrading a version 1 (or older)
+// directory to version 2 before anything of version 2 is written there,
+// and refusing a directory written by a newer obs. The upgrade writes
+// only FORMAT (atomically): every block already there stays readable.
 func checkFormat(dir string) error {
 	path := filepath.Join(dir, formatFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case os.IsNotExist(err):
-		if err := os.WriteFile(path, []byte(formatVersion+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
 	case err != nil:
 		return fmt.Errorf("read %s: %w", path, err)
+	default:
+		switch v := strings.TrimSpace(string(b)); v {
+		case formatVersion:
+			return nil
+		case "obs-logs 1":
+		default:
+			return fmt.Errorf("%s says %q: this obs reads %q; it was written by a newer obs", path, v, formatVersion)
+		}
 	}
-	if v := strings.TrimSpace(string(b)); v != formatVersion {
-		return fmt.Errorf("%s says %q: this obs reads %q; it was written by a newer obs", path, v, formatVersion)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(formatVersion+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	if f, err := os.Open(tmp); err == nil {
+		f.Sync()
+		f.Close()
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
 }
 
 // loadDays reads every day's metadata at start-up. A day that cannot be
@@ -258,6 +275,12 @@ func (s *Store) drop(p *partition, reason string) bool {
 	s.mu.Lock()
 	delete(s.parts, p.name)
 	s.mu.Unlock()
+	// Blocks being sealed for the day are thrown away, not appended.
+	p.dropped.Store(true)
+	p.appendMu.Lock()
+	s.discardSealing(p)
+	p.appendMu.Unlock()
+	p.sealWG.Wait()
 	if err := p.close(); err != nil { // waits for readers holding the day
 		s.log.Warn("close removed partition", "partition", p.name, "err", err)
 	}

@@ -1,13 +1,15 @@
 // Package logs stores log events on disk, one partition per UTC day, and
 // answers searches, counts and histograms over them.
 //
-// Events are kept in compressed blocks of up to BlockSize events. Each block
-// carries a small columnar index (a timestamp column and, per field, a value
-// dictionary with a row column and a token postings list for text) so that
-// counts and histograms never parse event JSON. A bleve index per day holds
-// one document per block (the block's distinct values) and prunes the blocks
-// a query has to look at. The newest events of a day live in an in-memory
-// head backed by a write-ahead log until they fill a block.
+// Events are kept in columnar blocks of up to BlockSize events (split.go,
+// build.go, codec.go): per block, each distinct event shape once and, per
+// field path, a column of the values' exact spellings (constant,
+// dictionary, numbers, timestamps, or plain with a bloom filter), from
+// which every event is rebuilt byte for byte. Counts and histograms read
+// only the columns a query names and never parse event JSON; dictionaries
+// and bloom filters rule blocks out unread. The newest events of a day live
+// in an in-memory head backed by a write-ahead log until they fill a block;
+// full heads are sealed into blocks on worker goroutines (seal.go).
 package logs
 
 import (
@@ -88,11 +90,11 @@ var textFields = map[string]bool{"message": true, "msg": true, "error": true, "e
 // IsText says whether a string field is also tokenized for full-text search:
 // the usual message fields, and any value that reads like prose (has a space).
 func IsText(path, s string) bool {
-	if textFields[lastSegment(path)] {
-		return true
-	}
-	return strings.ContainsAny(s, " \t\n")
+	return textField(path) || strings.ContainsAny(s, " \t\n")
 }
+
+// textField says whether every string of path is text, whatever it holds.
+func textField(path string) bool { return textFields[lastSegment(path)] }
 
 func lastSegment(path string) string {
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {

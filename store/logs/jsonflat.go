@@ -46,8 +46,15 @@ func (e *jsonErr) Error() string { return fmt.Sprintf("invalid JSON at byte %d: 
 
 // ParseJSON reads one JSON value from the start of b. It does not require b
 // to end after the value: the caller checks Parsed.N against len(b).
-func ParseJSON(b []byte) (Parsed, error) {
-	p := jsonParser{b: b}
+func ParseJSON(b []byte) (Parsed, error) { return parseJSON(b, false) }
+
+// ScanJSON is ParseJSON without Fields: it validates the value and lists
+// the root's keys (or elements), allocating little. Intakes use it: the
+// store reads the leaves itself when it seals a block.
+func ScanJSON(b []byte) (Parsed, error) { return parseJSON(b, true) }
+
+func parseJSON(b []byte, scan bool) (Parsed, error) {
+	p := jsonParser{b: b, scan: scan}
 	p.ws()
 	if p.i >= len(b) {
 		return Parsed{}, &jsonErr{p.i, "empty"}
@@ -56,6 +63,7 @@ func ParseJSON(b []byte) (Parsed, error) {
 	res.Root = b[p.i]
 	switch res.Root {
 	case '{':
+		res.Top = make([]TopKey, 0, 16)
 		p.top = &res.Top
 	case '[':
 		p.elems = &res.Elems
@@ -86,6 +94,7 @@ type jsonParser struct {
 	out   []Field
 	top   *[]TopKey
 	elems *[][]byte
+	scan  bool // validate only: no Fields
 }
 
 func (p *jsonParser) ws() {
@@ -131,7 +140,16 @@ func (p *jsonParser) value(path string, depth int) error {
 			if p.i >= len(p.b) || p.b[p.i] != '"' {
 				return p.fail("expected a string key")
 			}
-			key, err := p.str()
+			var key string
+			var err error
+			switch {
+			case p.scan && depth > 0:
+				err = p.skipStr() // only the root's keys are kept
+			case p.scan:
+				key, err = p.rawStr()
+			default:
+				key, err = p.str()
+			}
 			if err != nil {
 				return err
 			}
@@ -142,7 +160,11 @@ func (p *jsonParser) value(path string, depth int) error {
 			p.i++
 			p.ws()
 			start := p.i
-			if err := p.value(join(path, key), depth+1); err != nil {
+			sub := ""
+			if !p.scan {
+				sub = join(path, key)
+			}
+			if err := p.value(sub, depth+1); err != nil {
 				return err
 			}
 			if depth == 0 && p.top != nil {
@@ -193,6 +215,9 @@ func (p *jsonParser) value(path string, depth int) error {
 			return p.fail("expected ',' or ']'")
 		}
 	case c == '"':
+		if p.scan {
+			return p.skipStr()
+		}
 		s, err := p.str()
 		if err != nil {
 			return err
@@ -217,12 +242,36 @@ func (p *jsonParser) lit(word, path string, k Kind) error {
 		return p.fail("bad literal")
 	}
 	p.i += len(word)
+	if p.scan {
+		return nil
+	}
 	s := word
 	if k == KindNull {
 		s = ""
 	}
 	p.out = append(p.out, Field{Path: path, Kind: k, Str: s})
 	return nil
+}
+
+// rawStr reads the string at p.i: its bytes themselves (no copy) when
+// they are its text, which the caller must then not modify.
+func (p *jsonParser) rawStr() (string, error) {
+	start := p.i
+	sp := splitter{b: p.b, i: p.i}
+	escaped, err := sp.skipString()
+	if err != nil || escaped {
+		return p.str()
+	}
+	p.i = sp.i
+	return unsafeString(p.b[start+1 : p.i-1]), nil
+}
+
+// skipStr validates the string at p.i without decoding it.
+func (p *jsonParser) skipStr() error {
+	sp := splitter{b: p.b, i: p.i}
+	_, err := sp.skipString()
+	p.i = sp.i
+	return err
 }
 
 func (p *jsonParser) num(path string) error {
@@ -257,6 +306,9 @@ func (p *jsonParser) num(path string) error {
 		if digits() == 0 {
 			return p.fail("bad number")
 		}
+	}
+	if p.scan {
+		return nil
 	}
 	text := string(p.b[start:p.i])
 	f, err := strconv.ParseFloat(text, 64)

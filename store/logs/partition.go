@@ -5,25 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/search/query"
 )
 
-// partition is one UTC day: a segment file of blocks, a bleve index of block
-// documents, and the head of newest events with its WAL.
+// partition is one UTC day: a segment file of blocks, and the head of
+// newest events with its WAL. A full head is frozen (a new head and WAL
+// take the events that follow) and sealed into a block by the store's
+// sealer goroutines; until its block is in the segment, fsynced, a frozen
+// head stays searchable and its WAL stays on disk.
 //
-// Its metadata (block headers, the head) stays in memory for the store's
-// life; its files (segment, WAL, bleve index: several descriptors and some
-// memory each) are open only while the day is in use. The store closes the
-// least recently used days beyond Options.MaxOpenPartitions, so a store
-// holding years of days costs what the days in use cost.
+// Its metadata (block headers, the heads) stays in memory for the store's
+// life; its files are open only while the day is in use. The store closes
+// the least recently used days beyond Options.MaxOpenPartitions, so a
+// store holding years of days costs what the days in use cost.
 type partition struct {
 	name string // logs-YYYY.MM.DD
 	dir  string
@@ -32,18 +30,25 @@ type partition struct {
 	mu      sync.RWMutex
 	blocks  []blockMeta // ascending seq
 	segEnd  int64
-	indexed uint32 // highest seq in bleve (0 = none; seqs start at 1); read when bleve opens
 	head    []Entry
 	headSeq uint32 // the seq the head will get
 	headAt  time.Time
-	pending []pendingBlock // flushed, not yet in bleve
-	// headIx caches the index of the head as it was at (seq, length): the
-	// head only grows until it becomes a block, so the pair names it.
+	// sealing are the frozen heads, ascending seq, until their blocks are
+	// in the segment (appended in that order).
+	sealing []*sealJob
+	// replayed are frozen heads found in WALs at start-up, handed to the
+	// sealer once the store runs.
+	replayed []*sealJob
+	// headIx caches the block form of the head as it was at (seq, length):
+	// the head only grows until it is frozen, so the pair names it.
 	headIx atomic.Pointer[headIndex]
 
-	// Open files; all nil while the partition is closed.
+	appendMu sync.Mutex     // one appender of sealed blocks at a time
+	sealWG   sync.WaitGroup // sealing jobs not yet appended or discarded
+	dropped  atomic.Bool    // removed (retention, disk budget): sealed blocks are discarded
+
+	// Open files; nil while the partition is closed.
 	seg *os.File
-	idx bleve.Index
 	wal *wal
 
 	isOpen  atomic.Bool
@@ -89,13 +94,6 @@ func createPartition(root, name string) error {
 	if err != nil {
 		return fail(err)
 	}
-	idx, err := newBleve(filepath.Join(tmp, "blocks.bleve"))
-	if err != nil {
-		return fail(err)
-	}
-	if err := idx.Close(); err != nil {
-		return fail(err)
-	}
 	if err := syncDir(tmp); err != nil {
 		return fail(err)
 	}
@@ -104,16 +102,6 @@ func createPartition(root, name string) error {
 	}
 	return syncDir(root)
 }
-
-func newBleve(path string) (bleve.Index, error) {
-	m := mapping.NewIndexMapping()
-	m.DefaultAnalyzer = "keyword"
-	m.StoreDynamic = false
-	m.DocValuesDynamic = false
-	return bleve.NewUsing(path, m, "scorch", "scorch", bleveConfig())
-}
-
-func bleveConfig() map[string]interface{} { return map[string]interface{}{"unsafe_batch": true} }
 
 // loadPartition reads a day's metadata: block headers (cutting off a block
 // torn by a crash) and the head from its WAL. It leaves the files closed.
@@ -173,9 +161,15 @@ func readFrom(f *os.File, from, to int64) ([]byte, error) {
 }
 
 // recoverWAL deletes WALs whose block is already in the segment and replays
-// the one for the current head.
+// the others: the newest is the head, older ones (heads frozen but not yet
+// sealed when the process stopped) are sealed again.
 func (p *partition) recoverWAL() error {
 	files, _ := filepath.Glob(filepath.Join(p.dir, "wal-*.log"))
+	type walFile struct {
+		seq  uint32
+		path string
+	}
+	var wals []walFile
 	for _, f := range files {
 		var seq uint32
 		if _, err := fmt.Sscanf(filepath.Base(f), "wal-%08d.log", &seq); err != nil {
@@ -185,25 +179,27 @@ func (p *partition) recoverWAL() error {
 			os.Remove(f)
 			continue
 		}
-		entries, cut, err := replayWAL(f)
+		wals = append(wals, walFile{seq, f})
+	}
+	sort.Slice(wals, func(i, j int) bool { return wals[i].seq < wals[j].seq })
+	for k, w := range wals {
+		entries, cut, err := replayWAL(w.path)
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", f, err)
+			return fmt.Errorf("replay %s: %w", w.path, err)
 		}
 		if cut > 0 && p.warn != nil {
 			p.warn("cut a torn record off a log WAL", "partition", p.name, "bytes", cut)
 		}
-		for i := range entries {
-			fields, err := Flatten(entries[i].Raw)
-			if err != nil {
-				fields = []Field{}
+		if k < len(wals)-1 {
+			if len(entries) == 0 {
+				os.Remove(w.path) // a head frozen empty: no block to make
+				continue
 			}
-			entries[i].Fields = fields
+			p.replayed = append(p.replayed, &sealJob{p: p, seq: w.seq, entries: entries, done: make(chan struct{})})
+			continue
 		}
-		if seq > p.headSeq {
-			// Cannot happen with one writer; keep the events rather than lose them.
-			p.headSeq = seq
-		}
-		p.head = append(p.head, entries...)
+		p.headSeq = w.seq
+		p.head = entries
 	}
 	if len(p.head) > 0 {
 		p.headAt = time.Now()
@@ -211,7 +207,7 @@ func (p *partition) recoverWAL() error {
 	return nil
 }
 
-// openLocked opens the day's files; the caller holds p.mu.
+// openLocked opens the day's segment; the caller holds p.mu.
 func (p *partition) openLocked() error {
 	if p.seg != nil {
 		return nil
@@ -220,67 +216,12 @@ func (p *partition) openLocked() error {
 	if err != nil {
 		return fmt.Errorf("open segment of %s: %w", p.name, err)
 	}
-	idx, err := p.openBleve(seg)
-	if err != nil {
-		seg.Close()
-		return err
-	}
-	p.seg, p.idx = seg, idx
+	// The previous format's bleve index of block documents: blocks now
+	// carry their own dictionaries and bloom filters, so it is dead weight.
+	os.RemoveAll(filepath.Join(p.dir, "blocks.bleve"))
+	p.seg = seg
 	p.isOpen.Store(true)
 	return nil
-}
-
-// openBleve opens the day's block index, rebuilding it from the segment
-// when it is missing or cannot be opened: it holds nothing the segment
-// does not (a broken one is moved aside for inspection).
-func (p *partition) openBleve(seg *os.File) (bleve.Index, error) {
-	path := filepath.Join(p.dir, "blocks.bleve")
-	idx, err := bleve.OpenUsing(path, bleveConfig())
-	if err != nil {
-		if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-			aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
-			if p.warn != nil {
-				p.warn("log block index cannot be opened: rebuilding it from the segment", "partition", p.name, "err", err, "moved_to", aside)
-			}
-			if rerr := os.Rename(path, aside); rerr != nil {
-				os.RemoveAll(path)
-			}
-		}
-		if idx, err = newBleve(path); err != nil {
-			return nil, fmt.Errorf("create block index of %s: %w", p.name, err)
-		}
-	}
-	p.indexed = 0
-	if v, err := idx.GetInternal(indexedKey); err == nil && v != nil {
-		n, _ := strconv.ParseUint(string(v), 10, 32)
-		p.indexed = uint32(n)
-	}
-	// Blocks written but not yet indexed when the process stopped.
-	var pending []pendingBlock
-	for _, m := range p.blocks {
-		if m.Seq <= p.indexed || p.hasPending(m.Seq) {
-			continue
-		}
-		ix, err := readBlockIndex(seg, m)
-		if err != nil {
-			if p.warn != nil {
-				p.warn("log block unreadable while reindexing: it stays a candidate of every query", "partition", p.name, "block", m.Seq, "err", err)
-			}
-			continue
-		}
-		pending = append(pending, pendingBlock{m.Seq, ix})
-	}
-	p.pending = append(p.pending, pending...)
-	return idx, nil
-}
-
-func (p *partition) hasPending(seq uint32) bool {
-	for _, pb := range p.pending {
-		if pb.seq == seq {
-			return true
-		}
-	}
-	return false
 }
 
 // closeLocked closes the day's files; metadata stays. The caller holds p.mu.
@@ -289,10 +230,6 @@ func (p *partition) closeLocked() error {
 	if p.wal != nil {
 		errs = append(errs, p.wal.close())
 		p.wal = nil
-	}
-	if p.idx != nil {
-		errs = append(errs, p.idx.Close())
-		p.idx = nil
 	}
 	if p.seg != nil {
 		errs = append(errs, p.seg.Close())
@@ -309,9 +246,9 @@ func (p *partition) close() error {
 }
 
 // evictable says, under p.mu, whether the day can be closed now: nothing
-// being written, no head (its WAL is written to), nothing left to index.
+// being written, no head (its WAL is written to), nothing being sealed.
 func (p *partition) evictable() bool {
-	return p.seg != nil && p.busy.Load() == 0 && len(p.head) == 0 && len(p.pending) == 0
+	return p.seg != nil && p.busy.Load() == 0 && len(p.head) == 0 && len(p.sealing) == 0
 }
 
 func (p *partition) touch() { p.lastUse.Store(time.Now().UnixNano()) }
@@ -329,9 +266,11 @@ func (p *partition) ensureWAL() error {
 	return nil
 }
 
-// append adds entries to the head (WAL first), turning full heads into
-// blocks. The writer calls it between begin and end.
-func (p *partition) append(entries []Entry) error {
+// append adds entries to the head (WAL first), freezing full heads for the
+// sealer. With durable, a frozen head's WAL is fsynced before it is left
+// (the caller fsyncs the last one): the events of a group that waits to be
+// acknowledged may span two heads. The writer calls it between begin and end.
+func (p *partition) append(entries []Entry, sl *sealer, durable bool) error {
 	for len(entries) > 0 {
 		p.mu.Lock()
 		if err := p.ensureWAL(); err != nil {
@@ -352,7 +291,7 @@ func (p *partition) append(entries []Entry) error {
 		p.mu.Unlock()
 		entries = entries[n:]
 		if full {
-			if err := p.flushHead(); err != nil {
+			if err := p.freeze(sl, durable); err != nil {
 				return err
 			}
 		}
@@ -360,49 +299,64 @@ func (p *partition) append(entries []Entry) error {
 	return nil
 }
 
-// flushHead turns the head into a block: segment append (fsynced: the WAL
-// it replaces may hold acknowledged events), then a fresh WAL. Readers keep
-// seeing the events throughout: the block is published and the head
-// cleared under one lock. The writer calls it between begin and end.
-func (p *partition) flushHead() error {
-	p.mu.RLock()
-	head := p.head
-	seq := p.headSeq
-	p.mu.RUnlock()
-	if len(head) == 0 {
+// freeze hands the head to the sealer and starts a new head with its own
+// WAL; the frozen head's WAL stays until its block is in the segment. The
+// writer calls it between begin and end.
+func (p *partition) freeze(sl *sealer, durable bool) error {
+	p.mu.Lock()
+	if len(p.head) == 0 {
+		p.mu.Unlock()
 		return nil
 	}
-	ix, rejected := buildIndexCounting(head)
-	p.fieldsRejected.Add(rejected)
-	buf, meta := encodeBlock(seq, head, ix)
-	_, err := p.seg.WriteAt(buf, p.segEnd)
+	if durable && p.wal != nil {
+		if err := p.wal.sync(); err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	nw, err := openWAL(walName(p.dir, p.headSeq+1))
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	job := &sealJob{p: p, seq: p.headSeq, entries: p.head, done: make(chan struct{})}
+	p.sealing = append(p.sealing, job)
+	old := p.wal
+	p.wal = nw
+	p.head = make([]Entry, 0, BlockSize)
+	p.headSeq++
+	p.sealWG.Add(1)
+	p.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	sl.submit(job)
+	return nil
+}
+
+// writeSealed appends a sealed block to the segment (fsynced: the WAL it
+// replaces may hold acknowledged events), publishes it in place of its
+// frozen head and removes that WAL. Only appendSealed calls it, in seq
+// order, between begin and end.
+func (p *partition) writeSealed(job *sealJob) error {
+	_, err := p.seg.WriteAt(job.buf, p.segEnd)
 	if err == nil {
 		err = p.seg.Sync()
 	}
 	if err != nil {
-		// Keep the head (and its WAL); the caller retries on the next flush.
+		// Keep the frozen head (and its WAL); the writer retries.
 		p.seg.Truncate(p.segEnd)
-		return fmt.Errorf("write block %d of %s: %w", seq, p.name, err)
+		return fmt.Errorf("write block %d of %s: %w", job.seq, p.name, err)
 	}
+	meta := job.meta
 	meta.Off = p.segEnd + blockHeaderSize
-	nw, err := openWAL(walName(p.dir, seq+1))
-	if err != nil {
-		p.seg.Truncate(p.segEnd)
-		return fmt.Errorf("%s: %w", p.name, err)
-	}
 	p.mu.Lock()
-	p.segEnd += int64(len(buf))
+	p.segEnd += int64(len(job.buf))
 	p.blocks = append(p.blocks, meta)
-	p.head = make([]Entry, 0, BlockSize)
-	p.headSeq = seq + 1
-	old := p.wal
-	p.wal = nw
-	p.pending = append(p.pending, pendingBlock{seq, ix})
-	if old != nil {
-		old.close()
-	}
-	os.Remove(walName(p.dir, seq)) // under the lock: Verify sees one WAL per head
+	p.sealing = p.sealing[1:]
+	os.Remove(walName(p.dir, job.seq)) // under the lock: Verify sees one WAL per head
 	p.mu.Unlock()
+	p.fieldsRejected.Add(job.rejected)
 	p.refreshBytes()
 	return nil
 }
@@ -421,104 +375,63 @@ func (p *partition) syncWAL() error {
 	return nil
 }
 
-func buildIndex(entries []Entry) *BlockIndex {
-	ix, _ := buildIndexCounting(entries)
-	return ix
-}
-
-// buildIndexCounting also reports the field paths left out by the cap.
-func buildIndexCounting(entries []Entry) (*BlockIndex, int64) {
-	bb := newBlockBuilder()
-	for i := range entries {
-		// Entries reach a partition flattened (Store.append, WAL replay).
-		bb.add(entries[i].TS.UnixMilli(), entries[i].Fields)
-	}
-	return bb.build(), bb.rejected
-}
-
-// indexPending adds the documents of blocks flushed since the last call to
-// bleve in one batch, with the new high-water mark. Batching keeps bleve's
-// segment count (and merge work) low at high ingest rates; until a block is
-// indexed, queries treat it as a candidate. The writer calls it between
-// begin and end.
-func (p *partition) indexPending() error {
-	p.mu.Lock()
-	pending := p.pending
-	p.pending = nil
-	p.mu.Unlock()
-	if len(pending) == 0 {
-		return nil
-	}
-	b := p.idx.NewBatch()
-	top := uint32(0)
-	for _, pb := range pending {
-		if err := b.IndexAdvanced(blockDoc(pb.seq, pb.ix)); err != nil {
-			return fmt.Errorf("index block %d of %s: %w", pb.seq, p.name, err)
-		}
-		top = max(top, pb.seq)
-	}
-	b.SetInternal(indexedKey, []byte(strconv.FormatUint(uint64(top), 10)))
-	if err := p.idx.Batch(b); err != nil {
-		p.mu.Lock()
-		p.pending = append(pending, p.pending...) // retry next time
-		p.mu.Unlock()
-		return fmt.Errorf("index blocks of %s: %w", p.name, err)
-	}
-	p.mu.Lock()
-	p.indexed = max(p.indexed, top)
-	p.mu.Unlock()
-	return nil
-}
-
-// candidates returns the blocks overlapping [from,to] that the prune query
-// does not rule out, and a snapshot of the head. The caller holds p.mu
-// shared with the partition open.
-func (p *partition) candidates(q query.Query, from, to int64) ([]blockMeta, []Entry, uint32, *BlockIndex, error) {
-	blocks := p.blocks
-	indexed := p.indexed
-	head, headSeq := p.head, p.headSeq
-
-	var allowed map[uint32]bool
-	if q != nil && len(blocks) > 0 {
-		req := bleve.NewSearchRequestOptions(q, len(blocks)+1, 0, false)
-		req.Fields = nil
-		req.SortBy([]string{"_id"})
-		res, err := p.idx.Search(req)
-		if err != nil {
-			return nil, nil, 0, nil, fmt.Errorf("prune blocks of %s: %w", p.name, err)
-		}
-		allowed = make(map[uint32]bool, len(res.Hits))
-		for _, h := range res.Hits {
-			n, _ := strconv.ParseUint(h.ID, 10, 32)
-			allowed[uint32(n)] = true
-		}
-	}
+// candidates returns the blocks overlapping [from,to] and the day's heads
+// (frozen ones first, then the head, ascending seq). The caller holds p.mu
+// shared.
+func (p *partition) candidates(from, to int64) ([]blockMeta, []memHead) {
 	var out []blockMeta
-	for _, m := range blocks {
+	for _, m := range p.blocks {
 		if m.MaxTS < from || m.MinTS > to {
-			continue
-		}
-		if allowed != nil && m.Seq <= indexed && !allowed[m.Seq] {
 			continue
 		}
 		out = append(out, m)
 	}
-	var headIx *BlockIndex
-	if len(head) > 0 {
-		if c := p.headIx.Load(); c != nil && c.seq == headSeq && c.n == len(head) {
-			headIx = c.ix
-		} else {
-			headIx = buildIndex(head)
-			p.headIx.Store(&headIndex{seq: headSeq, n: len(head), ix: headIx})
-		}
+	var heads []memHead
+	for _, j := range p.sealing {
+		heads = append(heads, memHead{seq: j.seq, entries: j.entries, job: j})
 	}
-	return out, head, headSeq, headIx, nil
+	if len(p.head) > 0 {
+		heads = append(heads, memHead{seq: p.headSeq, entries: p.head})
+	}
+	return out, heads
+}
+
+// memHead is a head (or a frozen one) as a query sees it.
+type memHead struct {
+	seq     uint32
+	entries []Entry
+	job     *sealJob // set for a frozen head
+}
+
+// block returns the head in block form: the sealer's when it has built it,
+// else built here (and, for the head, cached until it grows).
+func (p *partition) headBlock(h memHead) *builtBlock {
+	if h.job != nil {
+		if b := h.job.built.Load(); b != nil {
+			return b
+		}
+		return buildEntries(h.entries)
+	}
+	if c := p.headIx.Load(); c != nil && c.seq == h.seq && c.n == len(h.entries) {
+		return c.b
+	}
+	b := buildEntries(h.entries)
+	p.headIx.Store(&headIndex{seq: h.seq, n: len(h.entries), b: b})
+	return b
 }
 
 type headIndex struct {
 	seq uint32
 	n   int
-	ix  *BlockIndex
+	b   *builtBlock
+}
+
+func buildEntries(entries []Entry) *builtBlock {
+	bb := newBlockBuilder()
+	for i := range entries {
+		bb.add(entries[i].TS.UnixMilli(), entries[i].Raw)
+	}
+	return bb.build()
 }
 
 // refreshBytes re-reads the day's size on disk.
@@ -546,6 +459,11 @@ func (p *partition) newest() time.Time {
 	for i := range p.head {
 		ms = max(ms, p.head[i].TS.UnixMilli())
 	}
+	for _, j := range p.sealing {
+		for i := range j.entries {
+			ms = max(ms, j.entries[i].TS.UnixMilli())
+		}
+	}
 	if ms < 0 {
 		return p.day.Add(24*time.Hour - time.Millisecond)
 	}
@@ -558,6 +476,9 @@ func (p *partition) eventCount() int {
 	n := len(p.head)
 	for _, b := range p.blocks {
 		n += b.N
+	}
+	for _, j := range p.sealing {
+		n += len(j.entries)
 	}
 	return n
 }

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,19 +30,15 @@ func (r Range) millis() (int64, int64) {
 	return from, to
 }
 
-// unit is one block (or a partition's head) to evaluate.
+// unit is one block (or a head) to evaluate.
 type unit struct {
-	p      *partition
-	meta   blockMeta
-	head   []Entry // non-nil for the head
-	headIx *BlockIndex
+	p    *partition
+	meta blockMeta
+	head *memHead // set for a head (frozen or not)
 }
 
-func (u *unit) key() string { return cacheKey(u.p.name, u.meta.Seq) }
-
-func (s *Store) units(ctx context.Context, m Matcher, r Range) ([]unit, error) {
+func (s *Store) units(ctx context.Context, r Range) ([]unit, error) {
 	from, to := r.millis()
-	var q = m.Prune()
 	var out []unit
 	for _, p := range s.partitionList() {
 		if err := ctx.Err(); err != nil {
@@ -51,24 +50,18 @@ func (s *Store) units(ctx context.Context, m Matcher, r Range) ([]unit, error) {
 			// outside the range cannot hold a match.
 			continue
 		}
-		var blocks []blockMeta
-		var head []Entry
-		var headSeq uint32
-		var headIx *BlockIndex
-		err := s.withRead(p, func() (err error) {
-			blocks, head, headSeq, headIx, err = p.candidates(q, from, to)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
+		p.mu.RLock()
+		blocks, heads := p.candidates(from, to)
+		p.mu.RUnlock()
 		for _, b := range blocks {
 			out = append(out, unit{p: p, meta: b})
 		}
-		if len(head) > 0 {
-			u := unit{p: p, head: head, headIx: headIx, meta: blockMeta{Seq: headSeq, N: len(head)}}
-			u.meta.MinTS, u.meta.MaxTS = headIx.TS[0], headIx.TS[0]
-			for _, t := range headIx.TS {
+		for k := range heads {
+			h := &heads[k]
+			u := unit{p: p, head: h, meta: blockMeta{Seq: h.seq, N: len(h.entries)}}
+			u.meta.MinTS, u.meta.MaxTS = h.entries[0].TS.UnixMilli(), h.entries[0].TS.UnixMilli()
+			for i := range h.entries {
+				t := h.entries[i].TS.UnixMilli()
 				u.meta.MinTS, u.meta.MaxTS = min(u.meta.MinTS, t), max(u.meta.MaxTS, t)
 			}
 			if u.meta.MaxTS >= from && u.meta.MinTS <= to {
@@ -79,43 +72,95 @@ func (s *Store) units(ctx context.Context, m Matcher, r Range) ([]unit, error) {
 	return out, nil
 }
 
-func (s *Store) index(u *unit) (*BlockIndex, error) {
+// block returns a unit in block form for a query: a v2 block's meta (its
+// columns are read as the query asks for them), a v1 block or a head
+// turned into that form.
+func (s *Store) block(u *unit) (*Block, error) {
 	if u.head != nil {
-		return u.headIx, nil
+		b := u.p.headBlock(*u.head)
+		return newBlock(b.meta, b), nil
 	}
-	k := u.key()
-	if ix := s.cache.get(k); ix != nil {
-		return ix, nil
+	key := cacheKey{part: u.p.name, seq: u.meta.Seq, item: partMeta}
+	if u.meta.Ver == 1 {
+		key.item = partV1
+		v, err := s.cache.get(key, func() (any, int64, error) {
+			var ts []int64
+			var raws [][]byte
+			err := s.withRead(u.p, func() (err error) {
+				ts, raws, err = readV1Block(u.p.seg, s.codec, u.meta)
+				return err
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+			b := buildV1(ts, raws)
+			size := b.meta.size()
+			for _, d := range b.data {
+				size += d.size()
+			}
+			return b, size, nil
+		})
+		if err != nil {
+			return nil, s.damaged(u, err)
+		}
+		b := v.(*builtBlock)
+		return newBlock(b.meta, b), nil
 	}
-	var ix *BlockIndex
-	err := s.withRead(u.p, func() (err error) {
-		ix, err = readBlockIndex(u.p.seg, u.meta)
-		return err
+	v, err := s.cache.get(key, func() (any, int64, error) {
+		var bm *blockMetaV2
+		err := s.withRead(u.p, func() (err error) {
+			bm, err = readMeta(u.p.seg, s.codec, u.meta)
+			return err
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		return bm, bm.size(), nil
 	})
 	if err != nil {
 		return nil, s.damaged(u, err)
 	}
-	s.cache.put(k, ix)
-	return ix, nil
+	return newBlock(v.(*blockMetaV2), s.columns(u, v.(*blockMetaV2))), nil
 }
 
-func (s *Store) raw(u *unit) ([][]byte, error) {
+// columns reads a v2 block's columns through the cache.
+func (s *Store) columns(u *unit, bm *blockMetaV2) *encodedBlock {
+	p, m := u.p, u.meta
+	dataOff := m.Off + int64(m.RawLen)
+	return &encodedBlock{meta: bm, cd: s.codec,
+		read: func(off, n int) ([]byte, error) {
+			b := make([]byte, n)
+			err := s.withRead(p, func() error {
+				_, err := p.seg.ReadAt(b, dataOff+int64(off))
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read block %d: %w", m.Seq, err)
+			}
+			return b, nil
+		},
+		cache: func(item int, load func() (any, int64, error)) (any, error) {
+			return s.cache.get(cacheKey{part: p.name, seq: m.Seq, item: int32(item)}, load)
+		}}
+}
+
+// raw returns the events of a unit's rows, byte for byte as received.
+func (s *Store) raw(u *unit, b *Block, rows []int) (map[int][]byte, error) {
+	out := make(map[int][]byte, len(rows))
 	if u.head != nil {
-		out := make([][]byte, len(u.head))
-		for i := range u.head {
-			out[i] = u.head[i].Raw
+		for _, r := range rows {
+			out[r] = u.head.entries[r].Raw
 		}
 		return out, nil
 	}
-	var r [][]byte
-	err := s.withRead(u.p, func() (err error) {
-		r, err = readBlockRaw(u.p.seg, u.meta)
-		return err
-	})
-	if err != nil {
-		return nil, s.damaged(u, err)
+	for _, r := range rows {
+		raw, err := b.rebuild(nil, r)
+		if err != nil {
+			return nil, s.damaged(u, fmt.Errorf("block %d row %d: %w", u.meta.Seq, r, err))
+		}
+		out[r] = raw
 	}
-	return r, nil
+	return out, nil
 }
 
 // skip says whether err is a block to leave out rather than a failed query.
@@ -133,7 +178,7 @@ func (e *blockError) Unwrap() error { return e.err }
 
 func (s *Store) damaged(u *unit, err error) error {
 	err = fmt.Errorf("%s: %w", u.p.name, err)
-	if !errors.Is(err, os.ErrNotExist) { // not a day removed under the query
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, os.ErrClosed) { // not a day removed under the query
 		s.problem(fmt.Sprintf("%v (queries skip it; run obs admin verify)", err))
 	}
 	return &blockError{err}
@@ -141,38 +186,38 @@ func (s *Store) damaged(u *unit, err error) error {
 
 // rows evaluates m on a unit, restricted to the time range, and resolves an
 // inexact answer by checking the candidate events one by one.
-func (s *Store) rows(u *unit, m Matcher, from, to int64) (*BlockIndex, Bits, [][]byte, error) {
-	ix, err := s.index(u)
+func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
+	b, err := s.block(u)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	bits, exact := m.MatchBlock(ix)
+	bits, exact := m.MatchBlock(b)
+	if err := b.Err(); err != nil {
+		return nil, nil, s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
+	}
 	if u.meta.MinTS < from || u.meta.MaxTS > to {
-		for i, t := range ix.TS {
+		for i, t := range b.TS {
 			if (t < from || t > to) && bits.Has(i) {
 				bits[i>>6] &^= 1 << uint(i&63)
 			}
 		}
 	}
 	if exact || bits.Empty() {
-		return ix, bits, nil, nil
+		return b, bits, nil
 	}
-	raw, err := s.raw(u)
+	var cand []int
+	bits.Each(func(i int) { cand = append(cand, i) })
+	raw, err := s.raw(u, b, cand)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	bits.Each(func(i int) {
-		var fields []Field
-		if u.head != nil {
-			fields = u.head[i].Fields
-		} else {
-			fields, _ = Flatten(raw[i])
-		}
+	for _, i := range cand {
+		fields, _ := Flatten(raw[i])
 		if !m.MatchFields(fields) {
 			bits[i>>6] &^= 1 << uint(i&63)
 		}
-	})
-	return ix, bits, raw, nil
+	}
+	return b, bits, nil
 }
 
 type sortKey struct {
@@ -257,7 +302,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 			to = min(to, after.ts)
 		}
 	}
-	units, err := s.units(ctx, req.Match, Range{From: msTime(from), To: msTime(to)})
+	units, err := s.units(ctx, Range{From: msTime(from), To: msTime(to)})
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -272,6 +317,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 		k sortKey
 		u int
 	}
+	blocks := map[int]*Block{}
 	better := func(a, b sortKey) bool {
 		if req.Oldest {
 			return b.before(a)
@@ -290,15 +336,16 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 				break
 			}
 		}
-		ix, bits, _, err := s.rows(u, req.Match, from, to)
+		blk, bits, err := s.rows(u, req.Match, from, to)
 		if skip(err) {
 			continue
 		}
 		if err != nil {
 			return SearchResult{}, err
 		}
+		blocks[ui] = blk
 		bits.Each(func(r int) {
-			k := sortKey{ix.TS[r], u.p.name, u.meta.Seq, uint16(r)}
+			k := sortKey{blk.TS[r], u.p.name, u.meta.Seq, uint16(r)}
 			if after != nil && !better(*after, k) {
 				return
 			}
@@ -314,23 +361,31 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 		cands = cands[:req.Limit]
 		res.Next = cands[len(cands)-1].k.cursor()
 	}
-	raws := map[int][][]byte{}
+	// Rebuild the hits' events, each unit's rows at once.
+	want := map[int][]int{}
+	for _, c := range cands {
+		want[c.u] = append(want[c.u], int(c.k.row))
+	}
+	raws := map[int]map[int][]byte{}
+	for ui, rows := range want {
+		raw, err := s.raw(&units[ui], blocks[ui], rows)
+		if skip(err) {
+			continue
+		}
+		if err != nil {
+			return SearchResult{}, err
+		}
+		raws[ui] = raw
+	}
 	for _, c := range cands {
 		raw, ok := raws[c.u]
 		if !ok {
-			raw, err = s.raw(&units[c.u])
-			if skip(err) {
-				continue
-			}
-			if err != nil {
-				return SearchResult{}, err
-			}
-			raws[c.u] = raw
+			continue
 		}
 		res.Hits = append(res.Hits, Hit{
 			ID:  ID{Day: c.k.day, Block: c.k.seq, Row: c.k.row},
 			TS:  time.UnixMilli(c.k.ts).UTC(),
-			Raw: json.RawMessage(raw[c.k.row]),
+			Raw: json.RawMessage(raw[int(c.k.row)]),
 		})
 	}
 	return res, nil
@@ -365,31 +420,34 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 	if nb > 100000 {
 		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
 	}
-	counts := make([]int, nb)
-	total := 0
-	units, err := s.units(ctx, m, r)
+	units, err := s.units(ctx, r)
 	if err != nil {
 		return nil, 0, err
 	}
-	for ui := range units {
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+	workers := scanWorkers(len(units))
+	counts := make([][]int, workers)
+	for w := range counts {
+		counts[w] = make([]int, nb)
+	}
+	err = s.scan(ctx, units, m, from, to, workers, func(w int, b *Block, bits Bits) {
+		c := counts[w]
+		bits.Each(func(row int) { c[(b.TS[row]-first)/iv]++ })
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	total := 0
+	for _, c := range counts[1:] {
+		for i, n := range c {
+			counts[0][i] += n
 		}
-		ix, bits, _, err := s.rows(&units[ui], m, from, to)
-		if skip(err) {
-			continue
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		bits.Each(func(row int) {
-			counts[(ix.TS[row]-first)/iv]++
-			total++
-		})
+	}
+	for _, n := range counts[0] {
+		total += n
 	}
 	out := make([]Bucket, nb)
 	for i := range out {
-		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
+		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[0][i]}
 	}
 	return out, total, nil
 }
@@ -397,22 +455,57 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 // CountMatches counts matching events in the range.
 func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, error) {
 	from, to := r.millis()
-	units, err := s.units(ctx, m, r)
+	units, err := s.units(ctx, r)
 	if err != nil {
 		return 0, err
 	}
+	workers := scanWorkers(len(units))
+	totals := make([]int, workers)
+	err = s.scan(ctx, units, m, from, to, workers, func(w int, _ *Block, bits Bits) { totals[w] += bits.Count() })
 	total := 0
-	for ui := range units {
-		_, bits, _, err := s.rows(&units[ui], m, from, to)
-		if skip(err) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		total += bits.Count()
+	for _, n := range totals {
+		total += n
 	}
-	return total, nil
+	return total, err
+}
+
+// scanWorkers is how many goroutines evaluate a query over n blocks: a
+// count or a histogram visits every block, so it uses the cores.
+func scanWorkers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n/8)) }
+
+// scan evaluates m on every unit, calling fn(worker, block, rows) from
+// one of the workers goroutines; damaged blocks are left out.
+func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int64, workers int, fn func(int, *Block, Bits)) error {
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				ui := int(next.Add(1) - 1)
+				if ui >= len(units) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
+				b, bits, err := s.rows(&units[ui], m, from, to)
+				if skip(err) {
+					continue
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				fn(w, b, bits)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func floorDiv(a, b int64) int64 {

@@ -8,8 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // BlockSize is the most events one block holds. 2,000 keeps a block's index
@@ -19,58 +17,60 @@ const BlockSize = 2000
 
 // A segment file is a sequence of blocks, each:
 //
-//	magic "OBSB" | seq u32 | n u32 | minTS i64 | maxTS i64 | rawLen u32 | idxLen u32 | crc32 u32
-//	raw (zstd: uvarint-length-prefixed event JSON) | idx (zstd: encoded BlockIndex)
+//	magic | seq u32 | n u32 | minTS i64 | maxTS i64 | aLen u32 | bLen u32 | crc32 u32
+//	a payload | b payload
+//
+// Version 2 blocks (magic "OBS2", written by this obs) are columnar: a is
+// the meta, b the column data and bloom filters (codec.go). Version 1
+// blocks (magic "OBSB", obs-logs 1) hold rows: a is zstd of the
+// uvarint-length-prefixed event JSON, b a zstd columnar index (v1.go); they
+// are read, never written. Both versions may share a segment: a day begun
+// by the previous obs goes on with v2 blocks.
 //
 // The crc covers both payloads, so a block torn by a crash is detected and
 // cut off when the segment is opened.
 const blockHeaderSize = 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4
 
-var blockMagic = [4]byte{'O', 'B', 'S', 'B'}
+var (
+	blockMagic   = [4]byte{'O', 'B', 'S', 'B'}
+	blockMagicV2 = [4]byte{'O', 'B', 'S', '2'}
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // blockMeta locates a block in its segment file.
 type blockMeta struct {
 	Seq          uint32
+	Ver          uint8 // 1 or 2
 	N            int
 	MinTS, MaxTS int64 // unix ms
-	Off          int64 // offset of the raw payload
-	RawLen       int
-	IdxLen       int
+	Off          int64 // offset of the first payload
+	RawLen       int   // v1: the events; v2: the meta
+	IdxLen       int   // v1: the index; v2: the column data
 	CRC          uint32
 }
 
-var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
-)
-
-// encodeBlock compresses a block's events and index, returning header+payload.
-func encodeBlock(seq uint32, entries []Entry, ix *BlockIndex) ([]byte, blockMeta) {
-	var raw []byte
-	for _, e := range entries {
-		raw = appendString(raw, string(e.Raw))
-	}
-	rawZ := zenc.EncodeAll(raw, nil)
-	idxZ := zenc.EncodeAll(ix.encode(nil), nil)
-	m := blockMeta{Seq: seq, N: len(entries), RawLen: len(rawZ), IdxLen: len(idxZ)}
-	m.CRC = crc32.Update(crc32.Checksum(rawZ, crcTable), crcTable, idxZ)
-	m.MinTS, m.MaxTS = ix.TS[0], ix.TS[0]
-	for _, t := range ix.TS {
+// encodeBlock encodes a built block (v2), returning header+payload.
+func encodeBlock(cd *codec, seq uint32, b *builtBlock) ([]byte, blockMeta) {
+	metaZ, data := cd.encode(b)
+	m := blockMeta{Seq: seq, Ver: 2, N: b.meta.n, RawLen: len(metaZ), IdxLen: len(data)}
+	m.CRC = crc32.Update(crc32.Checksum(metaZ, crcTable), crcTable, data)
+	ts := b.meta.ts
+	m.MinTS, m.MaxTS = ts[0], ts[0]
+	for _, t := range ts {
 		m.MinTS, m.MaxTS = min(m.MinTS, t), max(m.MaxTS, t)
 	}
-	out := make([]byte, blockHeaderSize, blockHeaderSize+len(rawZ)+len(idxZ))
-	copy(out, blockMagic[:])
+	out := make([]byte, blockHeaderSize, blockHeaderSize+len(metaZ)+len(data))
+	copy(out, blockMagicV2[:])
 	binary.LittleEndian.PutUint32(out[4:], seq)
 	binary.LittleEndian.PutUint32(out[8:], uint32(m.N))
 	binary.LittleEndian.PutUint64(out[12:], uint64(m.MinTS))
 	binary.LittleEndian.PutUint64(out[20:], uint64(m.MaxTS))
-	binary.LittleEndian.PutUint32(out[28:], uint32(len(rawZ)))
-	binary.LittleEndian.PutUint32(out[32:], uint32(len(idxZ)))
+	binary.LittleEndian.PutUint32(out[28:], uint32(len(metaZ)))
+	binary.LittleEndian.PutUint32(out[32:], uint32(len(data)))
 	binary.LittleEndian.PutUint32(out[36:], m.CRC)
-	out = append(out, rawZ...)
-	out = append(out, idxZ...)
+	out = append(out, metaZ...)
+	out = append(out, data...)
 	return out, m
 }
 
@@ -134,10 +134,17 @@ func readHeader(f *os.File, off, size int64) (blockMeta, bool, error) {
 		}
 		return blockMeta{}, false, fmt.Errorf("read block header at %d: %w", off, err)
 	}
-	if [4]byte(hdr[:4]) != blockMagic {
+	ver := uint8(0)
+	switch [4]byte(hdr[:4]) {
+	case blockMagic:
+		ver = 1
+	case blockMagicV2:
+		ver = 2
+	default:
 		return blockMeta{}, false, nil
 	}
 	m := blockMeta{
+		Ver:    ver,
 		Seq:    binary.LittleEndian.Uint32(hdr[4:]),
 		N:      int(binary.LittleEndian.Uint32(hdr[8:])),
 		MinTS:  int64(binary.LittleEndian.Uint64(hdr[12:])),
@@ -172,7 +179,7 @@ func resync(f *os.File, off, size int64) (int64, bool) {
 			return 0, false
 		}
 		for i := 0; i+4 <= n; {
-			k := bytes.Index(buf[i:n], blockMagic[:])
+			k := indexMagic(buf[i:n])
 			if k < 0 {
 				break
 			}
@@ -190,39 +197,37 @@ func resync(f *os.File, off, size int64) (int64, bool) {
 	return 0, false
 }
 
-func readBlockIndex(f *os.File, m blockMeta) (*BlockIndex, error) {
-	z := make([]byte, m.IdxLen)
-	if _, err := f.ReadAt(z, m.Off+int64(m.RawLen)); err != nil {
-		return nil, fmt.Errorf("read index of block %d: %w", m.Seq, err)
+// indexMagic finds the first block magic of either version.
+func indexMagic(b []byte) int {
+	for i := 0; i+4 <= len(b); {
+		k := bytes.Index(b[i:], []byte("OBS"))
+		if k < 0 {
+			return -1
+		}
+		if at := i + k; at+4 <= len(b) && (b[at+3] == 'B' || b[at+3] == '2') {
+			return at
+		}
+		i += k + 1
 	}
-	b, err := zdec.DecodeAll(z, nil)
-	if err != nil {
-		return nil, fmt.Errorf("decompress index of block %d: %w", m.Seq, err)
-	}
-	ix, err := decodeBlockIndex(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode index of block %d: %w", m.Seq, err)
-	}
-	return ix, nil
+	return -1
 }
 
-// readBlockRaw returns the events of a block, in row order.
-func readBlockRaw(f *os.File, m blockMeta) ([][]byte, error) {
+// readMeta reads and decodes a v2 block's meta.
+func readMeta(f *os.File, cd *codec, m blockMeta) (*blockMetaV2, error) {
 	z := make([]byte, m.RawLen)
 	if _, err := f.ReadAt(z, m.Off); err != nil {
-		return nil, fmt.Errorf("read events of block %d: %w", m.Seq, err)
+		return nil, fmt.Errorf("read meta of block %d: %w", m.Seq, err)
 	}
-	b, err := zdec.DecodeAll(z, nil)
+	b, err := cd.dec.DecodeAll(z, nil)
 	if err != nil {
-		return nil, fmt.Errorf("decompress events of block %d: %w", m.Seq, err)
+		return nil, fmt.Errorf("decompress meta of block %d: %w", m.Seq, err)
 	}
-	r := &reader{b: b}
-	out := make([][]byte, 0, m.N)
-	for i := 0; i < m.N; i++ {
-		out = append(out, r.bytes(int(r.uvarint())))
+	bm, err := decodeMeta(b, m.IdxLen)
+	if err != nil {
+		return nil, fmt.Errorf("decode meta of block %d: %w", m.Seq, err)
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("block %d: %w", m.Seq, r.err)
+	if bm.n != m.N {
+		return nil, fmt.Errorf("block %d: header says %d events, meta %d: %w", m.Seq, m.N, bm.n, errCorrupt)
 	}
-	return out, nil
+	return bm, nil
 }

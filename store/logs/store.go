@@ -1,28 +1,25 @@
 package logs
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/blevesearch/bleve/v2/search/query"
 )
 
-// Matcher is a compiled query. The store asks it three things: which blocks
-// may hold matches (Prune, a bleve query over block documents, nil for "any"),
-// which rows of a block match (MatchBlock; exact=false means the rows are a
-// superset to be checked event by event), and whether one event matches.
+// Matcher is a compiled query. The store asks it two things: which rows of
+// a block match (MatchBlock; exact=false means the rows are a superset to
+// be checked event by event), and whether one event matches. MatchBlock
+// prunes by itself: a value absent from a column's dictionary or bloom
+// filter answers "no row" without the column being read.
 type Matcher interface {
-	Prune() query.Query
-	MatchBlock(ix *BlockIndex) (rows Bits, exact bool)
+	MatchBlock(b *Block) (rows Bits, exact bool)
 	MatchFields(fields []Field) bool
 }
 
@@ -39,8 +36,12 @@ type Options struct {
 	QueueBytes int64
 	// MaxHeadAge flushes a partially filled head into a block after this long.
 	MaxHeadAge time.Duration
-	// IndexCacheBlocks bounds the decoded block indexes kept in memory.
-	IndexCacheBlocks int
+	// CacheBytes bounds the decoded block parts (metas, columns, bloom
+	// filters) kept in memory for queries (default 64 MiB).
+	CacheBytes int64
+	// SealWorkers is how many goroutines build and compress blocks
+	// (default GOMAXPROCS).
+	SealWorkers int
 	// MaxOpenPartitions bounds the days whose files are open at once
 	// (default 32); colder days are closed and reopened when needed.
 	MaxOpenPartitions int
@@ -64,7 +65,7 @@ type Stats struct {
 func entriesBytes(es []Entry) int64 {
 	n := int64(0)
 	for i := range es {
-		n += int64(len(es[i].Raw))*2 + 64 // raw plus its flattened fields
+		n += int64(len(es[i].Raw)) + int64(len(es[i].Fields))*64 + 64 // raw, fields (when an intake made them), entry
 	}
 	return n
 }
@@ -83,19 +84,22 @@ type Store struct {
 	mu    sync.RWMutex
 	parts map[string]*partition
 
-	queue   chan queued
-	room    chan struct{} // pinged by the writer after each write: queue bytes went down
-	ctl     chan ctlReq
-	done    chan struct{}
-	closing sync.Once
-	closeMu sync.RWMutex // senders hold it shared so Close never closes under them
-	closed  bool
-	lastErr atomic.Pointer[string]
+	queue      chan queued
+	room       chan struct{} // pinged by the writer after each write: queue bytes went down
+	ctl        chan ctlReq
+	done       chan struct{}
+	closing    sync.Once
+	stopSealer sync.Once
+	closeMu    sync.RWMutex // senders hold it shared so Close never closes under them
+	closed     bool
+	lastErr    atomic.Pointer[string]
 
 	probMu   sync.Mutex
 	problems []string
 
-	cache *indexCache
+	cache  *blockCache
+	codec  *codec
+	sealer *sealer
 }
 
 // queued is one batch waiting for the writer. done, when set, receives the
@@ -124,8 +128,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = 256 << 20
 	}
-	if opts.IndexCacheBlocks <= 0 {
-		opts.IndexCacheBlocks = 2048
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.SealWorkers <= 0 {
+		opts.SealWorkers = runtime.GOMAXPROCS(0)
 	}
 	if opts.MaxOpenPartitions <= 0 {
 		opts.MaxOpenPartitions = 32
@@ -139,12 +146,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{dir: dir, opts: opts, log: opts.Logger, parts: map[string]*partition{},
 		queue: make(chan queued, opts.QueueSize), room: make(chan struct{}, 1),
 		ctl: make(chan ctlReq), done: make(chan struct{}),
-		cache: newIndexCache(opts.IndexCacheBlocks)}
+		cache: newBlockCache(opts.CacheBytes), codec: newCodec(opts.SealWorkers)}
 	if err := checkFormat(dir); err != nil {
 		return nil, err
 	}
 	if err := s.loadDays(); err != nil {
 		return nil, err
+	}
+	s.sealer = newSealer(opts.SealWorkers, s.codec, s.appendSealed)
+	// Heads frozen but not sealed when the process stopped.
+	for _, p := range s.partitionList() {
+		for _, j := range p.replayed {
+			p.mu.Lock()
+			p.sealing = append(p.sealing, j)
+			p.sealWG.Add(1)
+			p.mu.Unlock()
+			s.sealer.submit(j)
+		}
+		p.replayed = nil
 	}
 	go s.writer()
 	return s, nil
@@ -297,10 +316,11 @@ func (s *Store) writer() {
 			} else if req.flush {
 				s.flushAll(true)
 			} else {
-				s.indexAll()
+				s.waitSealed()
 			}
 			close(req.done)
 		case <-tick.C:
+			s.retrySealed()
 			s.flushAll(false)
 		case <-retention.C:
 			s.applyRetention()
@@ -347,16 +367,10 @@ func (s *Store) writeGroup(group []queued) {
 func (s *Store) write(batch []Entry, sync bool) map[string]error {
 	byDay := map[string][]Entry{}
 	for i := range batch {
-		e := &batch[i]
-		if e.Fields == nil {
-			f, err := Flatten(e.Raw)
-			if err != nil {
-				f = []Field{}
-			}
-			e.Fields = f
-		}
+		e := batch[i]
+		e.Fields = nil // the sealer reads the event itself; the head keeps bytes only
 		d := dayName(e.TS)
-		byDay[d] = append(byDay[d], *e)
+		byDay[d] = append(byDay[d], e)
 	}
 	var failed map[string]error
 	for day, entries := range byDay {
@@ -365,7 +379,7 @@ func (s *Store) write(batch []Entry, sync bool) map[string]error {
 			err = s.begin(p)
 		}
 		if err == nil {
-			err = p.append(entries)
+			err = p.append(entries, s.sealer, sync)
 			if err == nil && sync {
 				err = p.syncWAL()
 			}
@@ -403,9 +417,10 @@ func (s *Store) Err() string {
 	return ""
 }
 
+// flushAll freezes the heads due (all of them when forced, else those
+// older than MaxHeadAge); forced, it waits for their blocks.
 func (s *Store) flushAll(force bool) {
 	defer s.evict(nil) // days done with are closed
-	defer s.indexAll()
 	for _, p := range s.partitionList() {
 		p.mu.RLock()
 		due := len(p.head) > 0 && (force || time.Since(p.headAt) >= s.opts.MaxHeadAge)
@@ -415,7 +430,7 @@ func (s *Store) flushAll(force bool) {
 		}
 		err := s.begin(p)
 		if err == nil {
-			err = p.flushHead()
+			err = p.freeze(s.sealer, false)
 			s.end(p)
 		}
 		if err != nil {
@@ -423,26 +438,8 @@ func (s *Store) flushAll(force bool) {
 			s.log.Error("flush log block", "partition", p.name, "err", err)
 		}
 	}
-}
-
-// indexAll brings every partition's bleve index up to date.
-func (s *Store) indexAll() {
-	for _, p := range s.partitionList() {
-		p.mu.RLock()
-		n := len(p.pending)
-		p.mu.RUnlock()
-		if n == 0 {
-			continue
-		}
-		err := s.begin(p)
-		if err == nil {
-			err = p.indexPending()
-			s.end(p)
-		}
-		if err != nil {
-			s.setErr(err)
-			s.log.Error("index log blocks", "partition", p.name, "err", err)
-		}
+	if force {
+		s.waitSealed()
 	}
 }
 
@@ -480,6 +477,7 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 	})
 	<-s.done
+	s.stopSealer.Do(s.sealer.stop)
 	return s.closeParts()
 }
 
@@ -514,7 +512,7 @@ func (s *Store) DiskBytes() int64 {
 func (s *Store) Flush() { s.control(true) }
 
 // Sync returns once everything queued before the call is searchable and
-// every sealed block is in its partition's block index.
+// every frozen head is a block in its segment.
 func (s *Store) Sync() { s.control(false) }
 
 func (s *Store) control(flush bool) {
@@ -543,60 +541,6 @@ func (s *Store) drain() {
 			s.writeGroup([]queued{q})
 		default:
 			return
-		}
-	}
-}
-
-// indexCache keeps decoded block indexes, least recently used first out.
-type indexCache struct {
-	mu    sync.Mutex
-	max   int
-	ll    *list.List
-	items map[string]*list.Element
-}
-
-type cacheItem struct {
-	key string
-	ix  *BlockIndex
-}
-
-func newIndexCache(n int) *indexCache {
-	return &indexCache{max: n, ll: list.New(), items: map[string]*list.Element{}}
-}
-
-func cacheKey(part string, seq uint32) string { return fmt.Sprintf("%s/%d", part, seq) }
-
-func (c *indexCache) get(key string) *BlockIndex {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.ll.MoveToFront(el)
-		return el.Value.(*cacheItem).ix
-	}
-	return nil
-}
-
-func (c *indexCache) put(key string, ix *BlockIndex) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok {
-		return
-	}
-	c.items[key] = c.ll.PushFront(&cacheItem{key, ix})
-	for c.ll.Len() > c.max {
-		el := c.ll.Back()
-		c.ll.Remove(el)
-		delete(c.items, el.Value.(*cacheItem).key)
-	}
-}
-
-func (c *indexCache) dropPartition(part string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, el := range c.items {
-		if strings.HasPrefix(k, part+"/") {
-			c.ll.Remove(el)
-			delete(c.items, k)
 		}
 	}
 }
