@@ -71,9 +71,9 @@ func completionCommand() *cli.Command {
 		Usage: "print a shell completion script (bash, zsh or fish)",
 		Description: `Completes commands, subcommands and flags.
 
-   bash:  echo 'source <(obs completion bash)' >> ~/.bashrc
-   zsh:   obs completion zsh > "${fpath[1]}/_obs"
-   fish:  obs completion fish > ~/.config/fish/completions/obs.fish`,
+bash:  echo 'source <(obs completion bash)' >> ~/.bashrc
+zsh:   obs completion zsh > "${fpath[1]}/_obs"
+fish:  obs completion fish > ~/.config/fish/completions/obs.fish`,
 		Subcommands: []*cli.Command{
 			script("bash", "the bash script: source <(obs completion bash)", static(bashCompletion)),
 			script("zsh", "the zsh script: obs completion zsh > \"${fpath[1]}/_obs\"", static(zshCompletion)),

@@ -55,11 +55,11 @@ func logsCommand() *cli.Command {
 				Name:  "send",
 				Usage: "send a log event: key=value pairs or one JSON object (\"-\" reads one JSON event per line from stdin)",
 				Description: `obs logs send app=web-api severity=error message="recipe-api refused the connection"
-   obs logs send app=web-api fields.status:=500 fields.path=/recipes/42   # := is JSON; dots nest
-   obs logs send '{"app":"web-api","severity":"warn"}'
+obs logs send app=web-api fields.status:=500 fields.path=/recipes/42   # := is JSON; dots nest
+obs logs send '{"app":"web-api","severity":"warn"}'
 
-   Sent as a Logstash udp input with the json codec reads it: one datagram per
-   event (--tcp: JSON lines), to --logs-udp. obs says what it sent.`,
+Sent as a Logstash udp input with the json codec reads it: one datagram per
+event (--tcp: JSON lines), to --logs-udp. obs says what it sent.`,
 				ArgsUsage: "KEY=VALUE... | JSON | -",
 				Flags: []cli.Flag{serverFlag,
 					&cli.StringFlag{Name: "logs-udp", EnvVars: []string{"OBS_LOGS_UDP"}, Usage: "logs address, as obs serve --logs-udp (default: the --server host, port 7777)"},

@@ -29,6 +29,7 @@ func newApp() *cli.App {
 			alertsCommand(),
 			statusCommand(),
 			adminCommand(),
+			demoCommand(),
 			completionCommand(),
 			versionCommand(),
 		},

@@ -43,8 +43,8 @@ func metricsCommand() *cli.Command {
 				Name:  "list",
 				Usage: "the metric tree under a Graphite glob, as /metrics/find: branches end in a dot (default: the top level)",
 				Description: `obs metrics list                    # the top level: stats., stats_counts., statsd., obs.
-   obs metrics list 'stats.gauges.*'   # one level down, e.g. stats.gauges.web-api.
-   obs metrics list --leaves 'stats.gauges.web-api'   # every metric name under it`,
+obs metrics list 'stats.gauges.*'   # one level down, e.g. stats.gauges.web-api.
+obs metrics list --leaves 'stats.gauges.web-api'   # every metric name under it`,
 				ArgsUsage: "[GLOB]",
 				Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag,
 					&cli.BoolFlag{Name: "leaves", Aliases: []string{"l"}, Usage: "print every full metric name matching GLOB or under it (default: all names)"}},
@@ -54,7 +54,7 @@ func metricsCommand() *cli.Command {
 				Name:  "send",
 				Usage: "send StatsD lines, e.g. 'deploys:1|c' 'queue.depth:17|g' (\"-\" reads lines from stdin)",
 				Description: `Each line is checked as obs's StatsD intake reads it, then all go in one datagram
-   (over TCP with --tcp, one line each), and obs says what it sent.`,
+(over TCP with --tcp, one line each), and obs says what it sent.`,
 				ArgsUsage: "LINE... | -",
 				Flags: []cli.Flag{serverFlag,
 					&cli.StringFlag{Name: "statsd", EnvVars: []string{"OBS_STATSD"}, Usage: "StatsD address, as obs serve --statsd (default: the --server host, port 8125)"},

@@ -22,6 +22,7 @@ import (
 	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/dashboards"
+	"github.com/obs-dev/obs/demo"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/ingest/statsd"
@@ -60,6 +61,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-disk", Usage: "disk bound for all signals together, e.g. 20GiB; the oldest partitions go first (default: the smaller of 20GiB and 20% of the filesystem)", EnvVars: []string{"OBS_MAX_DISK"}},
 			&cli.BoolFlag{Name: "verify", Usage: "check the log store against itself at start-up (as `obs admin verify`); problems are logged and shown on /health", EnvVars: []string{"OBS_VERIFY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
+			&cli.BoolFlag{Name: "demo", Usage: "also check the services `obs demo` plays (make run sets it)", EnvVars: []string{"OBS_DEMO"}},
+			demoHealthFlag("demo-health"),
 		},
 		Action: runServe,
 	}
@@ -114,6 +117,11 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	}
 	if c.IsSet("zipkin") {
 		cfg.Zipkin.Addr = c.String("zipkin")
+	}
+	if c.Bool("demo") {
+		if err := demo.AddServices(&cfg, c.String("demo-health")); err != nil {
+			return cfg, err
+		}
 	}
 	// Every listener that serves reads needs the token off loopback.
 	for flag, addr := range map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr} {
