@@ -168,6 +168,16 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer lock.Release()
+	// The UI's port is bound first: with port 0 (tests), alerts' links need
+	// the one the kernel picked.
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
+	}
+	defer ln.Close()
+	if _, port, _ := net.SplitHostPort(cfg.HTTP); port == "0" {
+		cfg.HTTP = ln.Addr().String()
+	}
 	ctx, stop := shutdownContext(log)
 	defer stop()
 
@@ -318,11 +328,6 @@ func runServe(c *cli.Context) error {
 	}
 	go web.RecordSelf(ctx, reg, metricStore, 10*time.Second)
 
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		stopAll()
-		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
-	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
