@@ -56,6 +56,11 @@ func interspersed(app *cli.App, args []string) []string {
 			pos = append(pos, a)
 			continue
 		}
+		if a == "--help" || a == "-h" {
+			// Help, whatever else is there (urfave/cli would read an
+			// argument as a help topic).
+			return append(append([]string{}, args[:i]...), "--help")
+		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
 		if !strings.Contains(name, "=") && takesValue[name] && j+1 < len(args) {
@@ -125,13 +130,43 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		}
 		msg = "unknown flag " + dashes + name
 		if c.Command != nil && cli.SuggestFlag != nil {
-			if s := cli.SuggestFlag(c.Command.Flags, name, c.Command.HideHelp); s != "" {
+			// Suggest among long names, --help included: a one-letter
+			// alias is rarely what a mistyped word meant.
+			flags := []cli.Flag{longNames{cli.HelpFlag}}
+			for _, f := range c.Command.Flags {
+				if f != cli.HelpFlag {
+					flags = append(flags, longNames{f})
+				}
+			}
+			if s := cli.SuggestFlag(flags, name, true); s != "" {
 				msg += "; did you mean " + s + "?"
+			} else {
+				// Nothing looks alike: name them all.
+				var all []string
+				for _, f := range flags {
+					for _, n := range f.Names() {
+						all = append(all, "--"+n)
+					}
+				}
+				msg += "; valid flags: " + strings.Join(all, ", ")
 			}
 		}
 	}
 	// Go's flag package names every flag with one dash; obs's help uses two.
 	return usageError(c, longFlag.ReplaceAllString(msg, "$1--$2"))
+}
+
+// longNames is a flag as suggestions see it: its names longer than a letter.
+type longNames struct{ cli.Flag }
+
+func (f longNames) Names() []string {
+	var out []string
+	for _, n := range f.Flag.Names() {
+		if len(n) > 1 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // groupAction runs for a command that only holds subcommands (and for obs
