@@ -4,6 +4,8 @@ FUZZTIME ?= 30s
 BENCHTIME ?= 1x
 # Extra flags for obs serve (make run) or obs demo (make demo).
 ARGS ?=
+# The binary make run and make demo start (a test points it at its own).
+OBS ?= bin/obs
 
 .PHONY: build run demo test test-go e2e-deps bench bench-graphite fuzz soak clean
 
@@ -23,12 +25,12 @@ bin/obs: $(SRC)
 
 # obs serve with the demo's services declared: `make demo` in a second
 # terminal fills every page. Ctrl-C stops obs cleanly.
-run: bin/obs
-	bin/obs serve --demo $(ARGS)
+run: $(OBS)
+	$(OBS) serve --demo $(ARGS)
 
 # The seed's web-api and recipe-api, sending to the obs of `make run`.
-demo: bin/obs
-	bin/obs demo $(ARGS)
+demo: $(OBS)
+	$(OBS) demo $(ARGS)
 
 # The npm clients (log4js, winston, pino...) the end-to-end tests drive.
 e2e-deps:
