@@ -40,7 +40,8 @@ type Options struct {
 	StatsD string // StatsD over UDP, host:port
 	Zipkin string // Zipkin collector, host:port (spans go to /api/v2/spans)
 	// Health is where /health listens (DefaultHealth), unless
-	// HealthListener is given (a test that holds its port).
+	// HealthListener is given (a test that holds its port); the demo
+	// closes it when it stops.
 	Health         string
 	HealthListener net.Listener
 	// Every is the time between requests to web-api's GET / (500ms).
@@ -128,8 +129,12 @@ func Start(o Options) (d *Demo, err error) {
 		return nil, errors.New("demo needs the logs, StatsD and Zipkin addresses")
 	}
 	d = &Demo{o: o, cycle: cycle{start: time.Now().Add(-o.elapsed), phase: o.Phase}, client: &http.Client{Timeout: 10 * time.Second}}
+	var lns []net.Listener // closed here if Start fails before serving them
 	defer func() {
 		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
 			d.close()
 		}
 	}()
@@ -151,29 +156,29 @@ func Start(o Options) (d *Demo, err error) {
 	logger := func(app string) logstash {
 		return logstash{conn: logConn, app: app, env: o.Environment, host: host, sent: &d.logs, log: o.Log}
 	}
-	listen := func(what string) (net.Listener, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := func(what, addr string) (net.Listener, error) {
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen %s: %w", what, err)
+			return nil, fmt.Errorf("listen for %s on %s: %w", what, addr, err)
 		}
+		lns = append(lns, l)
 		return l, nil
 	}
-	recipeLn, err := listen("recipe-api")
+	recipeLn, err := listen("recipe-api", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	webLn, err := listen("web-api")
+	webLn, err := listen("web-api", "127.0.0.1:0")
 	if err != nil {
-		recipeLn.Close()
 		return nil, err
 	}
 	healthLn := o.HealthListener
 	if healthLn == nil {
-		if healthLn, err = net.Listen("tcp", o.Health); err != nil {
-			recipeLn.Close()
-			webLn.Close()
-			return nil, fmt.Errorf("listen for /health on %s (--health picks another address; obs serve --demo-health must match): %w", o.Health, err)
+		if healthLn, err = listen("/health", o.Health); err != nil {
+			return nil, fmt.Errorf("%w (--health picks another address; obs serve --demo-health must match)", err)
 		}
+	} else {
+		lns = append(lns, healthLn)
 	}
 	d.recipe, d.web, d.health = "http://"+recipeLn.Addr().String(), "http://"+webLn.Addr().String(), "http://"+healthLn.Addr().String()+"/health"
 
