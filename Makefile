@@ -1,15 +1,36 @@
-# The README's two commands are `make run` and `make test`.
+# The README's commands are `make run`, `make demo` and `make test`.
 GO ?= go
 FUZZTIME ?= 30s
 BENCHTIME ?= 1x
+# Extra flags for obs serve (make run) or obs demo (make demo).
+ARGS ?=
+# The binary make run and make demo start (a test points it at its own).
+OBS ?= bin/obs
 
-.PHONY: build run test test-go e2e-deps bench bench-graphite fuzz soak clean
+.PHONY: build run demo test test-go e2e-deps bench bench-graphite fuzz soak clean
 
-build:
-	$(GO) build -o bin/obs ./cmd/obs
+# What obs --version prints.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS = -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# Everything the binary is built from (Go files, embedded UI, dashboards,
+# example config): bin/obs is rebuilt only when one of them changes.
+SRC := go.mod go.sum $(shell find . \( -name node_modules -o -name testdata -o -path ./e2e -o -path ./bench -o -path ./bin -o -path ./obs-data -o -path ./.git \) -prune -o \
+	-type f \( -name '*.go' ! -name '*_test.go' -o -path './web/ui/*' -o -path './dashboards/builtin/*' -o -name obs.example.yaml \) -print)
 
-run:
-	$(GO) run ./cmd/obs serve
+build: bin/obs
+
+bin/obs: $(SRC)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/obs
+
+# obs serve with the demo's services declared: `make demo` in a second
+# terminal fills every page. Ctrl-C stops obs cleanly.
+run: $(OBS)
+	$(OBS) serve --demo $(ARGS)
+
+# The seed's web-api and recipe-api, sending to the obs of `make run`.
+demo: $(OBS)
+	$(OBS) demo $(ARGS)
 
 # The npm clients (log4js, winston, pino...) the end-to-end tests drive.
 e2e-deps:
@@ -53,6 +74,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAnnotationQuery$$' -fuzztime $(FUZZTIME) ./store/traces
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./store/traces
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeColumns$$' -fuzztime $(FUZZTIME) ./store/traces
+	$(GO) test -run '^$$' -fuzz '^FuzzPairs$$' -fuzztime $(FUZZTIME) ./send
 
 # The reliability suite at full size (RELIABILITY.md); CI runs it small.
 # The disk-full test needs root (it mounts a tmpfs).

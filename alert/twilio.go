@@ -8,14 +8,16 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // Twilio sends SMS and calls through twilio-go.
 type Twilio struct {
-	rest *twilio.RestClient
+	// api is twilio-go's service for the 2010 REST API alone: its umbrella
+	// RestClient links every Twilio product's package, about a third of
+	// obs's compile time.
+	api  *openapi.ApiService
 	from string
 	// Backoff is the first wait before retrying a rate-limited (20429)
 	// request; it doubles for each of the three retries.
@@ -51,7 +53,7 @@ func NewTwilio(sid, token, from, apiURL string) (*Twilio, error) {
 	}
 	c := &client.Client{Credentials: client.NewCredentials(sid, token), HTTPClient: hc}
 	c.SetAccountSid(sid)
-	return &Twilio{rest: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c}), from: from, Backoff: time.Second}, nil
+	return &Twilio{api: openapi.NewApiServiceWithClient(c), from: from, Backoff: time.Second}, nil
 }
 
 // retry calls f again after a backoff while Twilio answers 20429 (too many
@@ -74,7 +76,7 @@ func (t *Twilio) SMS(to, body string) (string, error) {
 	return t.retry(func() (string, error) {
 		p := &openapi.CreateMessageParams{}
 		p.SetTo(to).SetFrom(t.from).SetBody(body)
-		m, err := t.rest.Api.CreateMessage(p)
+		m, err := t.api.CreateMessage(p)
 		if err != nil {
 			return "", err
 		}
@@ -93,7 +95,7 @@ func (t *Twilio) Call(to, text string) (string, error) {
 	return t.retry(func() (string, error) {
 		p := &openapi.CreateCallParams{}
 		p.SetTo(to).SetFrom(t.from).SetTwiml(twiml)
-		c, err := t.rest.Api.CreateCall(p)
+		c, err := t.api.CreateCall(p)
 		if err != nil {
 			return "", err
 		}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -59,15 +58,14 @@ func TestAlertExampleConfigLoadsUnchanged(t *testing.T) {
 // acknowledgement and the history (issue 12). A metric check with no data
 // (recipe-latency) must neither page nor break the state file.
 func TestAlertReadmeConfigAcrossRestarts(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:3300")
+	hold, err := holdPort(t, "127.0.0.1:3300")
 	if err != nil {
 		t.Skipf("the README's health endpoint port 3300 is taken here: %v", err)
 	}
-	l.Close()
 	tw := newTwilioStandIn(t)
 	setTwilioEnv(t)
 	t.Setenv("TWILIO_API_URL", tw.URL)
-	health := startHealth(t, "127.0.0.1:3300")
+	health := startHealthOn(t, hold)
 	defer health.stop()
 	cfg := writeConfig(t, string(readmeAlertingConfig(t)))
 	s := newServer(t, "--config", cfg)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,10 +62,21 @@ type healthService struct {
 	state atomic.Value
 	srv   *http.Server
 	addr  string
+	hold  *portHold
 }
 
+// startHealth serves on addr ("127.0.0.1:0": any free port), which stays
+// the service's while it stops and starts.
 func startHealth(t *testing.T, addr string) *healthService {
-	h := &healthService{addr: addr}
+	hold, err := holdPort(t, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startHealthOn(t, hold)
+}
+
+func startHealthOn(t *testing.T, hold *portHold) *healthService {
+	h := &healthService{addr: hold.addr, hold: hold}
 	h.state.Store("OK")
 	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := h.state.Load().(string)
@@ -80,14 +90,7 @@ func startHealth(t *testing.T, addr string) *healthService {
 }
 
 func (h *healthService) listen(t *testing.T) {
-	var l net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if l, err = net.Listen("tcp", h.addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	l, err := h.hold.listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +102,8 @@ func (h *healthService) stop() { h.srv.Close() }
 
 func TestHealthChecksPageThroughTwilio(t *testing.T) {
 	tw := newTwilioStandIn(t)
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	health := startHealth(t, healthAddr)
+	health := startHealth(t, "127.0.0.1:0")
+	healthAddr := health.addr
 	defer health.stop()
 
 	cfgPath := filepath.Join(t.TempDir(), "obs.yaml")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,9 +35,21 @@ func startGraphite(t *testing.T) *graphiteOracle {
 			t.Fatalf("graphite-web, carbon or whisper is missing (%s): %s", p, graphiteInstall)
 		}
 	}
-	g := &graphiteOracle{carbon: freePort(t), dir: t.TempDir()}
-	webPort, pickle, cacheQuery := freePort(t), freePort(t), freePort(t)
-	g.web = fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	// The test holds carbon's line port and graphite-web's port; both
+	// bind them with SO_REUSEPORT. Carbon's cache-query port is any free
+	// one, read from its log. The pickle receiver is off.
+	hold := func() *portHold {
+		h, err := holdPort(t, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	lineHold, webHold := hold(), hold()
+	_, linePort, _ := net.SplitHostPort(lineHold.addr)
+	_, webPort, _ := net.SplitHostPort(webHold.addr)
+	g := &graphiteOracle{dir: t.TempDir(), web: "http://" + webHold.addr}
+	g.carbon, _ = strconv.Atoi(linePort)
 	storage := filepath.Join(g.dir, "storage")
 	for _, d := range []string{"conf", "storage/whisper", "storage/log/webapp", "storage/lists", "py"} {
 		if err := os.MkdirAll(filepath.Join(g.dir, d), 0o755); err != nil {
@@ -65,31 +77,34 @@ LINE_RECEIVER_INTERFACE = 127.0.0.1
 LINE_RECEIVER_PORT = %[3]d
 ENABLE_UDP_LISTENER = False
 PICKLE_RECEIVER_INTERFACE = 127.0.0.1
-PICKLE_RECEIVER_PORT = %[4]d
+PICKLE_RECEIVER_PORT = 0
 CACHE_QUERY_INTERFACE = 127.0.0.1
-CACHE_QUERY_PORT = %[5]d
+CACHE_QUERY_PORT = 0
 ENABLE_TAGS = True
 TAG_BATCH_SIZE = 1000
 TAG_UPDATE_INTERVAL = 1
-GRAPHITE_URL = %[6]s
+GRAPHITE_URL = %[4]s
 CARBON_METRIC_INTERVAL = 0
-`, storage, g.dir, g.carbon, pickle, cacheQuery, g.web))
+`, storage, g.dir, g.carbon, g.web))
 	write("conf/storage-schemas.conf", "[all]\npattern = .*\nretentions = 10s:1d\n")
 	write("conf/storage-aggregation.conf", "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n")
-	write("py/obs_graphite_settings.py", fmt.Sprintf(`SECRET_KEY = 'obs-differential-test'
+	settings := func(cacheQuery string) string {
+		return fmt.Sprintf(`SECRET_KEY = 'obs-differential-test'
 ALLOWED_HOSTS = ['*']
 TIME_ZONE = 'UTC'
 STORAGE_DIR = %[1]q
 WHISPER_DIR = %[1]q + '/whisper'
 LOG_DIR = %[1]q + '/log/webapp'
 INDEX_FILE = %[1]q + '/index'
-CARBONLINK_HOSTS = ['127.0.0.1:%[2]d']
+CARBONLINK_HOSTS = [%[2]s]
 DEFAULT_XFILES_FACTOR = 0
 DEFAULT_CACHE_DURATION = 0
 USE_WORKER_POOL = False
 TAGDB = 'graphite.tags.localdatabase.LocalDatabaseTagDB'
 DATABASES = {'default': {'NAME': %[1]q + '/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}
-`, storage, cacheQuery))
+`, storage, cacheQuery)
+	}
+	write("py/obs_graphite_settings.py", settings(""))
 	env := append(os.Environ(), "PYTHONPATH="+filepath.Join(g.dir, "py"), "GRAPHITE_SETTINGS_MODULE=obs_graphite_settings",
 		"DJANGO_SETTINGS_MODULE=graphite.settings")
 	// Debian's modules load under Debian's python, whatever python3 is first on PATH.
@@ -98,49 +113,51 @@ DATABASES = {'default': {'NAME': %[1]q + '/graphite.db', 'ENGINE': 'django.db.ba
 	if out, err := migrate.CombinedOutput(); err != nil {
 		t.Fatalf("create graphite-web's database: %v\n%s", err, out)
 	}
-	start := func(name string, args ...string) {
+	// start runs a daemon; its output is watched for a line matching
+	// ready, whose submatches it returns.
+	start := func(name, ready string, args ...string) ([]string, <-chan struct{}) {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = env
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
+		log := newLineWatch(ready)
+		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", name, err)
 		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
 		t.Cleanup(func() {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
 			select {
-			case <-done:
+			case <-exited:
 			case <-time.After(10 * time.Second):
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-done
+				<-exited
 			}
 			if t.Failed() {
 				t.Logf("%s output:\n%s", name, tail(log.String(), 3000))
 			}
 		})
+		return log.wait(t, name, exited), exited
 	}
-	start("graphite-web", "/usr/bin/python3", "-m", "django", "runserver", "--noreload", fmt.Sprintf("127.0.0.1:%d", webPort))
-	start("carbon-cache", "/usr/bin/carbon-cache", "--config="+filepath.Join(g.dir, "conf/carbon.conf"), "--debug", "start")
-	deadline := time.Now().Add(60 * time.Second)
+	m, carbonExited := start("carbon-cache", `ServerFactory starting on (\d+)`,
+		"/usr/bin/carbon-cache", "--config="+filepath.Join(g.dir, "conf/carbon.conf"), "--debug", "start")
+	cacheQuery := m[1]
+	write("py/obs_graphite_settings.py", settings("'127.0.0.1:"+cacheQuery+"'"))
+	testdata, _ := filepath.Abs("testdata/graphite")
+	start("graphite-web", `^ready$`, "/usr/bin/python3", filepath.Join(testdata, "web.py"), webPort)
+	// carbon's receiver starts listening once its reactor runs.
 	for {
-		c, err1 := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.carbon))
-		resp, err2 := http.Get(g.web + "/version")
-		if err1 == nil {
+		c, err := net.Dial("tcp", lineHold.addr)
+		if err == nil {
 			c.Close()
-		}
-		if err2 == nil {
-			resp.Body.Close()
-		}
-		if err1 == nil && err2 == nil {
 			return g
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("graphite did not come up: carbon %v, graphite-web %v", err1, err2)
+		select {
+		case <-carbonExited:
+			t.Fatal("carbon-cache exited")
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

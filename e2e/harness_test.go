@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,32 +39,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// server is one running `obs serve`.
+// server is one running `obs serve`. Every listener binds port 0, and the
+// harness reads the ports obs got from its "obs serving" log line: no
+// test picks a port that something else could take before obs binds it.
 type server struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	data    string
-	http    string
+	http    string // host:port
 	logsUDP int
 	statsd  int
 	carbon  int
@@ -70,7 +55,7 @@ type server struct {
 	// prefix, when set, runs obs through it (a shell that lowers a limit):
 	// the command gets obs's path and arguments after it.
 	prefix []string
-	stderr *bytes.Buffer
+	stderr *lineWatch
 	exited chan struct{}
 }
 
@@ -80,8 +65,7 @@ func newServer(t *testing.T, extra ...string) *server {
 
 // newServerVia starts obs through a prefix command (see server.prefix).
 func newServerVia(t *testing.T, prefix []string, extra ...string) *server {
-	s := &server{t: t, data: t.TempDir(), http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
-		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t), extra: extra, prefix: prefix}
+	s := &server{t: t, data: t.TempDir(), extra: extra, prefix: prefix}
 	s.start()
 	t.Cleanup(func() { s.stop() })
 	return s
@@ -89,19 +73,82 @@ func newServerVia(t *testing.T, prefix []string, extra ...string) *server {
 
 func (s *server) url() string { return "http://" + s.http }
 
+// lineWatch is a child process's output, safe to read while the child
+// writes it, that notes the first complete line matching a pattern.
+type lineWatch struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	seen  int // bytes already looked at
+	re    *regexp.Regexp
+	match []string // the line and its submatches
+	ready chan struct{}
+}
+
+func newLineWatch(pattern string) *lineWatch {
+	return &lineWatch{re: regexp.MustCompile(pattern), ready: make(chan struct{})}
+}
+
+func (l *lineWatch) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	for l.match == nil {
+		i := bytes.IndexByte(l.b.Bytes()[l.seen:], '\n')
+		if i < 0 {
+			break
+		}
+		line := string(l.b.Bytes()[l.seen : l.seen+i])
+		l.seen += i + 1
+		if m := l.re.FindStringSubmatch(line); m != nil {
+			l.match = append([]string{line}, m[1:]...)
+			close(l.ready)
+		}
+	}
+	return len(p), nil
+}
+
+func (l *lineWatch) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// wait returns the matching line and its submatches, or fails t when the
+// child exits first (exited closes then). It waits as long as a busy
+// machine takes, up to the test's -timeout.
+func (l *lineWatch) wait(t *testing.T, what string, exited <-chan struct{}) []string {
+	t.Helper()
+	select {
+	case <-l.ready:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.match
+	case <-exited:
+		t.Fatalf("%s exited: %s", what, l.String())
+		return nil
+	}
+}
+
+// logValue reads key=value from a log line of obs's text handler.
+func logValue(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 func (s *server) start() time.Duration {
 	s.t.Helper()
-	args := append([]string{"serve", "--data", s.data, "--http", s.http,
-		"--logs-udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP),
-		"--statsd", fmt.Sprintf("127.0.0.1:%d", s.statsd),
-		"--carbon", fmt.Sprintf("127.0.0.1:%d", s.carbon),
-		"--zipkin", fmt.Sprintf("127.0.0.1:%d", s.zipkin)}, s.extra...)
+	args := append([]string{"serve", "--data", s.data, "--http", "127.0.0.1:0", "--logs-udp", "127.0.0.1:0",
+		"--statsd", "127.0.0.1:0", "--carbon", "127.0.0.1:0", "--zipkin", "127.0.0.1:0"}, s.extra...)
 	if len(s.prefix) > 0 {
 		s.cmd = exec.Command(s.prefix[0], append(append(s.prefix[1:], obsBin), args...)...)
 	} else {
 		s.cmd = exec.Command(obsBin, args...)
 	}
-	s.stderr = &bytes.Buffer{}
+	s.stderr = newLineWatch(`msg="obs serving"`)
 	s.cmd.Stderr = s.stderr
 	started := time.Now()
 	if err := s.cmd.Start(); err != nil {
@@ -109,8 +156,19 @@ func (s *server) start() time.Duration {
 	}
 	s.exited = make(chan struct{})
 	go func() { s.cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	line := s.stderr.wait(s.t, "obs serve", s.exited)[0]
+	port := func(key string) int {
+		_, p, err := net.SplitHostPort(logValue(line, key))
+		n, err2 := strconv.Atoi(p)
+		if err != nil || err2 != nil {
+			s.t.Fatalf("no %s address in %q", key, line)
+		}
+		return n
+	}
+	s.http = logValue(line, "http")
+	s.logsUDP, s.statsd, s.carbon, s.zipkin = port("logs"), port("statsd"), port("carbon"), port("zipkin")
+	port("http")
+	for {
 		resp, err := http.Get(s.url() + "/health")
 		if err == nil {
 			resp.Body.Close()
@@ -122,8 +180,6 @@ func (s *server) start() time.Duration {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	s.t.Fatalf("obs serve did not come up: %s", s.stderr.String())
-	return 0
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -516,8 +516,7 @@ func TestReliabilityDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
 	}
 	defer exec.Command("umount", "-l", dir).Run()
-	s := &server{t: t, data: dir, http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logsUDP: freePort(t),
-		statsd: freePort(t), carbon: freePort(t), zipkin: freePort(t)}
+	s := &server{t: t, data: dir}
 	s.start()
 	defer s.stop()
 	send := func(app string, n int) {

@@ -50,19 +50,22 @@ func TestStatsDDifferential(t *testing.T) {
 		t.Fatalf("Etsy statsd missing: run `npm ci --prefix e2e/testdata/node`")
 	}
 	flushes := newGraphiteListener(t)
-	etsyPort, mgmtPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "statsd.js")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`{port: %d, address: "127.0.0.1", mgmt_port: %d, mgmt_address: "127.0.0.1",
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{address: "127.0.0.1", mgmt_address: "127.0.0.1",
   backends: ["./backends/graphite"], graphiteHost: "127.0.0.1", graphitePort: %d,
-  flushInterval: 5000, percentThreshold: [90], deleteIdleStats: false}`, etsyPort, mgmtPort, flushes.port)), 0o644)
-	etsy := exec.Command("node", "node_modules/statsd/stats.js", cfg)
+  flushInterval: 5000, percentThreshold: [90], deleteIdleStats: false}`, flushes.port)), 0o644)
+	// any-port.js makes Etsy's statsd bind free ports and say which.
+	etsy := exec.Command("node", "-r", "./any-port.js", "node_modules/statsd/stats.js", cfg)
 	etsy.Dir = dir
-	var etsyLog strings.Builder
-	etsy.Stdout, etsy.Stderr = &etsyLog, &etsyLog
+	etsyLog := newLineWatch(`listening udp (\d+)`)
+	etsy.Stdout, etsy.Stderr = etsyLog, etsyLog
 	if err := etsy.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { etsy.Process.Kill(); etsy.Wait() })
+	etsyExited := make(chan struct{})
+	go func() { etsy.Wait(); close(etsyExited) }()
+	t.Cleanup(func() { etsy.Process.Kill(); <-etsyExited })
+	etsyPort, _ := strconv.Atoi(etsyLog.wait(t, "Etsy statsd", etsyExited)[1])
 	s := newServer(t, "--flush-interval", "5s")
 
 	// Send when neither daemon is within a second of a flush, so that

@@ -21,15 +21,18 @@ func TestUIInChromium(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("Debian's chromium is missing: apt-get install -y chromium (.ci/run does)")
 	}
-	deadPort := freePort(t) // nothing listens: the check fails
+	dead, err := holdPort(t, "127.0.0.1:0") // held, nothing listens: the check fails
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(t.TempDir(), "obs.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
 services:
   - name: web-api
     channels: [log]
     checks:
-      - {name: web-api-health, type: http, endpoint: "http://127.0.0.1:%d/health", importance: critical, interval: 1s}
-`, deadPort)), 0o644)
+      - {name: web-api-health, type: http, endpoint: "http://%s/health", importance: critical, interval: 1s}
+`, dead.addr)), 0o644)
 	s := newServer(t, "--config", cfgPath, "--flush-interval", "1s")
 
 	// Logs: 6 of them match the seed query (web-api, error or warn).

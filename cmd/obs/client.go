@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/obs-dev/obs/send"
 )
 
 // serverFlag and outputFlag are shared by every query command.
@@ -106,4 +111,44 @@ func colorOK() bool {
 	}
 	st, err := os.Stdout.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// intakeAddr is where `obs logs send` and `obs metrics send` send: the
+// flag (or the env var obs serve reads too), else the --server host on the
+// protocol's default port.
+func intakeAddr(c *cli.Context, flag string, port int) string {
+	if a := c.String(flag); a != "" {
+		return a
+	}
+	host := "127.0.0.1"
+	if u, err := url.Parse(c.String("server")); err == nil && u.Hostname() != "" && u.Hostname() != "localhost" {
+		// localhost may resolve to ::1 first, where obs does not listen
+		// by default; a UDP send there would vanish silently.
+		host = u.Hostname()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func dialIntake(c *cli.Context, flag string, port int) (*send.Conn, error) {
+	network := "udp"
+	if c.Bool("tcp") {
+		network = "tcp"
+	}
+	return send.Dial(network, intakeAddr(c, flag, port))
+}
+
+// stdinLines reads the non-empty lines of stdin.
+func stdinLines() ([]string, error) {
+	var lines []string
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if l := strings.TrimRight(sc.Text(), "\r"); strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read stdin: %w", err)
+	}
+	return lines, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/urfave/cli/v2"
 
+	"github.com/obs-dev/obs/send"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -49,6 +50,21 @@ func logsCommand() *cli.Command {
 				ArgsUsage: "[QUERY]",
 				Flags:     []cli.Flag{serverFlag, tokenFlag, outputFlag},
 				Action:    logsTail,
+			},
+			{
+				Name:  "send",
+				Usage: "send a log event: key=value pairs or one JSON object (\"-\" reads one JSON event per line from stdin)",
+				Description: `obs logs send app=web-api severity=error message="recipe-api refused the connection"
+obs logs send app=web-api fields.status:=500 fields.path=/recipes/42   # := is JSON; dots nest
+obs logs send '{"app":"web-api","severity":"warn"}'
+
+Sent as a Logstash udp input with the json codec reads it: one datagram per
+event (--tcp: JSON lines), to --logs-udp. obs says what it sent.`,
+				ArgsUsage: "KEY=VALUE... | JSON | -",
+				Flags: []cli.Flag{serverFlag,
+					&cli.StringFlag{Name: "logs-udp", EnvVars: []string{"OBS_LOGS_UDP"}, Usage: "logs address, as obs serve --logs-udp (default: the --server host, port 7777)"},
+					&cli.BoolFlag{Name: "tcp", Usage: "send over TCP (json_lines) instead of UDP"}},
+				Action: logsSend,
 			},
 		},
 	}
@@ -196,6 +212,44 @@ func logsCount(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "%s %8d %s\n", b.Start.Local().Format("2006-01-02T15:04:05"), b.Count, bar)
 	}
 	fmt.Fprintf(c.App.Writer, "total %d (interval %s)\n", res.Total, res.Interval)
+	return nil
+}
+
+func logsSend(c *cli.Context) error {
+	var events [][]byte
+	if args := c.Args().Slice(); len(args) == 1 && args[0] == "-" {
+		lines, err := stdinLines()
+		if err != nil {
+			return err
+		}
+		for i, l := range lines {
+			ev, err := send.Event([]string{l})
+			if err != nil {
+				return fmt.Errorf("stdin line %d: %w", i+1, err)
+			}
+			events = append(events, ev)
+		}
+	} else if c.NArg() > 0 {
+		ev, err := send.Event(args)
+		if err != nil {
+			return err
+		}
+		events = append(events, ev)
+	}
+	if len(events) == 0 {
+		return usageError(c, "give key=value pairs or a JSON object, or - to read events from stdin")
+	}
+	conn, err := dialIntake(c, "logs-udp", 7777)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, ev := range events {
+		if err := conn.Send(ev); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "sent to %s: %s\n", conn, ev)
+	}
 	return nil
 }
 

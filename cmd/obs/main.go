@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -11,17 +10,16 @@ import (
 
 func main() {
 	app := newApp()
-	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "obs:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(app, app.Run(interspersed(app, os.Args))))
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "obs",
 		Usage:                "logs, metrics, traces and alerts for a developer box",
+		Version:              versionString(),
 		EnableBashCompletion: true,
+		Suggest:              true,
 		Commands: []*cli.Command{
 			serveCommand(),
 			logsCommand(),
@@ -31,7 +29,12 @@ func newApp() *cli.App {
 			alertsCommand(),
 			statusCommand(),
 			adminCommand(),
+			demoCommand(),
+			completionCommand(),
 			versionCommand(),
 		},
 	}
+	cli.VersionPrinter = printVersion
+	strictUsage(app)
+	return app
 }

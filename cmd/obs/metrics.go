@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"regexp"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/obs-dev/obs/query/graphite"
+	"github.com/obs-dev/obs/send"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -40,18 +40,26 @@ func metricsCommand() *cli.Command {
 				Action: metricsPromQL,
 			},
 			{
-				Name:      "list",
-				Usage:     "metric names matching a Graphite glob (default all)",
+				Name:  "list",
+				Usage: "the metric tree under a Graphite glob, as /metrics/find: branches end in a dot (default: the top level)",
+				Description: `obs metrics list                    # the top level: stats., stats_counts., statsd., obs.
+obs metrics list 'stats.gauges.*'   # one level down, e.g. stats.gauges.web-api.
+obs metrics list --leaves 'stats.gauges.web-api'   # every metric name under it`,
 				ArgsUsage: "[GLOB]",
-				Flags:     []cli.Flag{serverFlag, tokenFlag, outputFlag},
-				Action:    metricsList,
+				Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag,
+					&cli.BoolFlag{Name: "leaves", Aliases: []string{"l"}, Usage: "print every full metric name matching GLOB or under it (default: all names)"}},
+				Action: metricsList,
 			},
 			{
-				Name:      "send",
-				Usage:     "send StatsD lines over UDP, e.g. 'deploys:1|c'",
-				ArgsUsage: "LINE...",
-				Flags:     []cli.Flag{&cli.StringFlag{Name: "statsd", Value: "127.0.0.1:8125", EnvVars: []string{"OBS_STATSD"}, Usage: "StatsD address"}},
-				Action:    metricsSend,
+				Name:  "send",
+				Usage: "send StatsD lines, e.g. 'deploys:1|c' 'queue.depth:17|g' (\"-\" reads lines from stdin)",
+				Description: `Each line is checked as obs's StatsD intake reads it, then all go in one datagram
+(over TCP with --tcp, one line each), and obs says what it sent.`,
+				ArgsUsage: "LINE... | -",
+				Flags: []cli.Flag{serverFlag,
+					&cli.StringFlag{Name: "statsd", EnvVars: []string{"OBS_STATSD"}, Usage: "StatsD address, as obs serve --statsd (default: the --server host, port 8125)"},
+					&cli.BoolFlag{Name: "tcp", Usage: "send over TCP instead of UDP"}},
+				Action: metricsSend,
 			},
 		},
 	}
@@ -229,31 +237,77 @@ func metricsList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.NArg() > 1 {
+		return usageError(c, "give one GLOB (quote it: the shell expands *)")
+	}
+	if c.Bool("leaves") {
+		return metricsLeaves(c, asJSON)
+	}
+	glob := c.Args().First()
+	if glob == "" {
+		glob = "*"
+	}
+	var nodes []struct {
+		ID         string `json:"id"`
+		Leaf       int    `json:"leaf"`
+		Expandable int    `json:"expandable"`
+	}
+	if err := apiGet(c, "/metrics/find", url.Values{"query": {glob}}, &nodes); err != nil {
+		return err
+	}
+	type node struct {
+		Path   string `json:"path"`
+		Branch bool   `json:"branch"`
+	}
+	out := []node{}
+	for _, n := range nodes {
+		out = append(out, node{Path: n.ID, Branch: n.Expandable == 1})
+	}
+	if asJSON {
+		return printJSON(c, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "no metrics match %s\n", glob)
+	}
+	for _, n := range out {
+		if n.Branch {
+			fmt.Fprintln(c.App.Writer, n.Path+".")
+		} else {
+			fmt.Fprintln(c.App.Writer, n.Path)
+		}
+	}
+	return nil
+}
+
+// metricsLeaves prints every metric name that GLOB matches or that lies
+// under a branch GLOB matches.
+func metricsLeaves(c *cli.Context, asJSON bool) error {
 	var names []string
 	if err := apiGet(c, "/metrics/index.json", nil, &names); err != nil {
 		return err
 	}
 	glob := c.Args().First()
+	out := []string{}
 	if glob == "" {
-		glob = "**"
-	}
-	var out []string
-	re := regexp.MustCompile(".*")
-	if glob != "**" {
-		if re, err = regexp.Compile(graphite.GlobRegexp(glob)); err != nil {
+		out = append(out, names...)
+	} else {
+		re, err := regexp.Compile(graphite.GlobRegexp(glob))
+		if err != nil {
 			return fmt.Errorf("bad glob %q: %w", glob, err)
 		}
-	}
-	for _, n := range names {
-		if re.MatchString(n) {
-			out = append(out, n)
+		depth := strings.Count(glob, ".") + 1
+		for _, n := range names {
+			parts := strings.Split(n, ".")
+			if len(parts) >= depth && re.MatchString(strings.Join(parts[:depth], ".")) {
+				out = append(out, n)
+			}
 		}
 	}
 	if asJSON {
-		if out == nil {
-			out = []string{}
-		}
 		return printJSON(c, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "no metrics match %s\n", glob)
 	}
 	for _, n := range out {
 		fmt.Fprintln(c.App.Writer, n)
@@ -262,17 +316,35 @@ func metricsList(c *cli.Context) error {
 }
 
 func metricsSend(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return fmt.Errorf("metrics send needs at least one StatsD line, e.g. 'deploys:1|c'")
+	lines := c.Args().Slice()
+	if len(lines) == 1 && lines[0] == "-" {
+		var err error
+		if lines, err = stdinLines(); err != nil {
+			return err
+		}
 	}
-	conn, err := net.Dial("udp", c.String("statsd"))
+	if len(lines) == 0 {
+		return usageError(c, "give at least one StatsD line, e.g. 'deploys:1|c', or - to read them from stdin")
+	}
+	msg, err := send.StatsDLines(lines)
 	if err != nil {
-		return fmt.Errorf("statsd %s: %w", c.String("statsd"), err)
+		return err
+	}
+	conn, err := dialIntake(c, "statsd", 8125)
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
-	if _, err := conn.Write([]byte(strings.Join(c.Args().Slice(), "\n"))); err != nil {
-		return fmt.Errorf("send to %s: %w", c.String("statsd"), err)
+	if c.Bool("tcp") {
+		for _, l := range lines {
+			if err := conn.Send([]byte(l)); err != nil {
+				return err
+			}
+		}
+	} else if err := conn.Send(msg); err != nil {
+		return err
 	}
+	fmt.Fprintf(c.App.Writer, "sent %d StatsD line(s) to %s: %s\n", len(lines), conn, strings.Join(lines, " "))
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/obs-dev/obs/alert"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/dashboards"
+	"github.com/obs-dev/obs/demo"
 	"github.com/obs-dev/obs/ingest/logudp"
 	"github.com/obs-dev/obs/ingest/memguard"
 	"github.com/obs-dev/obs/ingest/statsd"
@@ -61,6 +62,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-disk", Usage: "disk bound for all signals together, e.g. 20GiB; the oldest partitions go first (default: the smaller of 20GiB and 20% of the filesystem)", EnvVars: []string{"OBS_MAX_DISK"}},
 			&cli.BoolFlag{Name: "verify", Usage: "check the log store against itself at start-up (as `obs admin verify`); problems are logged and shown on /health", EnvVars: []string{"OBS_VERIFY"}},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"OBS_LOG_LEVEL"}},
+			&cli.BoolFlag{Name: "demo", Usage: "also check the services `obs demo` plays (make run sets it)", EnvVars: []string{"OBS_DEMO"}},
+			demoHealthFlag("demo-health"),
 		},
 		Action: runServe,
 	}
@@ -116,6 +119,11 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if c.IsSet("zipkin") {
 		cfg.Zipkin.Addr = c.String("zipkin")
 	}
+	if c.Bool("demo") {
+		if err := demo.AddServices(&cfg, c.String("demo-health")); err != nil {
+			return cfg, err
+		}
+	}
 	// Every listener that serves reads needs the token off loopback.
 	for flag, addr := range map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr} {
 		if err := checkExposure(flag, addr, cfg.AuthToken); err != nil {
@@ -161,6 +169,16 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	defer lock.Release()
+	// The UI's port is bound first: with port 0 (tests), alerts' links need
+	// the one the kernel picked.
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
+	}
+	defer ln.Close()
+	if _, port, _ := net.SplitHostPort(cfg.HTTP); port == "0" {
+		cfg.HTTP = ln.Addr().String()
+	}
 	ctx, stop := shutdownContext(log)
 	defer stop()
 
@@ -310,11 +328,6 @@ func runServe(c *cli.Context) error {
 	}
 	go web.RecordSelf(ctx, reg, metricStore, 10*time.Second)
 
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		stopAll()
-		return fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
-	}
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),

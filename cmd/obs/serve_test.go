@@ -1,9 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
 func TestCheckExposure(t *testing.T) {
 	for addr, wantErr := range map[string]bool{"127.0.0.1:8000": false, "localhost:8000": false, "[::1]:8000": false,
@@ -16,14 +13,3 @@ func TestCheckExposure(t *testing.T) {
 		}
 	}
 }
-
-func TestInterspersedFlags(t *testing.T) {
-	app := newApp()
-	got := interspersed(app, []string{"obs", "logs", "search", "app:x", "--since", "1h", "-o", "json"})
-	want := "[obs logs search --since 1h -o json -- app:x]"
-	if s := fmtArgs(got); s != want {
-		t.Fatalf("got %s, want %s", s, want)
-	}
-}
-
-func fmtArgs(a []string) string { return fmt.Sprint(a) }

@@ -2,49 +2,94 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
+// Set at build time by `make build`:
+// -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+var version, commit, date string
 
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", ""
+// buildInfo is what `obs --version` prints. Each part falls back on what
+// the Go toolchain recorded in the binary, so that `go build` and
+// `go install` without the Makefile still say which code this is.
+type buildInfo struct {
+	Version, Commit, Date, Go string
+}
+
+func readBuildInfo() buildInfo {
+	b := buildInfo{Version: version, Commit: commit, Date: date, Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
+	bi, ok := debug.ReadBuildInfo()
+	if ok {
+		var rev, vcsTime string
+		dirty := false
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
 				rev = s.Value
+			case "vcs.time":
+				vcsTime = s.Value
 			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "-dirty"
-				}
+				dirty = s.Value == "true"
 			}
 		}
-		if len(rev) > 12 {
-			rev = rev[:12]
+		if b.Commit == "" && rev != "" {
+			b.Commit = rev
+			if dirty {
+				b.Commit += " (modified)"
+			}
 		}
-		if rev != "" {
-			return "dev-" + rev + dirty
+		if b.Version == "" && bi.Main.Version != "" {
+			b.Version = bi.Main.Version // v1.2.3 from `go install ...@v1.2.3`, else (devel)
 		}
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
+		if b.Date == "" && vcsTime != "" {
+			b.Date = vcsTime + " (commit time)"
 		}
 	}
-	return "dev"
+	if b.Version == "" {
+		b.Version = "(devel)"
+	}
+	if b.Date == "" {
+		// The binary's own modification time is when it was linked.
+		if exe, err := os.Executable(); err == nil {
+			if st, err := os.Stat(exe); err == nil {
+				b.Date = st.ModTime().UTC().Format(time.RFC3339) + " (binary's mtime)"
+			}
+		}
+	}
+	if b.Date == "" {
+		b.Date = "unknown"
+	}
+	return b
+}
+
+// versionString is the short form, for logs.
+func versionString() string {
+	b := readBuildInfo()
+	if b.Version != "(devel)" || len(b.Commit) < 12 {
+		return b.Version
+	}
+	return "devel-" + b.Commit[:12]
+}
+
+func printVersion(c *cli.Context) {
+	b := readBuildInfo()
+	if b.Commit == "" {
+		b.Commit = "unknown (built without VCS stamping; `make build` records it)"
+	}
+	fmt.Fprintf(c.App.Writer, "obs %s\ncommit %s\nbuilt  %s\ngo     %s\n", b.Version, b.Commit, b.Date, b.Go)
 }
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the obs version",
+		Usage: "print the version, commit and build date (also obs --version)",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintln(c.App.Writer, "obs", versionString())
+			printVersion(c)
 			return nil
 		},
 	}

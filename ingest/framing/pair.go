@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // Pair is a UDP socket and a TCP listener on the same address — how the
@@ -25,16 +26,27 @@ func ListenPair(what, addr string, rcvbuf int, conns *Conns) (*Pair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s address %q: %w", what, addr, err)
 	}
-	p := &Pair{conns: conns}
-	if p.UDP, err = net.ListenUDP("udp", ua); err != nil {
-		return nil, fmt.Errorf("listen %s udp %s: %w", what, addr, err)
+	// With port 0 the kernel picks UDP's port, and another process may
+	// hold that number over TCP: then pick again.
+	tries := 1
+	if ua.Port == 0 {
+		tries = 100
 	}
-	BigReadBuffer(p.UDP, rcvbuf) // best effort: the default still works
-	if p.TCP, err = net.Listen("tcp", p.UDP.LocalAddr().String()); err != nil {
-		p.UDP.Close()
-		return nil, fmt.Errorf("listen %s tcp %s: %w", what, addr, err)
+	for i := 0; ; i++ {
+		p := &Pair{conns: conns}
+		if p.UDP, err = net.ListenUDP("udp", ua); err != nil {
+			return nil, fmt.Errorf("listen %s udp %s: %w", what, addr, err)
+		}
+		if p.TCP, err = net.Listen("tcp", p.UDP.LocalAddr().String()); err != nil {
+			p.UDP.Close()
+			if errors.Is(err, syscall.EADDRINUSE) && i+1 < tries {
+				continue
+			}
+			return nil, fmt.Errorf("listen %s tcp %s: %w", what, p.UDP.LocalAddr(), err)
+		}
+		BigReadBuffer(p.UDP, rcvbuf) // best effort: the default still works
+		return p, nil
 	}
-	return p, nil
 }
 
 // Go runs f in a goroutine that Close waits for.

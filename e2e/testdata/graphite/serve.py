@@ -1,6 +1,7 @@
 # graphite-web from Debian for the end-to-end tests: whisper files with
 # known points under $E2E_GRAPHITE_DIR, then graphite-web's own WSGI
-# application on 127.0.0.1:PORT. Prints "ready" once it serves.
+# application on 127.0.0.1:PORT (0: any free port). Prints "ready PORT"
+# once it serves.
 import os, sys, time
 
 import whisper
@@ -29,5 +30,5 @@ class Quiet(WSGIRequestHandler):
 
 
 srv = make_server('127.0.0.1', int(sys.argv[1]), app, handler_class=Quiet)
-print('ready', flush=True)
+print('ready', srv.server_port, flush=True)
 srv.serve_forever()
