@@ -81,7 +81,10 @@ type Stats struct {
 	PendingItems   int64 // appended and not yet acknowledged
 	DroppedFull    int64 // items dropped because the queue was full
 	DroppedCorrupt int64 // records found damaged on disk
-	CorruptBytes   int64
+	// CorruptItems are the items known lost to damage (a damaged tail
+	// found at open has an unknown count: see DroppedCorrupt).
+	CorruptItems int64
+	CorruptBytes int64
 }
 
 // Queue is safe for many appenders and one reader (Peek/Ack).
@@ -448,6 +451,7 @@ func (q *Queue) next() (Record, bool, error) {
 			q.stats.CorruptBytes += seg.size - q.roff
 			lost := seg.items - q.rItems
 			q.stats.PendingItems -= lost
+			q.stats.CorruptItems += lost
 			q.log.Warn("forwarding queue: damaged record, rest of segment skipped", "segment", seg.seq, "offset", q.roff, "items", lost, "err", err)
 			q.segs[i].items = q.rItems
 			q.stats.Bytes -= seg.size - q.roff
