@@ -67,9 +67,9 @@ type Forwarder struct {
 	closed  bool
 
 	queued, sent, retries, rejected, tooBig, queueErr atomic.Int64
-	lastOK, lastFail                        atomic.Int64 // unix ms
-	lastDrop                                atomic.Int64
-	lastErr                                 atomic.Pointer[string]
+	lastOK, lastFail                                  atomic.Int64 // unix ms
+	lastDrop                                          atomic.Int64
+	lastErr                                           atomic.Pointer[string]
 }
 
 // Open opens the queue in dir (what an earlier run left is sent first).
@@ -421,7 +421,7 @@ func (f *Forwarder) Collectors() []prometheus.Collector {
 	}
 	for _, reason := range dropReasons {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "obs_remote_write_samples_dropped_total",
-			Help: "Samples given up on: queue_full (oldest dropped at the bound), rejected (the engine refused them: 4xx), corrupt (damaged on disk), too_big (a batch over half the queue), queue_error (the disk refused the append).",
+			Help:        "Samples given up on: queue_full (oldest dropped at the bound), rejected (the engine refused them: 4xx), corrupt (damaged on disk), too_big (a batch over half the queue), queue_error (the disk refused the append).",
 			ConstLabels: prometheus.Labels{"reason": reason}},
 			func() float64 { return float64(f.Stats().Dropped[reason]) }))
 	}
