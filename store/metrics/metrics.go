@@ -236,6 +236,30 @@ func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
 	return names, nil
 }
 
+// LabelNames lists the label names of the series matching ms with data
+// in [from, to] (all series without ms).
+func (s *Store) LabelNames(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]string, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	names, _, err := q.LabelNames(ctx, nil, ms...)
+	return names, err
+}
+
+// LabelValues lists the values of label name in the series matching ms
+// with data in [from, to].
+func (s *Store) LabelValues(ctx context.Context, name string, from, to int64, ms ...*labels.Matcher) ([]string, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	vals, _, err := q.LabelValues(ctx, name, nil, ms...)
+	return vals, err
+}
+
 // Close flushes the head and closes the TSDB.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
