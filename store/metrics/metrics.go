@@ -279,3 +279,23 @@ func (s *Store) Collectors() []prometheus.Collector {
 			func() float64 { return float64(s.db.Head().NumSeries()) }),
 	}
 }
+
+// Writer takes samples: the TSDB, a forwarder to a remote engine, or both.
+type Writer interface {
+	Write(context.Context, []Sample) error
+}
+
+// Tee writes every batch to each writer (a local copy and the engine);
+// one failing does not keep the batch from the others.
+type Tee []Writer
+
+// Write implements Writer.
+func (t Tee) Write(ctx context.Context, samples []Sample) error {
+	var errs []error
+	for _, w := range t {
+		if err := w.Write(ctx, samples); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
