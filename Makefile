@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-go e2e-deps bench bench-graphite fuzz soak clean
+.PHONY: build run test test-go e2e-deps bench bench-graphite bench-remote fuzz soak clean
 
 build:
 	$(GO) build -o bin/obs ./cmd/obs
@@ -17,7 +17,9 @@ e2e-deps:
 
 test: e2e-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	# 30m: the first run on a machine builds the scale-out engines (Thanos,
+	# VictoriaMetrics) from the module proxy into ~/.cache/obs-e2e.
+	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
 	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing
 
@@ -30,6 +32,11 @@ bench:
 # graphite packages .ci/run installs).
 bench-graphite: e2e-deps
 	OBS_BENCH_GRAPHITE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRenderTimeVsGraphite$$' ./e2e | grep -E 'series x|^(---|ok|FAIL)'
+
+# Samples/s forwarded to a remote engine beside the embedded TSDB's, in one
+# run, for BENCHMARKS.md (builds the engines on first use).
+bench-remote:
+	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRemoteWriteThroughput$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
@@ -46,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV2$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeV1$$' -fuzztime $(FUZZTIME) ./ingest/zipkin
 	$(GO) test -run '^$$' -fuzz '^FuzzAnnotationQuery$$' -fuzztime $(FUZZTIME) ./store/traces
+	$(GO) test -run '^$$' -fuzz '^FuzzReadRecord$$' -fuzztime $(FUZZTIME) ./store/remote/queue
 
 # The reliability suite at full size (RELIABILITY.md); CI runs it small.
 # The disk-full test needs root (it mounts a tmpfs).
