@@ -60,15 +60,17 @@ type answer struct {
 	Error     string          `json:"error"`
 }
 
-// call POSTs a form to path and returns the answer's data. Errors are
+// call GETs path?form and returns the answer's data (GET: every engine
+// and proxy takes it; a Graphite glob's selector is short). Errors are
 // *promql.Error: the engine's own type and status, or "unavailable" (503)
 // when it cannot be reached.
 func (c *Client) call(ctx context.Context, path string, form url.Values) (json.RawMessage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.ep.URL(path).String(), strings.NewReader(form.Encode()))
+	u := c.ep.URL(path)
+	u.RawQuery = form.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &promql.Error{Type: "internal", Status: 500, Err: c.ep.Errorf("metrics engine", err)}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.do(ctx, req)
 }
 
@@ -285,7 +287,6 @@ func (c *Client) LabelNames(ctx context.Context, from, to int64, ms ...*labels.M
 
 // LabelValues lists the values of label name in the series matching ms.
 func (c *Client) LabelValues(ctx context.Context, name string, from, to int64, ms ...*labels.Matcher) ([]string, error) {
-	// GET: label/<name>/values takes no POST on every engine.
 	return c.strings(ctx, "api/v1/label/"+url.PathEscape(name)+"/values", from, to, ms)
 }
 
@@ -294,7 +295,7 @@ func (c *Client) strings(ctx context.Context, path string, from, to int64, ms []
 	if len(ms) > 0 {
 		form.Set("match[]", selector(ms))
 	}
-	raw, err := c.get(ctx, path, form)
+	raw, err := c.call(ctx, path, form)
 	if err != nil {
 		return nil, err
 	}
@@ -304,15 +305,4 @@ func (c *Client) strings(ctx context.Context, path string, from, to int64, ms []
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-// get is call by GET, for the routes only served that way.
-func (c *Client) get(ctx context.Context, path string, q url.Values) (json.RawMessage, error) {
-	u := c.ep.URL(path)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, &promql.Error{Type: "internal", Status: 500, Err: c.ep.Errorf("metrics engine", err)}
-	}
-	return c.do(ctx, req)
 }
