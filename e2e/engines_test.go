@@ -18,8 +18,13 @@ import (
 // ~/.cache/obs-e2e, one binary per module version. The modules carry
 // replace directives, which `go install` refuses, so each is built from a
 // writable copy of the module out of the module cache.
+//
+// Thanos v0.42.x (grpc v1.81.1) is not used: its receivers panic in grpc's
+// buffer pool (index out of range [64]) on the first empty gRPC answer, so
+// a hashring of two dies on its first forwarded write; v0.41.0 (grpc
+// v1.76.0) does not. v0.42.5 needs Go 1.26.10.
 var engineModules = map[string]struct{ module, version, pkg string }{
-	"thanos":           {"github.com/thanos-io/thanos", "v0.42.4", "./cmd/thanos"},
+	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos"},
 	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics"},
 }
 
@@ -167,6 +172,8 @@ type engine struct {
 	// writers are the processes that take remote write: the ones an
 	// outage test kills and restarts.
 	writers []*proc
+	// graceful: an outage test stops the writers with SIGTERM, not kill -9.
+	graceful bool
 }
 
 // startVictoriaMetrics runs single-node VictoriaMetrics. Queries see
@@ -189,8 +196,8 @@ func startVictoriaMetrics(t *testing.T) *engine {
 func startThanos(t *testing.T) *engine {
 	bin := engineBinary(t, "thanos")
 	dir := t.TempDir()
-	type recv struct{ grpc, http, write int }
-	rs := []recv{{freePort(t), freePort(t), freePort(t)}, {freePort(t), freePort(t), freePort(t)}}
+	type recv struct{ grpc, http, write, capnp int }
+	rs := []recv{{freePort(t), freePort(t), freePort(t), freePort(t)}, {freePort(t), freePort(t), freePort(t), freePort(t)}}
 	hashring := fmt.Sprintf(`[{"hashring":"default","endpoints":["%s","%s"]}]`, loopback(rs[0].grpc), loopback(rs[1].grpc))
 	ringFile := filepath.Join(dir, "hashring.json")
 	if err := os.WriteFile(ringFile, []byte(hashring), 0o644); err != nil {
@@ -201,7 +208,7 @@ func startThanos(t *testing.T) *engine {
 		p := startProc(t, fmt.Sprintf("thanos-receive-%d", i), bin, "http://"+loopback(r.http)+"/-/ready",
 			"receive", "--log.level=warn",
 			"--grpc-address="+loopback(r.grpc), "--http-address="+loopback(r.http),
-			"--remote-write.address="+loopback(r.write),
+			"--remote-write.address="+loopback(r.write), "--receive.capnproto-address="+loopback(r.capnp),
 			"--receive.local-endpoint="+loopback(r.grpc), "--receive.hashrings-file="+ringFile,
 			"--receive.replication-factor=1", "--tsdb.path="+filepath.Join(dir, fmt.Sprintf("receive-%d", i)),
 			fmt.Sprintf(`--label=receive_replica="r%d"`, i))

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,12 +23,30 @@ func TestRemoteMetricsEngineOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs Thanos; 30 s outage")
 	}
+	engineOutage(t, startThanos(t))
+}
+
+// TestRemoteMetricsEngineOutageVictoriaMetrics is the same with single-node
+// VictoriaMetrics, with OBS_OUTAGE_VM=1 (make soak), stopped by SIGTERM:
+// VictoriaMetrics acknowledges a write before its data is on disk (it
+// flushes every -inmemoryDataFlushInterval, 5 s), and a kill -9 lost the
+// last ~10 s it had acknowledged, which is the engine's part, not obs's
+// (OBS_OUTAGE_KILL9=1 shows it).
+func TestRemoteMetricsEngineOutageVictoriaMetrics(t *testing.T) {
+	if os.Getenv("OBS_OUTAGE_VM") == "" {
+		t.Skip("set OBS_OUTAGE_VM=1")
+	}
+	e := startVictoriaMetrics(t)
+	e.graceful = os.Getenv("OBS_OUTAGE_KILL9") == ""
+	engineOutage(t, e)
+}
+
+func engineOutage(t *testing.T, e *engine) {
 	outage := 30 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("OBS_OUTAGE")); err == nil {
 		outage = d
 	}
 	const series = 50
-	e := startThanos(t)
 	s := serveRemote(t, e)
 
 	carbon, err := net.Dial("tcp", loopback(s.carbon))
@@ -69,7 +88,11 @@ func TestRemoteMetricsEngineOutage(t *testing.T) {
 
 	run(10 * time.Second)
 	for _, w := range e.writers {
-		w.kill9()
+		if e.graceful {
+			w.stop()
+		} else {
+			w.kill9()
+		}
 	}
 	down := time.Now()
 	run(outage)
@@ -80,17 +103,29 @@ func TestRemoteMetricsEngineOutage(t *testing.T) {
 		w.start()
 	}
 	up := time.Now()
+	// Caught up: the backlog is gone (under one second of new samples).
+	caughtUp := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(up) < time.Minute {
+			if p, err := metricErr(s, "obs_remote_write_samples_pending"); err == nil && p < series {
+				caughtUp <- time.Since(up)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		caughtUp <- -1
+	}()
 	run(10 * time.Second)
-	// The last StatsD flush happens within a second.
+	// The last StatsD flush happens within a second (pending counts the
+	// batch in memory from then on).
 	time.Sleep(1500 * time.Millisecond)
-	var drained time.Duration
 	eventually(t, 2*time.Minute, func() error {
 		if p := s.metric("obs_remote_write_samples_pending"); p != 0 {
 			return fmt.Errorf("%v samples still queued", p)
 		}
-		drained = time.Since(up)
 		return nil
 	})
+	drained := <-caughtUp
 
 	// Every carbon sample once, with its value.
 	got := rawSamples(t, s, `{__name__=~"outage\\.c\\..*"}[10m]`)
@@ -119,16 +154,19 @@ func TestRemoteMetricsEngineOutage(t *testing.T) {
 	for _, p := range rawSamples(t, s, `{__name__="stats_counts.outage.hits"}[10m]`)["stats_counts.outage.hits"] {
 		sum += p.v
 	}
+	// UDP may lose a datagram in the kernel on a loaded box (obs counts
+	// those too); what obs received must all arrive.
+	received := s.metric("obs_statsd_packets_total")
 	dropped := 0.0
 	for _, r := range []string{"queue_full", "rejected", "corrupt", "too_big", "queue_error"} {
 		dropped += s.metric(fmt.Sprintf(`obs_remote_write_samples_dropped_total{reason=%q}`, r))
 	}
-	t.Logf("figures: engine down %s (2 Thanos receivers, kill -9), %d carbon samples + %d StatsD increments sent in %s; "+
-		"peak queue %v samples / %.0f KiB; drained %s after the receivers came back; retries %v; "+
-		"missing %d, duplicated %d, wrong %d, StatsD sum %v of %d; dropped %v",
-		up.Sub(down).Round(time.Second), sent, increments, time.Since(down.Add(-10*time.Second)).Round(time.Second),
+	t.Logf("figures: %s: engine down %s (every writer, %s), %d carbon samples + %d StatsD increments sent in %s; "+
+		"peak queue %v samples / %.0f KiB; backlog sent %s after the engine was ready again; retries %v; "+
+		"missing %d, duplicated %d, wrong %d, StatsD sum %v of %d sent, %v received; dropped %v",
+		e.name, up.Sub(down).Round(time.Second), map[bool]string{true: "SIGTERM", false: "kill -9"}[e.graceful], sent, increments, time.Since(down.Add(-10*time.Second)).Round(time.Second),
 		pendingPeak, queuePeak/1024, drained.Round(100*time.Millisecond), s.metric("obs_remote_write_retries_total"),
-		missing, dups, wrong, sum, increments, dropped)
+		missing, dups, wrong, sum, increments, received, dropped)
 	if pendingPeak == 0 {
 		t.Error("nothing waited in the queue while the engine was down")
 	}
@@ -138,8 +176,8 @@ func TestRemoteMetricsEngineOutage(t *testing.T) {
 	if missing != 0 || dups != 0 || wrong != 0 || dropped != 0 {
 		t.Errorf("missing %d, duplicated %d, wrong values %d, dropped %v", missing, dups, wrong, dropped)
 	}
-	if sum != float64(increments) {
-		t.Errorf("StatsD increments arrived: %v of %d", sum, increments)
+	if sum != received || received < float64(increments)*0.99 {
+		t.Errorf("StatsD increments arrived: %v of %v received, %d sent", sum, received, increments)
 	}
 }
 
@@ -178,4 +216,23 @@ func rawSamples(t *testing.T, s *server, expr string) map[string][]rawPoint {
 		}
 	}
 	return out
+}
+
+// metricErr is server.metric without failing the test (for goroutines).
+func metricErr(s *server, name string) (float64, error) {
+	resp, err := http.Get(s.url() + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found", name)
 }

@@ -354,8 +354,11 @@ type Stats struct {
 // Stats returns the counters.
 func (f *Forwarder) Stats() Stats {
 	qs := f.q.Stats()
+	f.mu.Lock()
+	inMemory := int64(f.nPend)
+	f.mu.Unlock()
 	s := Stats{Queued: f.queued.Load(), Sent: f.sent.Load(), Retries: f.retries.Load(),
-		Pending: qs.PendingItems, QueueBytes: qs.Bytes,
+		Pending: qs.PendingItems + inMemory, QueueBytes: qs.Bytes,
 		Dropped: map[string]int64{"queue_full": qs.DroppedFull, "rejected": f.rejected.Load(),
 			"corrupt": qs.CorruptItems, "too_big": f.tooBig.Load(), "queue_error": f.queueErr.Load()}}
 	if ms := f.lastOK.Load(); ms > 0 {
@@ -414,7 +417,7 @@ func (f *Forwarder) Collectors() []prometheus.Collector {
 		counter("obs_remote_write_samples_queued_total", "Samples put in the disk queue for the remote engine.", f.queued.Load),
 		counter("obs_remote_write_samples_sent_total", "Samples the remote engine accepted.", f.sent.Load),
 		counter("obs_remote_write_retries_total", "Remote write requests retried (5xx, 429, network errors).", f.retries.Load),
-		gauge("obs_remote_write_samples_pending", "Samples in the disk queue not yet accepted by the engine.", func() float64 { return float64(f.q.Stats().PendingItems) }),
+		gauge("obs_remote_write_samples_pending", "Samples not yet accepted by the engine: in the disk queue, or in the batch about to join it.", func() float64 { return float64(f.Stats().Pending) }),
 		gauge("obs_remote_write_queue_bytes", "Bytes the disk queue holds.", func() float64 { return float64(f.q.Stats().Bytes) }),
 		gauge("obs_remote_write_queue_max_bytes", "The disk queue's bound.", func() float64 { return float64(f.queueMax()) }),
 		gauge("obs_remote_write_last_success_timestamp_seconds", "When the engine last accepted a batch.", func() float64 { return float64(f.lastOK.Load()) / 1000 }),
