@@ -110,7 +110,7 @@ func TestForwardRetriesAndRefusals(t *testing.T) {
 	defer srv.Close()
 	f, cancel, done := start(t, t.TempDir(), srv.URL+"/api/v1/write")
 	f.Write(context.Background(), samples("a", 250, 1000))
-	waitFor(t, "250 samples after 503, 429, 500", func() bool { return rcv.count() == 250 })
+	waitFor(t, "250 samples after 503, 429, 500", func() bool { return rcv.count() == 250 && f.Stats().Sent == 250 })
 	if s := f.Stats(); s.Sent != 250 || s.Retries != 3 || s.DroppedTotal() != 0 || s.Pending != 0 {
 		t.Errorf("stats %+v", s)
 	}
