@@ -21,7 +21,7 @@ test: e2e-deps
 	# VictoriaMetrics) from the module proxy into ~/.cache/obs-e2e.
 	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
-	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing
+	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing ./store/remote/...
 
 # Benchmarks behind the BENCHMARKS.md numbers. Long: the logs ingest run
 # alone sustains load for 60 s.
