@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: build run test test-go e2e-deps bench bench-graphite bench-remote fuzz soak clean
+.PHONY: build run test test-go e2e-deps e2e-engines bench bench-graphite bench-remote fuzz soak clean
 
 build:
 	$(GO) build -o bin/obs ./cmd/obs
@@ -15,10 +15,14 @@ run:
 e2e-deps:
 	npm ci --prefix e2e/testdata/node --no-audit --no-fund --loglevel=error
 
-test: e2e-deps
+# The engines the scale-out tests run (Thanos, VictoriaMetrics), built from
+# the Go module proxy once per machine into ~/.cache/obs-e2e (the first
+# build of Thanos takes 15-40 minutes on two cores; later runs find it).
+e2e-engines:
+	$(GO) test -count=1 -timeout 90m -run '^TestEngineBuilds$$' ./e2e
+
+test: e2e-deps e2e-engines
 	$(GO) vet ./...
-	# 30m: the first run on a machine builds the scale-out engines (Thanos,
-	# VictoriaMetrics) from the module proxy into ~/.cache/obs-e2e.
 	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
 	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing ./store/remote/...

@@ -230,3 +230,15 @@ func serveRemote(t *testing.T, e *engine, extra ...string) *server {
 		"--metrics-remote-query", e.queryURL, "--flush-interval", "1s"}, extra...)
 	return newServer(t, args...)
 }
+
+// TestEngineBuilds builds (or finds cached) every engine the scale-out
+// tests run; `make e2e-engines` runs it first, under its own timeout, so
+// that a machine's first build does not eat the test run's.
+func TestEngineBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds engines")
+	}
+	for name := range engineModules {
+		t.Log(engineBinary(t, name))
+	}
+}
