@@ -7,7 +7,7 @@ ARGS ?=
 # The binary make run and make demo start (a test points it at its own).
 OBS ?= bin/obs
 
-.PHONY: build run demo test test-go e2e-deps bench bench-graphite fuzz soak clean
+.PHONY: build run demo test test-go e2e-deps e2e-engines test-engines bench bench-graphite bench-remote fuzz soak clean
 
 # What obs --version prints.
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -36,11 +36,23 @@ demo: $(OBS)
 e2e-deps:
 	npm ci --prefix e2e/testdata/node --no-audit --no-fund --loglevel=error
 
+# The engines the scale-out tests run (Thanos, VictoriaMetrics), built from
+# the Go module proxy once per machine into ~/.cache/obs-e2e (the first
+# build of Thanos takes 15-40 minutes on two cores; later runs find it).
+e2e-engines:
+	OBS_E2E_ENGINES=1 $(GO) test -count=1 -timeout 90m -run '^TestEngineBuilds$$' ./e2e
+
+# The scale-out tests against the real engines. make test runs them too
+# where the engines are already built; CI does not build them yet (a cold
+# Thanos build would be most of its time budget).
+test-engines: e2e-deps e2e-engines
+	$(GO) test -count=1 -v -timeout 30m -run 'Remote' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
+
 test: e2e-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
-	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing
+	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing ./store/remote/...
 	# The span store and the Zipkin collector under the race detector.
 	$(GO) test -race -short -count=1 ./store/traces ./ingest/zipkin
 
@@ -53,6 +65,11 @@ bench:
 # graphite packages .ci/run installs).
 bench-graphite: e2e-deps
 	OBS_BENCH_GRAPHITE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRenderTimeVsGraphite$$' ./e2e | grep -E 'series x|^(---|ok|FAIL)'
+
+# Samples/s forwarded to a remote engine beside the embedded TSDB's, in one
+# run, for BENCHMARKS.md (builds the engines on first use).
+bench-remote:
+	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRemoteWriteThroughput$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:

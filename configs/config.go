@@ -213,9 +213,88 @@ type Histogram struct {
 	Bins   []float64 `yaml:"bins"` // .inf for Etsy's "inf"
 }
 
-// MetricsConfig configures the TSDB.
+// MetricsConfig configures where metrics live: the embedded TSDB, a
+// remote engine, or both.
 type MetricsConfig struct {
 	Retention Duration `yaml:"retention"`
+	// Storage is embedded (the default), remote or both (see RemoteConfig).
+	Storage string       `yaml:"storage"`
+	Remote  RemoteConfig `yaml:"remote"`
+}
+
+// Storage choices of a signal.
+const (
+	StorageEmbedded = "embedded"
+	StorageRemote   = "remote"
+	StorageBoth     = "both"
+)
+
+// RemoteConfig names the distributed engine a signal is forwarded to and
+// read back from (docs/SCALING.md). Each signal that can live in an engine
+// has its own: metrics today, traces and logs beside it later.
+type RemoteConfig struct {
+	// WriteURL receives what obs stores (metrics: a Prometheus
+	// remote-write endpoint).
+	WriteURL string `yaml:"write_url"`
+	// QueryURL is the engine's query API (metrics: the base of its
+	// Prometheus /api/v1).
+	QueryURL string `yaml:"query_url"`
+	// Read is where queries go with storage both: remote (the default:
+	// the engine has every host's data) or embedded (this box's copy).
+	Read string `yaml:"read"`
+	// Credentials for both URLs (user:password@ in a URL works too);
+	// never shown by obs.
+	Username    string            `yaml:"username"`
+	Password    string            `yaml:"password"`
+	BearerToken string            `yaml:"bearer_token"`
+	Headers     map[string]string `yaml:"headers"`
+	Timeout     Duration          `yaml:"timeout"`
+	// QueueMaxSize bounds the disk queue of what the engine has not taken
+	// yet (default 1GiB); past it the oldest data goes, counted.
+	QueueMaxSize Bytes `yaml:"queue_max_size"`
+}
+
+// Writes reports whether storage sends to the engine.
+func Writes(storage string) bool { return storage == StorageRemote || storage == StorageBoth }
+
+// ReadsRemote reports whether queries go to the engine.
+func ReadsRemote(storage string, r RemoteConfig) bool {
+	return storage == StorageRemote || storage == StorageBoth && r.Read != StorageEmbedded
+}
+
+// ValidateStorage checks a signal's storage choice (key: "metrics"). It
+// never quotes a URL: one may carry a password.
+func ValidateStorage(key, storage string, r RemoteConfig) error {
+	var errs []error
+	bad := func(k, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, k, fmt.Sprintf(format, args...)))
+	}
+	switch storage {
+	case "", StorageEmbedded:
+		return nil
+	case StorageRemote, StorageBoth:
+	default:
+		bad("storage", "%q is not embedded, remote or both", storage)
+		return errors.Join(errs...)
+	}
+	for _, kv := range [][2]string{{"remote.write_url", r.WriteURL}, {"remote.query_url", r.QueryURL}} {
+		if u, err := url.Parse(kv[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(kv[0], "storage %s needs an http(s) URL of the engine", storage)
+		}
+	}
+	switch r.Read {
+	case "", StorageRemote:
+	case StorageEmbedded:
+		if storage != StorageBoth {
+			bad("remote.read", "embedded reads need storage both")
+		}
+	default:
+		bad("remote.read", "%q is not remote or embedded", r.Read)
+	}
+	if r.QueueMaxSize != 0 && r.QueueMaxSize < 1<<20 {
+		bad("remote.queue_max_size", "must be at least 1MiB (or 0 for 1GiB)")
+	}
+	return errors.Join(errs...)
 }
 
 // CarbonConfig configures the Graphite plaintext listener.
@@ -248,9 +327,10 @@ func Default() Config {
 			MaxFuture: Duration(24 * time.Hour)},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
-		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour)},
-		Carbon:  CarbonConfig{Addr: "127.0.0.1:2003"},
-		Zipkin:  ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
+		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour), Storage: StorageEmbedded,
+			Remote: RemoteConfig{Read: StorageRemote, Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
+		Carbon: CarbonConfig{Addr: "127.0.0.1:2003"},
+		Zipkin: ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
 		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
 			From: os.Getenv("TWILIO_OUTGOING_NUMBER"), APIURL: os.Getenv("TWILIO_API_URL")},
 		Calendar:      CalendarConfig{ICalURL: os.Getenv("CALENDAR_ICAL_URL"), Refresh: Duration(30 * time.Minute)},
@@ -457,6 +537,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if err := CheckRetention(d.D()); err != nil {
 			bad(key, "%v", err)
 		}
+	}
+	if err := ValidateStorage("metrics", c.Metrics.Storage, c.Metrics.Remote); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Logs.MaxFuture.D() < time.Minute {
 		bad("logs.max_future", "must be at least 1m")

@@ -134,3 +134,32 @@ func TestParseServiceForTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestValidateStorage(t *testing.T) {
+	ok := RemoteConfig{WriteURL: "http://u:pw-secret@vm:8428/api/v1/write", QueryURL: "http://vm:8428"}
+	for _, c := range []struct {
+		storage string
+		r       RemoteConfig
+		want    string // "" = valid
+	}{
+		{"", RemoteConfig{}, ""},
+		{"embedded", RemoteConfig{}, ""},
+		{"remote", ok, ""},
+		{"both", RemoteConfig{WriteURL: ok.WriteURL, QueryURL: ok.QueryURL, Read: "embedded"}, ""},
+		{"remote", RemoteConfig{WriteURL: ok.WriteURL, QueryURL: ok.QueryURL, Read: "embedded"}, "remote.read"},
+		{"remote", RemoteConfig{WriteURL: "ftp://u:pw-secret@x/"}, "remote.write_url"},
+		{"remote", RemoteConfig{WriteURL: ok.WriteURL}, "remote.query_url"},
+		{"cloud", ok, "metrics.storage"},
+		{"both", RemoteConfig{WriteURL: ok.WriteURL, QueryURL: ok.QueryURL, QueueMaxSize: 10}, "queue_max_size"},
+	} {
+		err := ValidateStorage("metrics", c.storage, c.r)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %+v: %v", c.storage, c.r, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %+v: got %v, want an error about %s", c.storage, c.r, err, c.want)
+		case err != nil && strings.Contains(err.Error(), "pw-secret"):
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}

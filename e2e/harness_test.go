@@ -239,22 +239,11 @@ func (s *server) searchJSON(q string, extra ...string) []map[string]any {
 
 func (s *server) metric(name string) float64 {
 	s.t.Helper()
-	resp, err := http.Get(s.url() + "/metrics")
+	v, err := metricErr(s, name)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("metric %s: %v", name, err)
 	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if strings.HasPrefix(line, name+" ") {
-			var v float64
-			fmt.Sscanf(strings.TrimPrefix(line, name+" "), "%g", &v)
-			return v
-		}
-	}
-	s.t.Fatalf("metric %s not found", name)
-	return 0
+	return v
 }
 
 // eventually retries f until it returns nil or the timeout passes.

@@ -81,3 +81,17 @@ func listenerFile(t *testing.T) (*os.File, string) {
 	t.Cleanup(func() { f.Close() })
 	return f, addr
 }
+
+// freePort is a port free a moment ago, for third-party processes (engines,
+// Node services) that bind their own port and cannot take a held one. The
+// window between close and their bind is the only race left, and a
+// collision fails the test loudly at the process's start.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -14,31 +14,51 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/obs-dev/obs/query/graphite"
 	obspromql "github.com/obs-dev/obs/query/promql"
-	"github.com/obs-dev/obs/store/metrics"
 )
 
-// metricsAPI serves Graphite's and Prometheus's query APIs over one TSDB, so
-// that an existing Grafana can use obs as either kind of data source.
-type metricsAPI struct {
-	store  *metrics.Store
-	step   int64 // Graphite's finest step, seconds
-	engine *obspromql.Engine
+// MetricStore is what the Graphite and Prometheus APIs read: the embedded
+// TSDB (*metrics.Store) or a remote engine (store/remote/promapi).
+type MetricStore interface {
+	graphite.Source
+	LabelNames(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]string, error)
+	LabelValues(ctx context.Context, name string, from, to int64, ms ...*labels.Matcher) ([]string, error)
 }
 
-func newMetricsAPI(st *metrics.Store, step time.Duration) *metricsAPI {
-	return &metricsAPI{store: st, step: max(int64(step/time.Second), 1), engine: obspromql.New(st.Queryable())}
+// PromQL evaluates the Prometheus API's queries: the embedded engine
+// (query/promql) or a remote engine's own API.
+type PromQL interface {
+	Instant(ctx context.Context, expr string, ts time.Time) (obspromql.Data, error)
+	Range(ctx context.Context, expr string, start, end time.Time, step time.Duration) (obspromql.Data, error)
+}
+
+// metricsAPI serves Graphite's and Prometheus's query APIs over one store, so
+// that an existing Grafana can use obs as either kind of data source.
+type metricsAPI struct {
+	store  MetricStore
+	step   int64 // Graphite's finest step, seconds
+	engine PromQL
+}
+
+func newMetricsAPI(st MetricStore, engine PromQL, step time.Duration) *metricsAPI {
+	if engine == nil {
+		// The embedded store: PromQL runs in obs over the same TSDB.
+		if q, ok := st.(interface{ Queryable() storage.Queryable }); ok {
+			engine = obspromql.New(q.Queryable())
+		}
+	}
+	return &metricsAPI{store: st, step: max(int64(step/time.Second), 1), engine: engine}
 }
 
 func (s *Server) routeMetrics() {
 	if s.d.Metrics == nil {
 		return
 	}
-	m := newMetricsAPI(s.d.Metrics, s.d.MetricsStep)
+	m := newMetricsAPI(s.d.Metrics, s.d.PromQL, s.d.MetricsStep)
 	for _, method := range []string{"GET", "POST"} {
 		s.mux.HandleFunc(method+" /render", m.render)
 		s.mux.HandleFunc(method+" /metrics/find", m.find)
@@ -327,52 +347,14 @@ func promDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func labelMap(ls labels.Labels) map[string]string {
-	m := map[string]string{}
-	ls.Range(func(l labels.Label) { m[l.Name] = l.Value })
-	return m
-}
-
-func promValue(v parser.Value) map[string]any {
-	switch t := v.(type) {
-	case promql.Vector:
-		res := []map[string]any{}
-		for _, s := range t {
-			res = append(res, map[string]any{"metric": labelMap(s.Metric), "value": []any{float64(s.T) / 1000, fmtFloat(s.F)}})
-		}
-		return map[string]any{"resultType": "vector", "result": res}
-	case promql.Matrix:
-		res := []map[string]any{}
-		for _, s := range t {
-			vals := [][]any{}
-			for _, p := range s.Floats {
-				vals = append(vals, []any{float64(p.T) / 1000, fmtFloat(p.F)})
-			}
-			res = append(res, map[string]any{"metric": labelMap(s.Metric), "values": vals})
-		}
-		return map[string]any{"resultType": "matrix", "result": res}
-	case promql.Scalar:
-		return map[string]any{"resultType": "scalar", "result": []any{float64(t.T) / 1000, fmtFloat(t.V)}}
-	case promql.String:
-		return map[string]any{"resultType": "string", "result": []any{float64(t.T) / 1000, t.V}}
-	}
-	return map[string]any{"resultType": "unknown", "result": nil}
-}
-
-func (m *metricsAPI) exec(w http.ResponseWriter, r *http.Request, q promql.Query, err error) {
+// answer writes a query's data or its error as the Prometheus API does.
+func (m *metricsAPI) answer(w http.ResponseWriter, d obspromql.Data, err error) {
 	if err != nil {
-		promErr(w, http.StatusBadRequest, "bad_data", err)
+		e := obspromql.ErrorOf(err)
+		promErr(w, e.Status, e.Type, e)
 		return
 	}
-	defer q.Close()
-	res := q.Exec(r.Context())
-	if res.Err != nil {
-		promErr(w, http.StatusUnprocessableEntity, "execution", res.Err)
-		return
-	}
-	promOK(w, promValue(res.Value))
+	promOK(w, d)
 }
 
 // PromInstant and PromRange run PromQL for the CLI and the API.
@@ -382,8 +364,8 @@ func (m *metricsAPI) promQuery(w http.ResponseWriter, r *http.Request) {
 		promErr(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
-	q, err := m.engine.Instant(r.Context(), formValue(r, "query"), ts)
-	m.exec(w, r, q, err)
+	d, err := m.engine.Instant(r.Context(), formValue(r, "query"), ts)
+	m.answer(w, d, err)
 }
 
 func (m *metricsAPI) promQueryRange(w http.ResponseWriter, r *http.Request) {
@@ -399,8 +381,8 @@ func (m *metricsAPI) promQueryRange(w http.ResponseWriter, r *http.Request) {
 				} else if end.Sub(start)/step > 11000 {
 					err = errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
 				} else {
-					q, qerr := m.engine.Range(r.Context(), formValue(r, "query"), start, end, step)
-					m.exec(w, r, q, qerr)
+					d, qerr := m.engine.Range(r.Context(), formValue(r, "query"), start, end, step)
+					m.answer(w, d, qerr)
 					return
 				}
 			}
@@ -476,11 +458,6 @@ func (m *metricsAPI) labelValues(r *http.Request, name string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	q, err := m.store.DB().Querier(from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer q.Close()
 	sets, err := m.matchers(r)
 	if err != nil {
 		return nil, err
@@ -490,11 +467,9 @@ func (m *metricsAPI) labelValues(r *http.Request, name string) ([]string, error)
 		ms = sets[0]
 	}
 	if name == "" {
-		names, _, err := q.LabelNames(r.Context(), nil, ms...)
-		return names, err
+		return m.store.LabelNames(r.Context(), from, to, ms...)
 	}
-	vals, _, err := q.LabelValues(r.Context(), name, nil, ms...)
-	return vals, err
+	return m.store.LabelValues(r.Context(), name, from, to, ms...)
 }
 
 func (m *metricsAPI) promLabels(w http.ResponseWriter, r *http.Request) {

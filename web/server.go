@@ -22,7 +22,6 @@ import (
 	"github.com/obs-dev/obs/dashboards"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
-	"github.com/obs-dev/obs/store/metrics"
 )
 
 func goVersion() string { return runtime.Version() }
@@ -44,8 +43,11 @@ type Deps struct {
 	Log      *slog.Logger
 	// LogsIntake is POST /api/logs (ingest/logudp's HTTP handler); nil disables it.
 	LogsIntake http.Handler
-	// Metrics is the TSDB behind /render, /metrics/find and /api/v1/*; nil disables them.
-	Metrics *metrics.Store
+	// Metrics is the store behind /render, /metrics/find and /api/v1/*
+	// (the embedded TSDB or a remote engine); nil disables them.
+	Metrics MetricStore
+	// PromQL answers /api/v1/query(_range); nil: the embedded engine over Metrics.
+	PromQL PromQL
 	// MetricsStep is the finest Graphite step: the StatsD flush interval.
 	MetricsStep time.Duration
 	// Zipkin is the Zipkin API, also served on the main port; nil disables it.

@@ -29,7 +29,6 @@ import (
 	"github.com/obs-dev/obs/ingest/zipkin"
 	"github.com/obs-dev/obs/query/graphite"
 	"github.com/obs-dev/obs/query/kql"
-	"github.com/obs-dev/obs/query/promql"
 	"github.com/obs-dev/obs/store/budget"
 	"github.com/obs-dev/obs/store/datadir"
 	"github.com/obs-dev/obs/store/logs"
@@ -54,6 +53,9 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
+			&cli.StringFlag{Name: "metrics-storage", Usage: "where metrics live: embedded, remote (a distributed engine) or both (docs/SCALING.md)", EnvVars: []string{"OBS_METRICS_STORAGE"}},
+			&cli.StringFlag{Name: "metrics-remote-write", Usage: "the engine's Prometheus remote-write URL", EnvVars: []string{"OBS_METRICS_REMOTE_WRITE"}},
+			&cli.StringFlag{Name: "metrics-remote-query", Usage: "the base URL of the engine's Prometheus query API", EnvVars: []string{"OBS_METRICS_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
@@ -123,6 +125,15 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		if err := demo.AddServices(&cfg, c.String("demo-health")); err != nil {
 			return cfg, err
 		}
+	}
+	for flag, dst := range map[string]*string{"metrics-storage": &cfg.Metrics.Storage,
+		"metrics-remote-write": &cfg.Metrics.Remote.WriteURL, "metrics-remote-query": &cfg.Metrics.Remote.QueryURL} {
+		if c.IsSet(flag) {
+			*dst = c.String(flag)
+		}
+	}
+	if err := configs.ValidateStorage("metrics", cfg.Metrics.Storage, cfg.Metrics.Remote); err != nil {
+		return cfg, err
 	}
 	// Every listener that serves reads needs the token off loopback.
 	for flag, addr := range map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr} {
@@ -240,23 +251,15 @@ func runServe(c *cli.Context) error {
 		return errors.Join(errs...)
 	}
 
-	metricStore, err := metrics.Open(filepath.Join(cfg.Data, "metrics"), metrics.Options{
-		Retention: cfg.Metrics.Retention.D(), Logger: log.With("component", "tsdb")})
+	mb, err := openMetrics(ctx, cfg, reg, health, log)
 	if err != nil {
 		stopAll()
 		return err
 	}
-	closers = append(closers, metricStore.Close)
-	reg.MustRegister(metricStore.Collectors()...)
-	health.Register("metrics_store", func() (string, string) {
-		if e := metricStore.Err(); e != "" {
-			return web.StatusDegraded, e
-		}
-		return web.StatusOK, ""
-	})
+	closers = append(closers, mb.close)
 
 	agg := statsd.NewAggregator(statsdOptions(cfg.StatsD))
-	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: metricStore, Events: logStore, Log: log.With("component", "statsd"),
+	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: mb.write, Events: logStore, Log: log.With("component", "statsd"),
 		Shed: guard.For("statsd_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "statsd_tcp") }}
 	statsdSrv.RegisterMetrics(reg)
 	if err := statsdSrv.Start(ctx); err != nil {
@@ -265,7 +268,7 @@ func runServe(c *cli.Context) error {
 	}
 	closers = append(closers, statsdSrv.Close)
 
-	carbon := &statsd.Carbon{Addr: cfg.Carbon.Addr, Sink: metricStore,
+	carbon := &statsd.Carbon{Addr: cfg.Carbon.Addr, Sink: metrics.Appendable(mb.write),
 		Shed: guard.For("carbon_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "carbon_tcp") }}
 	carbon.RegisterMetrics(reg)
 	if err := carbon.Start(ctx); err != nil {
@@ -303,9 +306,14 @@ func runServe(c *cli.Context) error {
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
-	startBudget(ctx, cfg, reg, health, log, budget.Logs(logStore), budget.Metrics(metricStore), budget.Traces(traceStore))
+	signals := []budget.Signal{budget.Logs(logStore)}
+	if mb.local != nil {
+		signals = append(signals, budget.Metrics(mb.local))
+	}
+	signals = append(signals, budget.Traces(traceStore))
+	startBudget(ctx, cfg, reg, health, log, signals...)
 
-	engine, err := newAlertEngine(cfg, log, logStore, metricStore)
+	engine, err := newAlertEngine(cfg, log, logStore, mb)
 	if err != nil {
 		stopAll()
 		return err
@@ -326,12 +334,12 @@ func runServe(c *cli.Context) error {
 		stopAll()
 		return err
 	}
-	go web.RecordSelf(ctx, reg, metricStore, 10*time.Second)
+	go web.RecordSelf(ctx, reg, mb.write, 10*time.Second)
 
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
-		Metrics: metricStore, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
+		Metrics: mb.read, PromQL: mb.prom, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, Security: web.Security{Token: cfg.AuthToken, Loopback: web.IsLoopback(cfg.HTTP),
 			AllowedHosts: cfg.AllowedHosts, Intake: web.IntakePaths}})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
@@ -375,7 +383,7 @@ func shutdownContext(log *slog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(sig); cancel() }
 }
 
-func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore *logs.Store, metricStore *metrics.Store) (*alert.Engine, error) {
+func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore *logs.Store, mb *metricsBackend) (*alert.Engine, error) {
 	var tw *alert.Twilio
 	if cfg.Twilio.AccountSID != "" || cfg.Twilio.AuthToken != "" || cfg.Twilio.From != "" {
 		var err error
@@ -383,17 +391,16 @@ func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore *logs.Store, 
 			return nil, fmt.Errorf("twilio: %w", err)
 		}
 	}
-	prom := promql.New(metricStore.Queryable())
-	fetch := graphite.StoreFetcher{Store: metricStore, BaseStep: int64(cfg.StatsD.FlushInterval.D() / time.Second)}
+	fetch := graphite.StoreFetcher{Store: mb.read, BaseStep: int64(cfg.StatsD.FlushInterval.D() / time.Second)}
 	e, err := alert.New(alert.Options{
 		Config: cfg, DataDir: filepath.Join(cfg.Data, "alerts"), BaseURL: "http://" + cfg.HTTP,
 		Metrics: alert.MetricFuncs{
 			GraphiteFn: func(ctx context.Context, t string, w time.Duration) ([][]float64, error) {
 				return graphite.Values(ctx, fetch, t, w)
 			},
-			PromQLFn: prom.Values,
+			PromQLFn: mb.values,
 		},
-		Logs: kql.Counter{Store: logStore}, Samples: metricStore, Twilio: tw, Log: log.With("component", "alert"),
+		Logs: kql.Counter{Store: logStore}, Samples: mb.write, Twilio: tw, Log: log.With("component", "alert"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start health checks: %w", err)

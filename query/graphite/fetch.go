@@ -16,9 +16,22 @@ import (
 	"github.com/obs-dev/obs/store/metrics"
 )
 
+// Source is the metric storage Graphite targets are read from: the
+// embedded TSDB (*metrics.Store) or a remote engine's query API
+// (store/remote/promapi); Graphite's functions run in obs either way, so
+// answers do not depend on where the samples live.
+type Source interface {
+	// Select reads the samples of the series matching ms in [from, to] (unix ms).
+	Select(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]metrics.Series, error)
+	// SeriesIn lists the series matching ms with data in [from, to], without samples.
+	SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]metrics.Series, error)
+	// Names lists the metric names with data in [from, to], sorted.
+	Names(ctx context.Context, from, to int64) ([]string, error)
+}
+
 // StoreFetcher reads Graphite series from the metrics store.
 type StoreFetcher struct {
-	Store *metrics.Store
+	Store Source
 	// BaseStep is the grid in seconds: the StatsD flush interval, the
 	// resolution data arrives at (default 10), as a whisper schema's step.
 	BaseStep int64
@@ -159,7 +172,7 @@ func TaggedName(name string, tags map[string]string) string {
 
 // Find lists the next path nodes under a query such as "stats.timers.*",
 // as /metrics/find answers: leaves and branches.
-func Find(ctx context.Context, st *metrics.Store, query string, from, until int64) ([]Node, error) {
+func Find(ctx context.Context, st Source, query string, from, until int64) ([]Node, error) {
 	names, err := st.Names(ctx, from*1000, until*1000)
 	if err != nil {
 		return nil, err

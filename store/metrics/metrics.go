@@ -267,6 +267,30 @@ func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
 	return names, nil
 }
 
+// LabelNames lists the label names of the series matching ms with data
+// in [from, to] (all series without ms).
+func (s *Store) LabelNames(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]string, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	names, _, err := q.LabelNames(ctx, nil, ms...)
+	return names, err
+}
+
+// LabelValues lists the values of label name in the series matching ms
+// with data in [from, to].
+func (s *Store) LabelValues(ctx context.Context, name string, from, to int64, ms ...*labels.Matcher) ([]string, error) {
+	q, err := s.db.Querier(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	defer q.Close()
+	vals, _, err := q.LabelValues(ctx, name, nil, ms...)
+	return vals, err
+}
+
 // Close flushes the head and closes the TSDB.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
@@ -285,4 +309,24 @@ func (s *Store) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_metrics_series", Help: "Series in the TSDB head."},
 			func() float64 { return float64(s.db.Head().NumSeries()) }),
 	}
+}
+
+// Writer takes samples: the TSDB, a forwarder to a remote engine, or both.
+type Writer interface {
+	Write(context.Context, []Sample) error
+}
+
+// Tee writes every batch to each writer (a local copy and the engine);
+// one failing does not keep the batch from the others.
+type Tee []Writer
+
+// Write implements Writer.
+func (t Tee) Write(ctx context.Context, samples []Sample) error {
+	var errs []error
+	for _, w := range t {
+		if err := w.Write(ctx, samples); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
