@@ -335,6 +335,11 @@ func (c *Check) runMetric(ctx context.Context, src MetricSource) (*Value, []byte
 	var raw []byte
 	var err error
 	what := c.cfg.Target
+	if src == nil && c.graphite == nil {
+		// An engine built without a metric store (tests, tools) fails the
+		// check with a reason instead of crashing the engine.
+		return nil, nil, errors.New("metric query failed: no metric store")
+	}
 	switch {
 	case c.cfg.PromQL != "":
 		what = c.cfg.PromQL
