@@ -333,7 +333,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 // HTTP 503 + Retry-After), keep RSS near the bound, and let go by itself:
 // normal ingest of logs and StatsD resumes within 10 s of the load ending.
 func TestReliabilityOverload(t *testing.T) {
-	const limitMiB = 128
+	const limitMiB = 80 // low enough that the lean log store still reaches it under this load
 	s := newServer(t, "--max-memory", fmt.Sprintf("%dMiB", limitMiB), "--flush-interval", "1s")
 	secs := scale(6, 30)
 	rate := 100000 // twice the 50,000/s benchmark
@@ -663,7 +663,7 @@ func TestReliabilityRetention(t *testing.T) {
 // A small --max-disk with more data than it holds: the oldest days go,
 // counted, the newest stay whole and searchable, nothing else is lost.
 func TestReliabilityDiskBudget(t *testing.T) {
-	s := newServer(t, "--max-disk", "2MiB", "--retention-check", "1s")
+	s := newServer(t, "--max-disk", "400KiB", "--retention-check", "1s")
 	now := time.Now().UTC()
 	perDay := 6000
 	for d := 5; d >= 0; d-- {
@@ -683,7 +683,7 @@ func TestReliabilityDiskBudget(t *testing.T) {
 	eventually(t, 30*time.Second, func() error {
 		removed = s.metricSum("obs_disk_budget_removed_total")
 		used := s.metric("obs_disk_used_bytes")
-		if removed == 0 || used > 2<<20 {
+		if removed == 0 || used > 400<<10 {
 			return fmt.Errorf("removed %v partitions, %v bytes used", removed, used)
 		}
 		return nil
@@ -704,7 +704,7 @@ func TestReliabilityDiskBudget(t *testing.T) {
 			t.Fatalf("day -%d: %d of %d events: a day was cut, not removed whole", d, n, perDay)
 		}
 	}
-	t.Logf("figures: disk budget 2 MiB: 6 days of %d events posted, %.0f oldest days removed, %d newest kept whole, %.0f bytes used",
+	t.Logf("figures: disk budget 400 KiB: 6 days of %d events posted, %.0f oldest days removed, %d newest kept whole, %.0f bytes used",
 		perDay, removed, kept, s.metric("obs_disk_used_bytes"))
 	if count(0) != perDay {
 		t.Fatal("the newest day is not intact")
