@@ -23,9 +23,15 @@ import (
 // buffer pool (index out of range [64]) on the first empty gRPC answer, so
 // a hashring of two dies on its first forwarded write; v0.41.0 (grpc
 // v1.76.0) does not. v0.42.5 needs Go 1.26.10.
-var engineModules = map[string]struct{ module, version, pkg string }{
-	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos"},
-	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics"},
+//
+// tags are the build tags the project's own release build uses: Thanos
+// converts between its protobuf labels and Prometheus's labels.Labels
+// with unsafe casts that assume the slice layout, so without its
+// .promu.yml's `slicelabels` a receiver corrupts labels and panics on its
+// first write (that, not grpc, was the panic seen with v0.42).
+var engineModules = map[string]struct{ module, version, pkg, tags string }{
+	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos", "slicelabels"},
+	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics", ""},
 }
 
 func engineCache() string {
@@ -45,6 +51,9 @@ func engineBinary(t *testing.T, name string) string {
 	t.Helper()
 	m := engineModules[name]
 	out := filepath.Join(engineCache(), name+"-"+m.version)
+	if m.tags != "" {
+		out += "-" + m.tags // a build without them is another binary
+	}
 	if _, err := os.Stat(out); err == nil {
 		return out
 	}
@@ -80,7 +89,7 @@ func engineBinary(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	exec.Command("chmod", "-R", "u+w", src).Run()
-	build := exec.Command("go", "build", "-trimpath", "-o", out+".tmp", m.pkg)
+	build := exec.Command("go", "build", "-trimpath", "-tags", m.tags, "-o", out+".tmp", m.pkg)
 	build.Dir = src
 	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
 	var stderr bytes.Buffer
