@@ -102,7 +102,8 @@ function onLeave(f) { cleanup.push(f); }
 
 async function route() {
   cleanup.forEach(f => f()); cleanup = [];
-  const hash = location.hash.replace(/^#\/?/, '');
+  // Parameters ride after '?' (#/logs?q=...): a reload keeps the search.
+  const hash = location.hash.replace(/^#\/?/, '').split('?')[0];
   const [page, ...rest] = hash.split('/');
   const name = pages[page] ? page : 'overview';
   document.querySelectorAll('nav a').forEach(a => a.classList.toggle('on', a.dataset.page === name));
@@ -153,25 +154,102 @@ pages.overview = async (app) => {
   const t = setInterval(refresh, 5000); onLeave(() => clearInterval(t));
 };
 
-// Logs: Discover.
+// Logs: Discover, as Kibana's: one line per event (time, app, severity and
+// a summary, or the columns picked from the sidebar), the document a click
+// away, older events by scrolling (the search API's cursor).
 const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 };
-pages.logs = async (app, args) => {
+// Any field named like a trace id, at any depth: Zipkin's traceId, the
+// seed's fields.trace_id, B3's X-B3-TraceId header copied into a log.
+const TRACE_KEY = /^(x-b3-)?trace[-_]?id$/i;
+function findTraceId(v, depth = 0) {
+  if (!v || typeof v !== 'object' || depth > 8) return null;
+  for (const [k, x] of Object.entries(v)) if (TRACE_KEY.test(k) && /^[0-9a-f]{1,32}$/i.test(String(x))) return String(x).toLowerCase();
+  for (const x of Object.values(v)) { const t = findTraceId(x, depth + 1); if (t) return t; }
+  return null;
+}
+// flatten lists an event's leaves as [dotted.path, value], arrays whole.
+function flatten(v, pre = '', out = []) {
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) { for (const [k, x] of Object.entries(v)) flatten(x, pre ? pre + '.' + k : k, out); }
+  else out.push([pre, v]);
+  return out;
+}
+function getPath(ev, path) {
+  if (path in ev) return ev[path];
+  let v = ev;
+  for (const k of path.split('.')) { if (!v || typeof v !== 'object') return undefined; v = v[k]; }
+  return v;
+}
+const fieldText = v => v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+const firstLine = v => typeof v === 'string' ? v.split('\n')[0] : v && typeof v === 'object' && typeof v.message === 'string' ? v.message.split('\n')[0] : null;
+// The row's own columns (time, app, severity) and what the lead already says.
+const SUMMARY_SKIP = new Set(['@timestamp', 'timestamp', 'time', 'app', 'service', 'severity', 'level', 'message', 'msg', '@version', 'v', 'pid', 'hostname', 'host', 'type', 'environment', 'env', 'spanId', 'span_id', 'parentId']);
+// Fields that tell most about an event come first in its summary.
+const TELLING = /(^|\.)(method|path|url|route|status|statuscode|status_code|code|duration|took|ms|elapsed|user|error|err|reason|name)$/i;
+// summary is the one line Discover shows for an event without columns:
+// message, else msg / error / type, then the telling short fields.
+function eventSummary(ev) {
+  let lead = null, leadKey = null;
+  for (const k of ['message', 'msg', 'error', 'err']) { const l = firstLine(ev[k]); if (l) { lead = l; leadKey = k; break; } }
+  // No message: a stack trace's first line says what went wrong.
+  if (!lead) for (const [k, v] of flatten(ev)) if (/(^|\.)(stack|error|err|exception)$/i.test(k)) { const l = firstLine(v); if (l) { lead = l; leadKey = k; break; } }
+  const kv = flatten(ev).filter(([k, v]) => k && !SUMMARY_SKIP.has(k) && !(leadKey && (k === leadKey || k.startsWith(leadKey + '.'))) && !TRACE_KEY.test(k.split('.').pop()) && v !== null && v !== '' && !(typeof v === 'string' && (v.length > 120 || v.includes('\n'))));
+  kv.sort((a, b) => TELLING.test(b[0]) - TELLING.test(a[0]));
+  return { type: typeof ev.type === 'string' ? ev.type : null, lead, fields: kv.slice(0, 8) };
+}
+function pad(n, w = 2) { return String(n).padStart(w, '0'); }
+function fmtStamp(t) { const d = new Date(t); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`; }
+// discoverRow builds one hit: a line, and the document it opens.
+// ctx: {cols, onFilter(field, value), onColumn(field), onSurrounding(hit)}.
+function discoverRow(hit, ctx) {
+  const ev = hit.event && typeof hit.event === 'object' && !Array.isArray(hit.event) ? hit.event : { value: hit.event };
+  const sev = String(ev.severity || ev.level || ''), tid = findTraceId(ev);
+  const stop = e => e.stopPropagation();
+  const cells = [h('span', { class: 'c-time mono' }, fmtStamp(hit['@timestamp'])), h('span', { class: 'c-app', title: String(ev.app || ev.service || '') }, String(ev.app || ev.service || '')),
+    h('span', { class: 'c-sev sev-' + sev.toLowerCase() }, sev)];
+  if (ctx.cols.length) for (const c of ctx.cols) { const t = fieldText(getPath(ev, c)); cells.push(h('span', { class: 'c-col', title: t.slice(0, 500) }, t.split('\n')[0])); }
+  else {
+    const s = eventSummary(ev);
+    cells.push(h('span', { class: 'c-sum' }, s.type ? h('span', { class: 'muted' }, s.type + ' ') : null, s.lead ? h('span', { class: 'lead' }, s.lead + ' ') : null,
+      s.fields.map(([k, v]) => h('span', { class: 'kv' }, h('span', { class: 'k' }, k + '='), fieldText(v) + ' '))));
+  }
+  cells.push(tid ? h('a', { href: `#/traces/${tid}`, class: 'trace-link', title: 'trace ' + tid, onclick: stop }, 'trace') : h('span', {}));
+  let doc = null;
+  const row = h('div', { class: 'hit', 'data-id': hit.id }, h('div', { class: 'hit-line', onclick: () => {
+    if (doc) { doc.remove(); doc = null; row.classList.remove('open'); return; }
+    row.classList.add('open');
+    doc = h('div', { class: 'hit-doc' },
+      h('div', { class: 'row' }, h('button', { onclick: () => ctx.onSurrounding(hit) }, 'Surrounding events'),
+        tid ? h('a', { href: `#/traces/${tid}` }, 'Open trace ' + tid) : null, h('span', { class: 'muted mono' }, hit.id)),
+      h('table', { class: 'doc' }, flatten(ev).map(([k, v]) => h('tr', {}, h('th', { class: 'mono' }, k),
+        h('td', { class: 'tools' }, h('button', { title: 'filter for this value', onclick: () => ctx.onFilter(k, v) }, '+'), h('button', { title: 'toggle column', class: 'col-toggle', onclick: () => ctx.onColumn(k) }, '▥')),
+        h('td', { class: 'mono val' }, TRACE_KEY.test(k.split('.').pop()) && tid ? h('a', { href: `#/traces/${tid}` }, fieldText(v)) : fieldText(v))))),
+      h('details', {}, h('summary', { class: 'muted' }, 'JSON'), h('pre', { class: 'mono' }, JSON.stringify(hit.event, null, 2))));
+    row.append(doc);
+  } }, cells));
+  return row;
+}
+// The grid columns of Discover's lines: time, app, severity, then the summary or the picked fields.
+function discoverGrid(cols) { return `14em 8em 5.5em ${cols.length ? cols.map(() => 'minmax(6em,1fr)').join(' ') : 'minmax(0,1fr)'} 3em`; }
+pages.logs = async (app) => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  const state = { q: params.get('q') || '', range: '15m', from: null, to: null };
+  const state = { q: params.get('q') || '', from: null, to: null, cols: (params.get('cols') || '').split(',').filter(Boolean), next: '', shown: 0, total: 0, qs: '' };
+  const size = Math.min(+params.get('size') || 100, 5000);
   const q = h('input', { class: 'grow', id: 'kql', placeholder: 'KQL, e.g. app:"web-api" and severity:(error or warn)', value: state.q });
   const range = h('select', { id: 'range' }, Object.keys(RANGES).map(k => h('option', { value: k }, 'Last ' + k)), h('option', { value: 'custom' }, 'Custom'));
   const from = h('input', { type: 'datetime-local', style: 'display:none' }), to = h('input', { type: 'datetime-local', style: 'display:none' });
   const auto = h('select', {}, h('option', { value: '0' }, 'no refresh'), h('option', { value: '5000' }, 'every 5s'), h('option', { value: '30000' }, 'every 30s'));
   const tailBtn = h('button', {}, 'Live tail'), saveBtn = h('button', {}, 'Save search'), saved = h('select', {}, h('option', { value: '' }, 'Saved searches…'));
-  const err = h('div', { class: 'err', id: 'kql-error' }), hist = h('div', {}), total = h('div', { class: 'muted' });
-  const side = h('div', { class: 'sidebar card' }), hits = h('div', { class: 'card grow', id: 'hits' });
+  const err = h('div', { class: 'err', id: 'kql-error' }), hist = h('div', {}), total = h('div', { class: 'muted', id: 'hit-total' });
+  const side = h('div', { class: 'sidebar card', id: 'fields' }), head = h('div', { class: 'hit-line hit-head' }), list = h('div', { id: 'hit-list' });
+  const moreBtn = h('button', { id: 'hits-more', style: 'display:none', onclick: () => more() }, 'Older events');
+  const hits = h('div', { class: 'card grow', id: 'hits' }, head, list, moreBtn);
   app.append(h('div', { class: 'card' }, h('div', { class: 'row' }, q, range, from, to, auto, h('button', { class: 'primary', id: 'search', onclick: () => run() }, 'Search'), tailBtn, saveBtn, saved), err, total, hist),
     h('div', { class: 'layout' }, side, hits));
   const savedList = () => JSON.parse(localStorage.getItem('obs.savedSearches') || '[]');
-  function fillSaved() { saved.length = 1; for (const s of savedList()) saved.append(h('option', { value: s.q }, s.name)); }
+  function fillSaved() { saved.length = 1; savedList().forEach((s, i) => saved.append(h('option', { value: i }, s.name))); }
   fillSaved();
-  saved.onchange = () => { if (saved.value) { q.value = saved.value; run(); } };
-  saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value }])); fillSaved(); } };
+  saved.onchange = () => { const s = savedList()[saved.value]; if (s) { q.value = s.q; state.cols = s.cols || []; run(); } };
+  saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value, cols: state.cols }])); fillSaved(); } };
   range.onchange = () => { const c = range.value === 'custom'; from.style.display = to.style.display = c ? '' : 'none'; if (!c) { state.from = state.to = null; run(); } };
   q.addEventListener('keydown', e => { if (e.key === 'Enter') run(); });
   function window_() {
@@ -183,25 +261,29 @@ pages.logs = async (app, args) => {
     const body = e.body || {};
     err.textContent = body.position !== undefined ? `${e.message}\n${q.value}\n${' '.repeat(body.position)}^` : e.message;
   }
-  function renderHit(hit) {
-    const ev = hit.event, sev = ev.severity || ev.level || '';
-    const msg = ev.message || ev.msg || JSON.stringify(ev);
-    const tid = ev.traceId || ev.trace_id;
-    const detail = h('div', { style: 'display:none' }, h('pre', { class: 'mono' }, JSON.stringify(ev, null, 2)),
-      h('div', { class: 'row' }, h('button', { onclick: e => { e.stopPropagation(); surrounding(hit); } }, 'Surrounding events'),
-        tid ? h('a', { href: `#/traces/${tid}`, onclick: e => e.stopPropagation() }, 'Open trace ' + tid) : null));
-    return h('div', { class: 'hit', onclick: () => { detail.style.display = detail.style.display ? '' : 'none'; } },
-      h('span', { class: 'mono muted' }, new Date(hit['@timestamp']).toLocaleString(), ' '), h('b', {}, ev.app || ev.service || ''), ' ',
-      h('span', { class: 'sev-' + sev }, sev), ' ', ev.type ? h('span', { class: 'muted' }, ev.type + ' ') : null, msg,
-      tid ? h('a', { href: `#/traces/${tid}`, class: 'trace-link', onclick: e => e.stopPropagation() }, ' ⤷ trace') : null, detail);
+  const ctx = {
+    cols: state.cols,
+    onFilter: (k, v) => { q.value = (q.value.trim() ? q.value.trim() + ' and ' : '') + `${k}:${JSON.stringify(typeof v === 'string' ? v : fieldText(v))}`; run(); },
+    onColumn: k => { const i = state.cols.indexOf(k); if (i < 0) state.cols.push(k); else state.cols.splice(i, 1); run(); },
+    onSurrounding: hit => surrounding(hit),
+  };
+  function drawHead() {
+    hits.style.setProperty('--cols', discoverGrid(state.cols));
+    head.replaceChildren(...[h('span', {}, 'Time'), h('span', {}, 'app'), h('span', {}, 'severity'),
+      state.cols.length ? state.cols.map(c => h('span', { class: 'c-col', title: c }, h('button', { class: 'col-remove', title: 'remove column', onclick: () => ctx.onColumn(c) }, '×'), ' ', c)) : h('span', {}, 'Document'), h('span', {})].flat());
+  }
+  function showCount() {
+    total.textContent = `${state.total.toLocaleString()} hits — showing ${state.shown.toLocaleString()}`;
+    moreBtn.style.display = state.next ? '' : 'none';
   }
   async function surrounding(hit) {
     const t = new Date(hit['@timestamp']).getTime();
     const [before, after] = await Promise.all([
       api(`/api/logs/search?q=&from=${t - 3600e3}&to=${t}&limit=5`),
       api(`/api/logs/search?q=&from=${t}&to=${t + 3600e3}&limit=6&order=asc`)]);
-    hits.replaceChildren(); hits.append(h('h3', {}, 'Surrounding events ', h('button', { onclick: () => run() }, 'back')));
-    [...before.hits.reverse(), ...after.hits].forEach(x => { const el = renderHit(x); if (x.id === hit.id) el.style.background = '#fff7d6'; hits.append(el); });
+    list.replaceChildren(h('h3', {}, 'Surrounding events ', h('button', { onclick: () => run() }, 'back')));
+    moreBtn.style.display = 'none';
+    [...before.hits.reverse(), ...after.hits].forEach(x => { const el = discoverRow(x, ctx); if (x.id === hit.id) el.classList.add('focus'); list.append(el); });
   }
   async function validate() {
     const v = await api('/api/logs/validate?q=' + encodeURIComponent(q.value));
@@ -211,31 +293,54 @@ pages.logs = async (app, args) => {
   }
   let vt = null;
   q.addEventListener('input', () => { clearTimeout(vt); vt = setTimeout(validate, 300); });
+  function drawFields(fields) {
+    const picked = new Set(state.cols);
+    const fieldRow = fs => h('div', { class: 'f' }, h('div', { class: 'fname' }, h('b', { title: fs.field }, fs.field),
+      h('button', { class: 'col-toggle', title: picked.has(fs.field) ? 'remove column' : 'add as a column', onclick: () => ctx.onColumn(fs.field) }, picked.has(fs.field) ? 'remove' : 'add')),
+      fs.top.map(v => h('div', { class: 'v', title: `${v.value} — add to query`, onclick: () => ctx.onFilter(fs.field, v.value) }, h('span', { class: 'vt' }, v.value), h('span', { class: 'muted' }, v.count))));
+    const sel = fields.filter(f => picked.has(f.field)), rest = fields.filter(f => !picked.has(f.field));
+    side.replaceChildren(...[sel.length ? h('h3', {}, 'Selected fields') : [], sel.map(fieldRow), h('h3', {}, 'Fields'), rest.map(fieldRow)].flat());
+  }
+  let running = 0;
   async function run() {
+    const my = ++running;
     err.textContent = '';
     if (!(await validate())) return;
-    const [f, t] = window_(), qs = `q=${encodeURIComponent(q.value)}&from=${Math.floor(f)}&to=${Math.ceil(t)}`;
-    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value));
+    const [f, t] = window_();
+    state.qs = `q=${encodeURIComponent(q.value)}&from=${Math.floor(f)}&to=${Math.ceil(t)}`;
+    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value) + (state.cols.length ? '&cols=' + encodeURIComponent(state.cols.join(',')) : '') + (size !== 100 ? '&size=' + size : ''));
     try {
-      const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${qs}&limit=100`), api(`/api/logs/histogram?${qs}`), api(`/api/logs/fields?${qs}`)]);
-      total.textContent = `${hg.total} hits (${hg.interval} buckets, ${res.took_ms} ms)`;
-      const ivMs = parseDur(hg.interval);
-      hist.replaceChildren(); hist.append(barChart(hg.buckets, ivMs, (a, z) => { state.from = a; state.to = z; run(); }));
-      hits.replaceChildren();
-      if (!res.hits.length) hits.append(h('div', { class: 'muted' }, 'No events match.'));
-      res.hits.forEach(x => hits.append(renderHit(x)));
-      side.replaceChildren(); side.append(h('h3', {}, 'Fields'));
-      for (const fs of fields.fields) {
-        side.append(h('div', { class: 'f' }, h('b', {}, fs.field), fs.top.map(v => h('div', { class: 'v', title: 'add to query', onclick: () => { q.value = (q.value.trim() ? q.value.trim() + ' and ' : '') + `${fs.field}:${JSON.stringify(v.value)}`; run(); } }, h('span', {}, v.value), h('span', { class: 'muted' }, v.count)))));
-      }
+      const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${state.qs}&limit=${size}`), api(`/api/logs/histogram?${state.qs}`), api(`/api/logs/fields?${state.qs}`)]);
+      if (my !== running) return;
+      state.total = hg.total; state.next = res.next || ''; state.shown = res.hits.length;
+      hist.replaceChildren(barChart(hg.buckets, parseDur(hg.interval), (a, z) => { state.from = a; state.to = z; run(); }, 96));
+      drawHead();
+      list.replaceChildren(...res.hits.map(x => discoverRow(x, ctx)));
+      if (!res.hits.length) list.append(h('div', { class: 'muted' }, 'No events match.'));
+      showCount();
+      drawFields(fields.fields);
     } catch (e) { showError(e); }
   }
+  // more appends the next page of older events, as Discover's infinite scroll.
+  let loading = false;
+  async function more() {
+    if (loading || !state.next) return;
+    loading = true;
+    try {
+      const res = await api(`/api/logs/search?${state.qs}&limit=${size}&cursor=${encodeURIComponent(state.next)}`);
+      state.next = res.next || ''; state.shown += res.hits.length;
+      list.append(...res.hits.map(x => discoverRow(x, ctx)));
+      showCount();
+    } catch (e) { showError(e); } finally { loading = false; }
+  }
+  const io = new IntersectionObserver(es => { if (es.some(e => e.isIntersecting)) more(); }, { rootMargin: '400px' });
+  io.observe(moreBtn); onLeave(() => io.disconnect());
   let ws = null;
   tailBtn.onclick = () => {
     if (ws) { ws.close(); ws = null; tailBtn.textContent = 'Live tail'; return; }
     ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/logs/tail?q=${encodeURIComponent(q.value)}`);
-    tailBtn.textContent = 'Stop tail'; hits.replaceChildren(); hits.append(h('h3', {}, 'Live tail'));
-    ws.onmessage = m => { const ev = JSON.parse(m.data); if (ev.obs_tail_dropped) return; hits.insertBefore(renderHit({ '@timestamp': ev['@timestamp'], event: ev }), hits.children[1] || null); };
+    tailBtn.textContent = 'Stop tail'; list.replaceChildren(h('h3', {}, 'Live tail')); moreBtn.style.display = 'none';
+    ws.onmessage = m => { const ev = JSON.parse(m.data); if (ev.obs_tail_dropped) return; list.insertBefore(discoverRow({ '@timestamp': ev['@timestamp'], event: ev }, ctx), list.children[1] || null); };
     ws.onerror = () => showError(new Error('live tail failed: check the query'));
   };
   onLeave(() => ws && ws.close());

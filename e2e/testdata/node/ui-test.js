@@ -42,8 +42,8 @@ async function main() {
     if (n !== +process.env.EXPECT_HITS) throw new Error(`KQL search shows ${n} hits, want ${process.env.EXPECT_HITS}`);
     await page.waitForSelector('svg.histogram rect', { state: 'attached' });
     await page.waitForSelector('.sidebar .v');
-    await page.locator('#hits .hit').first().click(); // expand to JSON
-    await page.waitForSelector('#hits .hit pre');
+    await page.locator('#hits .hit .hit-line').first().click(); // expand to the document
+    await page.waitForSelector('#hits .hit-doc table.doc');
   });
   await step('03-logs-syntax-error', async () => {
     await page.fill('#kql', 'app:"web-api" AND (severity:error');
