@@ -27,47 +27,102 @@ async function api(path, opts = {}) {
   return body;
 }
 const COLORS = ['#2d6cdf', '#2e9d5a', '#d9480f', '#8e44ad', '#d89614', '#16a2b8', '#c2185b', '#5d6d7e'];
+// num prints a number with the precision a person reads: 3 significant
+// digits, no trailing zeros, never 0.30000000000000004.
+function num(v) { const a = Math.abs(v); return a >= 100 || a === 0 ? String(Math.round(v)) : String(+v.toPrecision(3)); }
+// fmtVal prints a value in the panel's unit as Grafana does: SI prefixes
+// (k, M, G) for counts, binary ones for bytes, ms/s/min for durations.
 function fmtVal(v, unit) {
   if (v === null || v === undefined || isNaN(v)) return '-';
-  if (unit === 'bytes') { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (Math.abs(v) >= 1024 && i < 4) { v /= 1024; i++; } return v.toFixed(v < 10 && i ? 1 : 0) + ' ' + u[i]; }
-  if (unit === 'ms') return (Math.abs(v) >= 1000 ? (v / 1000).toFixed(2) + ' s' : v.toFixed(v < 10 ? 2 : 0) + ' ms');
-  return Math.abs(v) >= 1000 ? v.toFixed(0) : +v.toFixed(3) + '';
+  const a = Math.abs(v);
+  if (unit === 'bytes') { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']; let i = 0; while (Math.abs(v) >= 1024 && i < 5) { v /= 1024; i++; } return num(v) + ' ' + u[i]; }
+  if (unit === 'ms') return a >= 60000 ? num(v / 60000) + ' min' : a >= 1000 ? num(v / 1000) + ' s' : a > 0 && a < 1 ? num(v * 1000) + ' µs' : num(v) + ' ms';
+  if (unit === 'percent') return num(v) + '%';
+  const per = unit === 'persec' ? '/s' : '';
+  const si = ['', 'k', 'M', 'G', 'T', 'P']; let i = 0; while (Math.abs(v) >= 1000 && i < 5) { v /= 1000; i++; }
+  return num(v) + si[i] + per;
 }
-function fmtDur(us) { return us >= 1e6 ? (us / 1e6).toFixed(3) + 's' : us >= 1000 ? (us / 1000).toFixed(2) + 'ms' : us + 'µs'; }
+function fmtDur(us) { return us >= 1e6 ? num(us / 1e6) + 's' : us >= 1000 ? num(us / 1000) + 'ms' : Math.round(us) + 'µs'; }
 function fmtTime(t) { return new Date(t).toLocaleString(); }
+// niceTicks: about n ticks at 1, 2, 2.5 or 5 times a power of ten.
+function niceTicks(lo, hi, n) {
+  const raw = (hi - lo) / Math.max(n, 1), mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map(m => m * mag).find(s => s >= raw);
+  const a = Math.floor(lo / step) * step, z = Math.ceil(hi / step - 1e-9) * step, ticks = [];
+  for (let v = a; v <= z + step / 2; v += step) ticks.push(+v.toPrecision(12));
+  return { lo: a, hi: z, ticks };
+}
+// timeTicks: ticks on round times (10 s, 1 min, 5 min, 1 h...) in local time.
+const TSTEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map(s => s * 1000);
+function timeTicks(x0, x1, n) {
+  const step = TSTEPS.find(s => (x1 - x0) / s <= n) || TSTEPS[TSTEPS.length - 1];
+  const off = step >= 3600e3 ? -new Date(x0).getTimezoneOffset() * 60e3 : 0, ticks = [];
+  for (let t = Math.ceil((x0 + off) / step) * step - off; t <= x1; t += step) ticks.push(t);
+  const fmt = t => { const d = new Date(t); return step >= 86400e3 ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())}` : step < 60e3 ? `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
+  return { ticks, fmt };
+}
+function pad(n, w = 2) { return String(n).padStart(w, '0'); }
+const textW = s => String(s).length * 6.6; // 11 px system-ui, near enough to place labels
 
-// lineChart draws series [{name, points:[[tsMillis, value|null]]}] as SVG.
-function lineChart(series, unit, height = 180) {
-  const W = 600, H = height, L = 50, B = 18;
+// lineChart draws series [{name, points:[[tsMillis, value|null]]}] as SVG
+// at the size it is shown (opts.width px), so its text stays 11 px however
+// narrow the panel. opts: {width, height, domain: [x0, x1] ms}.
+function lineChart(series, unit, opts = {}) {
+  const W = Math.max(opts.width || 600, 160), H = opts.height || 180, B = 20, T = 8;
   const svg = S('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', class: 'chart' });
   let xs = [], ys = [];
-  for (const s of series) for (const [t, v] of s.points) { xs.push(t); if (v !== null) ys.push(v); }
+  for (const s of series) for (const [t, v] of s.points) if (v !== null) { xs.push(t); ys.push(v); }
   if (!xs.length) { svg.append(S('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no data')); return svg; }
-  const x0 = Math.min(...xs), x1 = Math.max(...xs) || x0 + 1;
-  let y0 = Math.min(0, ...ys), y1 = Math.max(...ys, 1e-9);
-  if (y1 === y0) y1 = y0 + 1;
-  const X = t => L + (t - x0) / Math.max(x1 - x0, 1) * (W - L - 5), Y = v => H - B - (v - y0) / (y1 - y0) * (H - B - 8);
-  for (let i = 0; i <= 4; i++) { const v = y0 + (y1 - y0) * i / 4, y = Y(v); svg.append(S('line', { x1: L, x2: W, y1: y, y2: y, stroke: '#eee' }), S('text', { x: L - 4, y: y + 3, 'text-anchor': 'end' }, fmtVal(v, unit))); }
-  for (let i = 0; i <= 4; i++) { const t = x0 + (x1 - x0) * i / 4; svg.append(S('text', { x: X(t), y: H - 4, 'text-anchor': 'middle' }, new Date(t).toLocaleTimeString())); }
+  let [x0, x1] = opts.domain || [Math.min(...xs), Math.max(...xs)];
+  if (x1 <= x0) { x0 -= 30e3; x1 += 30e3; }
+  let lo = Math.min(0, ...ys), hi = Math.max(...ys);
+  if (hi <= lo) hi = lo + 1; // an all-zero panel still gets a scale: 0 to 1
+  // Bytes get ticks at round binary sizes (256 MiB, not 268.4 MB).
+  const base = unit === 'bytes' ? 1024 ** Math.max(0, Math.floor(Math.log(Math.max(Math.abs(lo), hi)) / Math.log(1024))) : 1;
+  const rows = Math.max(2, Math.floor((H - B - T) / 32)), nt = niceTicks(lo / base, hi / base, rows);
+  const yt = { lo: nt.lo * base, hi: nt.hi * base, ticks: nt.ticks.map(v => v * base) };
+  const labels = yt.ticks.map(v => fmtVal(v, unit)), L = Math.max(...labels.map(textW)) + 10;
+  const X = t => L + (t - x0) / (x1 - x0) * (W - L - 8), Y = v => H - B - (v - yt.lo) / (yt.hi - yt.lo) * (H - B - T);
+  yt.ticks.forEach((v, i) => svg.append(S('line', { x1: L, x2: W - 8, y1: Y(v), y2: Y(v), stroke: '#eceef2' }), S('text', { x: L - 6, y: Y(v) + 4, 'text-anchor': 'end' }, labels[i])));
+  const tt = timeTicks(x0, x1, Math.max(2, Math.floor((W - L) / 80)));
+  for (const t of tt.ticks) {
+    const x = X(t), s = tt.fmt(t);
+    if (x - textW(s) / 2 < L - 4 || x + textW(s) / 2 > W) continue; // a label that would be cut is left out
+    svg.append(S('line', { x1: x, x2: x, y1: H - B, y2: H - B + 4, stroke: '#b8bfcc' }), S('text', { x, y: H - 5, 'text-anchor': 'middle' }, s));
+  }
+  svg.append(S('line', { x1: L, x2: W - 8, y1: H - B, y2: H - B, stroke: '#b8bfcc' }));
   series.forEach((s, i) => {
     let d = '', pen = false;
-    const pts = s.points;
+    const pts = s.points, col = COLORS[i % COLORS.length];
     pts.forEach(([t, v], k) => {
-      if (v === null) { pen = false; return; }
+      if (v === null || t < x0 || t > x1) { pen = false; return; }
       d += (pen ? 'L' : 'M') + X(t).toFixed(1) + ',' + Y(v).toFixed(1); pen = true;
       // A value with nulls on both sides has no line: mark it with a dot.
       const lone = (k === 0 || pts[k - 1][1] === null) && (k === pts.length - 1 || pts[k + 1][1] === null);
-      if (lone) svg.append(S('circle', { cx: X(t).toFixed(1), cy: Y(v).toFixed(1), r: 2.5, fill: COLORS[i % COLORS.length], class: 'point' }));
+      if (lone) svg.append(S('circle', { cx: X(t).toFixed(1), cy: Y(v).toFixed(1), r: 2.5, fill: col, class: 'point' }));
     });
-    svg.append(S('path', { d, fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': 1.5, class: 'series' }));
+    svg.append(S('path', { d, fill: 'none', stroke: col, 'stroke-width': 1.5, class: 'series' }, S('title', {}, s.name)));
   });
   return svg;
 }
+// legend lists each series with its last, max and mean, as Grafana's table legend.
 function legend(series, unit) {
   return h('div', { class: 'legend' }, series.map((s, i) => {
-    const last = [...s.points].reverse().find(p => p[1] !== null);
-    return h('span', {}, h('i', { style: `background:${COLORS[i % COLORS.length]}` }), `${s.name} ${last ? fmtVal(last[1], unit) : ''}`);
+    const vs = s.points.map(p => p[1]).filter(v => v !== null);
+    const stats = vs.length ? `last ${fmtVal(vs[vs.length - 1], unit)} · max ${fmtVal(Math.max(...vs), unit)} · mean ${fmtVal(vs.reduce((a, b) => a + b, 0) / vs.length, unit)}` : 'no data';
+    return h('span', { title: s.name }, h('i', { style: `background:${COLORS[i % COLORS.length]}` }), h('b', {}, s.name), ' ', h('span', { class: 'muted' }, stats));
   }));
+}
+// sparkline: the stat panel's trend under its big number.
+function sparkline(points, width, height = 40) {
+  const pts = points.filter(p => p[1] !== null), W = Math.max(width, 60);
+  const svg = S('svg', { viewBox: `0 0 ${W} ${height}`, width: '100%', height, preserveAspectRatio: 'none', class: 'sparkline' });
+  if (pts.length < 2) return svg;
+  const x0 = pts[0][0], x1 = pts[pts.length - 1][0], lo = Math.min(...pts.map(p => p[1])), hi = Math.max(...pts.map(p => p[1]));
+  const X = t => (t - x0) / Math.max(x1 - x0, 1) * W, Y = v => height - 2 - (v - lo) / Math.max(hi - lo, 1e-12) * (height - 4) * (hi > lo ? 1 : 0) - (hi > lo ? 0 : (height - 4) / 2);
+  const d = pts.map((p, i) => (i ? 'L' : 'M') + X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join('');
+  svg.append(S('path', { d: d + `L${W},${height}L0,${height}z`, fill: '#dbe8fd', stroke: 'none' }), S('path', { d, fill: 'none', stroke: '#2d6cdf', 'stroke-width': 1.5, class: 'series' }));
+  return svg;
 }
 // barChart draws histogram buckets; onPick(startMs, endMs) zooms in.
 function barChart(buckets, intervalMs, onPick, height = 110) {
@@ -196,7 +251,6 @@ function eventSummary(ev) {
   kv.sort((a, b) => TELLING.test(b[0]) - TELLING.test(a[0]));
   return { type: typeof ev.type === 'string' ? ev.type : null, lead, fields: kv.slice(0, 8) };
 }
-function pad(n, w = 2) { return String(n).padStart(w, '0'); }
 function fmtStamp(t) { const d = new Date(t); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`; }
 // discoverRow builds one hit: a line, and the document it opens.
 // ctx: {cols, onFilter(field, value), onColumn(field), onSurrounding(hit)}.
@@ -352,6 +406,12 @@ pages.logs = async (app) => {
 function parseDur(s) { let ms = 0; for (const [, n, u] of s.matchAll(/([0-9.]+)(h|m|s|ms)/g)) ms += +n * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[u]; return ms || 60e3; }
 
 // Dashboards.
+// expand puts dashboard variables into a target, query or title ($service, ${service}).
+function expand(s, vals) {
+  if (!s) return s;
+  for (const [k, v] of Object.entries(vals)) s = s.split('${' + k + '}').join(v).replace(new RegExp('\\$' + k + '\\b', 'g'), () => v);
+  return s;
+}
 async function panelData(p, fromS, untilS) {
   const series = [];
   for (const t of p.targets || []) {
@@ -366,23 +426,33 @@ async function panelData(p, fromS, untilS) {
   }
   return series;
 }
-async function renderPanel(p, body, fromS, untilS) {
+// loadPanel fetches what a panel shows; drawPanel draws it at the panel's
+// width over domain [from, to] ms. Apart, so a resize redraws without fetching.
+async function loadPanel(p, fromS, untilS) {
+  if (p.type === 'timeseries' || p.type === 'stat') return { series: await panelData(p, fromS, untilS) };
+  const qs = `q=${encodeURIComponent(p.query || '')}&from=${fromS * 1000}&to=${untilS * 1000}`;
+  if (p.type === 'loghistogram') return { hg: await api(`/api/logs/histogram?${qs}`) };
+  if (p.type === 'logtable') return { hits: (await api(`/api/logs/search?${qs}&limit=20`)).hits };
+  if (p.type === 'services') return { svcs: await api('/api/services') };
+  return {};
+}
+function drawPanel(p, body, data, domain) {
   body.replaceChildren();
-  try {
-    if (p.type === 'timeseries') { const s = await panelData(p, fromS, untilS); body.append(lineChart(s, p.unit, p.height || 180), legend(s, p.unit)); }
-    else if (p.type === 'stat') {
-      const s = await panelData(p, fromS, untilS);
-      const last = s.length ? [...s[0].points].reverse().find(x => x[1] !== null) : null;
-      body.append(h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'));
-    } else if (p.type === 'loghistogram' || p.type === 'logtable') {
-      const qs = `q=${encodeURIComponent(p.query || '')}&from=${fromS * 1000}&to=${untilS * 1000}`;
-      if (p.type === 'loghistogram') { const hg = await api(`/api/logs/histogram?${qs}`); body.append(barChart(hg.buckets, parseDur(hg.interval), () => { location.hash = '#/logs?q=' + encodeURIComponent(p.query || ''); }), h('div', { class: 'muted' }, `${hg.total} events`)); }
-      else { const r = await api(`/api/logs/search?${qs}&limit=20`); body.append(h('table', {}, r.hits.map(x => h('tr', {}, h('td', { class: 'mono' }, new Date(x['@timestamp']).toLocaleTimeString()), h('td', {}, x.event.message || x.event.msg || JSON.stringify(x.event)))))); }
-    } else if (p.type === 'services') {
-      const svcs = await api('/api/services');
-      body.append(h('div', { class: 'tiles' }, svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status)))));
-    }
-  } catch (e) { body.append(h('div', { class: 'err' }, e.message)); }
+  if (data.error) { body.append(h('div', { class: 'err' }, data.error.message)); return; }
+  const width = body.clientWidth || 600;
+  if (p.type === 'timeseries') body.append(lineChart(data.series, p.unit, { width, height: p.height || 180, domain }), legend(data.series, p.unit));
+  else if (p.type === 'stat') {
+    const pts = data.series.length ? data.series[0].points : [], last = [...pts].reverse().find(x => x[1] !== null);
+    body.append(h('div', { class: 'stat-panel' }, h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'), sparkline(pts, width)));
+  } else if (p.type === 'loghistogram') body.append(barChart(data.hg.buckets, parseDur(data.hg.interval), () => { location.hash = '#/logs?q=' + encodeURIComponent(p.query || ''); }), h('div', { class: 'muted' }, `${data.hg.total.toLocaleString()} events`));
+  else if (p.type === 'logtable') body.append(h('div', { class: 'logtable' }, data.hits.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} }))));
+  else if (p.type === 'services') body.append(h('div', { class: 'tiles' }, data.svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status)))));
+}
+// dataStart is the earliest time any chart of the dashboard has a value.
+function dataStart(loaded) {
+  let first = Infinity;
+  for (const d of loaded) for (const s of (d && d.series) || []) { const p = s.points.find(x => x[1] !== null); if (p) first = Math.min(first, p[0]); }
+  return first;
 }
 pages.dashboards = async (app, args) => {
   const list = await api('/api/dashboards');
@@ -395,25 +465,43 @@ pages.dashboards = async (app, args) => {
   }
   let d = list.find(x => x.id === args[0]);
   if (!d) throw new Error('no dashboard ' + args[0]);
-  const range = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const range = h('select', { id: 'dash-range' }, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k, selected: params.get('range') === k ? 'selected' : null }, 'Last ' + k)));
   const grid = h('div', { class: 'grid', id: 'panels' });
   let editing = false;
-  const bar = h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, d.title, d.builtIn ? h('span', { class: 'muted' }, ' (built in, read-only)') : ''), range,
+  // Variables, as Grafana's: a select per variable, filled from /metrics/find,
+  // the pick kept in the URL (var-service=recipe-api).
+  const vals = {}, varSelects = [];
+  for (const v of d.variables || []) {
+    vals[v.name] = params.get('var-' + v.name) || v.default || '';
+    const sel = h('select', { id: 'var-' + v.name, class: 'var' });
+    const nodes = await api(`/metrics/find?query=${encodeURIComponent(v.query)}`).catch(() => []);
+    const opts = [...new Set([...nodes.map(n => n.text), vals[v.name]].filter(Boolean))].sort();
+    sel.append(...opts.map(o => h('option', { value: o, selected: o === vals[v.name] ? 'selected' : null }, o)));
+    sel.onchange = () => { vals[v.name] = sel.value; keepURL(); draw(); };
+    varSelects.push(h('label', { class: 'row var-label' }, h('span', { class: 'muted' }, v.label || v.name), sel));
+  }
+  function keepURL() {
+    const q = new URLSearchParams(); if (range.value !== '1h') q.set('range', range.value);
+    for (const [k, v] of Object.entries(vals)) q.set('var-' + k, v);
+    history.replaceState(null, '', `#/dashboards/${d.id}` + (q.toString() ? '?' + q : ''));
+  }
+  const bar = h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, d.title, d.builtIn ? h('span', { class: 'muted' }, ' (built in, read-only)') : ''), varSelects, range,
     d.builtIn ? h('button', { onclick: async () => { const id = d.id + '-copy'; await api(`/api/dashboards/${id}`, { method: 'PUT', body: JSON.stringify({ ...d, id, title: d.title + ' (copy)', builtIn: false }) }); location.hash = `#/dashboards/${id}`; } }, 'Copy') : null,
     !d.builtIn ? h('button', { id: 'edit', onclick: () => { editing = !editing; draw(); } }, 'Edit') : null,
     !d.builtIn ? h('button', { id: 'add-panel', onclick: () => editPanel(null) }, 'Add panel') : null,
     !d.builtIn ? h('button', { id: 'save', class: 'primary', onclick: save }, 'Save') : null,
     h('button', { onclick: () => { const a = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(d, null, 2)], { type: 'application/json' })), download: d.id + '.json' }); a.click(); } }, 'Export'),
     !d.builtIn ? h('button', { onclick: async () => { if (confirm('Delete ' + d.title + '?')) { await api(`/api/dashboards/${d.id}`, { method: 'DELETE' }); location.hash = '#/dashboards'; } } }, 'Delete') : null);
-  const status = h('span', { class: 'muted', id: 'save-status' });
-  app.append(h('div', { class: 'card' }, bar, status), grid);
+  const status = h('span', { class: 'muted', id: 'save-status' }), span = h('div', { class: 'muted', id: 'dash-span' });
+  app.append(h('div', { class: 'card' }, bar, status, span), grid);
   async function save() { try { await api(`/api/dashboards/${d.id}`, { method: 'PUT', body: JSON.stringify(d) }); status.textContent = 'Saved.'; } catch (e) { status.textContent = 'Save failed: ' + e.message; } }
   function editPanel(idx) {
     const p = idx === null ? { id: 'p' + Date.now(), title: 'New panel', type: 'timeseries', unit: 'count', width: 6, targets: [{ lang: 'graphite', expr: '' }] } : JSON.parse(JSON.stringify(d.panels[idx]));
     const dl = h('datalist', { id: 'metric-names' });
     const title = h('input', { value: p.title, id: 'panel-title' });
     const type = h('select', { id: 'panel-type' }, ['timeseries', 'stat', 'loghistogram', 'logtable', 'services'].map(t => h('option', { value: t, selected: t === p.type ? 'selected' : null }, t)));
-    const unit = h('select', {}, ['count', 'ms', 'bytes'].map(u => h('option', { value: u, selected: u === p.unit ? 'selected' : null }, u)));
+    const unit = h('select', {}, ['count', 'persec', 'ms', 'bytes', 'percent'].map(u => h('option', { value: u, selected: u === p.unit ? 'selected' : null }, u)));
     const query = h('input', { value: p.query || '', placeholder: 'KQL for log panels', style: 'width:100%' });
     const targets = h('div', {});
     const addTarget = t => {
@@ -439,23 +527,47 @@ pages.dashboards = async (app, args) => {
       } }, 'Apply'), h('button', { onclick: () => dlg.remove() }, 'Cancel')));
     grid.before(dlg);
   }
-  function draw() {
+  let gen = 0, shown = null;
+  async function draw() {
+    const my = ++gen;
     grid.replaceChildren();
-    const untilS = Math.floor(Date.now() / 1000), fromS = untilS - RANGES[range.value] / 1000;
-    d.panels.forEach((p, i) => {
-      const body = h('div', {});
+    const untilS = Math.floor(Date.now() / 1000), rangeS = RANGES[range.value] / 1000;
+    let fromS = untilS - rangeS;
+    const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })) }));
+    const bodies = panels.map((p, i) => {
+      const body = h('div', { class: 'panel-body' });
       const tools = editing ? h('span', {},
         h('button', { title: 'move left', onclick: () => { if (i > 0) { [d.panels[i - 1], d.panels[i]] = [d.panels[i], d.panels[i - 1]]; draw(); } } }, '←'),
         h('button', { title: 'move right', onclick: () => { if (i < d.panels.length - 1) { [d.panels[i + 1], d.panels[i]] = [d.panels[i], d.panels[i + 1]]; draw(); } } }, '→'),
-        h('button', { title: 'narrower', onclick: () => { p.width = Math.max(2, (p.width || 6) - 2); draw(); } }, '−'),
-        h('button', { title: 'wider', onclick: () => { p.width = Math.min(12, (p.width || 6) + 2); draw(); } }, '+'),
+        h('button', { title: 'narrower', onclick: () => { d.panels[i].width = Math.max(2, (p.width || 6) - 2); draw(); } }, '−'),
+        h('button', { title: 'wider', onclick: () => { d.panels[i].width = Math.min(12, (p.width || 6) + 2); draw(); } }, '+'),
         h('button', { onclick: () => editPanel(i) }, 'edit'), h('button', { onclick: () => { d.panels.splice(i, 1); draw(); } }, '✕')) : null;
-      grid.append(h('div', { class: 'panel', style: `grid-column:span ${p.width || 6}`, 'data-panel': p.id }, h('h3', {}, p.title, tools), body));
-      renderPanel(p, body, fromS, untilS);
+      grid.append(h('div', { class: 'panel', style: `grid-column:span ${p.width || 6}`, 'data-panel': p.id }, h('h3', {}, h('span', { class: 'ptitle', title: p.title }, p.title), tools), body));
+      body.append(h('div', { class: 'muted' }, 'loading…'));
+      return body;
     });
     if (!d.panels.length) grid.append(h('div', { class: 'muted', style: 'grid-column:span 12' }, 'No panels yet: Add panel.'));
+    const load = (f) => Promise.all(panels.map(p => loadPanel(p, f, untilS).catch(error => ({ error }))));
+    let loaded = await load(fromS);
+    if (my !== gen) return;
+    // Two minutes of data in "Last 1h" is a sliver at the right edge: show
+    // what the data covers instead, and say so (Grafana's "zoom to data").
+    const first = dataStart(loaded);
+    span.textContent = '';
+    if (first < Infinity && first / 1000 > fromS + rangeS * 0.1) {
+      fromS = Math.max(fromS, Math.floor(first / 1000 - Math.max(30, (untilS - first / 1000) * 0.05)));
+      span.textContent = `Showing ${new Date(fromS * 1000).toLocaleTimeString()} to now: the data starts there (Last ${range.value} chosen).`;
+      loaded = await load(fromS);
+      if (my !== gen) return;
+    }
+    shown = { panels, bodies, loaded, domain: [fromS * 1000, untilS * 1000] };
+    redraw();
   }
-  range.onchange = draw;
+  function redraw() { if (shown) shown.panels.forEach((p, i) => drawPanel(p, shown.bodies[i], shown.loaded[i], shown.domain)); }
+  let rt = null;
+  const onResize = () => { clearTimeout(rt); rt = setTimeout(redraw, 150); };
+  window.addEventListener('resize', onResize); onLeave(() => window.removeEventListener('resize', onResize));
+  range.onchange = () => { keepURL(); draw(); };
   draw();
   const t = setInterval(() => { if (!editing && !$('#panel-editor')) draw(); }, 30000); onLeave(() => clearInterval(t));
 };
