@@ -572,7 +572,13 @@ pages.dashboards = async (app, args) => {
   const t = setInterval(() => { if (!editing && !$('#panel-editor')) draw(); }, 30000); onLeave(() => clearInterval(t));
 };
 
-// Traces.
+// Traces: search, the dependency graph and a trace's waterfall, as Zipkin
+// Lens and Jaeger draw them.
+// Each service keeps one colour on every page (a hash of its name).
+const SVC_COLORS = ['#4c9ffe', '#2e9d5a', '#8e44ad', '#d89614', '#16a2b8', '#c2185b', '#5d6d7e', '#7cb342', '#6d4c41', '#3949ab'];
+function svcColor(name) { let x = 0; for (const c of String(name)) x = (x * 31 + c.charCodeAt(0)) >>> 0; return SVC_COLORS[x % SVC_COLORS.length]; }
+const svcOf = sp => (sp.localEndpoint && sp.localEndpoint.serviceName) || '?';
+const isErr = sp => !!(sp.tags && 'error' in sp.tags);
 pages.traces = async (app, args) => {
   if (args[0]) return traceView(app, args[0]);
   const services = await api('/api/v2/services');
@@ -580,76 +586,129 @@ pages.traces = async (app, args) => {
   const span = h('input', { placeholder: 'span name', id: 'trace-span' }), tags = h('input', { placeholder: 'tags: error and http.method=GET', class: 'grow' });
   const minD = h('input', { placeholder: 'min ms', size: 6 }), maxD = h('input', { placeholder: 'max ms', size: 6 });
   const lb = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
-  const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card' });
-  app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), results, deps);
+  const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card', id: 'deps' });
+  app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), deps, results);
   async function find() {
     const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
     if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
     if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) { p.set('maxDuration', Math.round(maxD.value * 1000)); if (!minD.value) p.set('minDuration', 1); }
     const traces = await api('/api/v2/traces?' + p);
-    results.replaceChildren();
+    results.replaceChildren(h('h3', {}, `${traces.length} traces`, svc.value ? ` of ${svc.value}` : ''));
     const maxDur = Math.max(1, ...traces.map(t => summary(t).dur));
-    results.append(h('table', {}, traces.map(t => { const s = summary(t); return h('tr', { class: 'trace-row' }, h('td', {}, h('a', { href: `#/traces/${t[0].traceId}` }, `${s.root.localEndpoint ? s.root.localEndpoint.serviceName : '?'}: ${s.root.name || ''}`)), h('td', { class: 'mono' }, new Date(s.start / 1000).toLocaleString()), h('td', {}, `${t.length} spans`), h('td', { style: 'width:30%' }, h('div', { class: 'dur', style: `width:${s.dur / maxDur * 100}%;${s.err ? 'background:#f08c6c' : ''}` })), h('td', {}, fmtDur(s.dur))); })));
+    results.append(h('table', {}, traces.map(t => {
+      const s = summary(t), svcs = [...new Set(t.map(svcOf))];
+      return h('tr', { class: 'trace-row' }, h('td', {}, h('a', { href: `#/traces/${t[0].traceId}` }, `${svcOf(s.root)}: ${s.root.name || ''}`), s.err ? h('span', { class: 'sev-error' }, ' error') : null),
+        h('td', {}, svcs.map(n => h('span', { class: 'svc-chip', style: `border-color:${svcColor(n)}` }, n))),
+        h('td', { class: 'mono' }, new Date(s.start / 1000).toLocaleString()), h('td', {}, `${t.length} spans`),
+        h('td', { style: 'width:25%' }, h('div', { class: 'dur', style: `width:${s.dur / maxDur * 100}%;${s.err ? 'background:#f08c6c' : ''}` })), h('td', {}, fmtDur(s.dur)));
+    })));
     if (!traces.length) results.append(h('div', { class: 'muted' }, 'No traces match.'));
   }
   const links = await api(`/api/v2/dependencies?endTs=${Date.now()}&lookback=${7 * 24 * 3600e3}`);
-  deps.append(h('h3', {}, 'Service dependencies'), depGraph(links));
+  // A node's click narrows the search to that service, as Lens does.
+  deps.append(h('h3', {}, 'Service dependencies'), depGraph(links, deps.clientWidth - 24, n => { svc.value = n; find(); }));
   await find();
 };
 function summary(spans) {
   const ids = new Set(spans.map(s => s.id));
   let start = Infinity, end = 0, err = false, root = spans[0];
-  for (const s of spans) { if (s.timestamp) { start = Math.min(start, s.timestamp); end = Math.max(end, s.timestamp + (s.duration || 0)); } if (s.tags && 'error' in s.tags) err = true; if (!s.parentId || !ids.has(s.parentId)) if (!root.parentId === false || s.timestamp < root.timestamp) root = s; }
+  for (const s of spans) { if (s.timestamp) { start = Math.min(start, s.timestamp); end = Math.max(end, s.timestamp + (s.duration || 0)); } if (isErr(s)) err = true; if (!s.parentId || !ids.has(s.parentId)) if (!root.parentId === false || s.timestamp < root.timestamp) root = s; }
   return { start, dur: end - start, err, root };
 }
-function depGraph(links) {
-  const names = [...new Set(links.flatMap(l => [l.parent, l.child]))];
-  const W = 600, H = Math.max(160, names.length * 40), R = Math.min(W, H) / 2 - 40;
-  const pos = {}; names.forEach((n, i) => { const a = 2 * Math.PI * i / names.length - Math.PI / 2; pos[n] = [W / 2 + R * Math.cos(a), H / 2 + R * Math.sin(a)]; });
-  // Service names come from spans anyone can send: text nodes only.
-  const svg = S('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', id: 'dep-graph' },
-    S('defs', {}, S('marker', { id: 'arr', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto' }, S('path', { d: 'M0,0L10,5L0,10z', fill: '#889' }))));
+// depGraph lays services out left to right in layers (callers before the
+// services they call), as Zipkin's dependency page: boxes with the name,
+// curved edges with call and error counts, error edges red.
+function depGraph(links, width, onPick) {
+  const names = [...new Set(links.flatMap(l => [l.parent, l.child]))].sort();
+  const layer = Object.fromEntries(names.map(n => [n, 0]));
+  // Longest path from a caller: a cycle stops growing after |names| rounds.
+  for (let i = 0; i < names.length; i++) for (const l of links) if (l.parent !== l.child && layer[l.child] < layer[l.parent] + 1) layer[l.child] = layer[l.parent] + 1;
+  const cols = [];
+  for (const n of names) (cols[layer[n]] = cols[layer[n]] || []).push(n);
+  const W = Math.max(width || 600, 320), colW = Math.max(...names.map(n => textW(n) + 28), 90), rowH = 64;
+  // Room between layers for the edge labels, the whole graph centred.
+  const gap = cols.length > 1 ? Math.min(Math.max((W - 40 - colW * cols.length) / (cols.length - 1), 140), 320) : 0;
+  const total = cols.length * colW + (cols.length - 1) * gap, VW = Math.max(W, total + 40), x0 = (VW - total) / 2;
+  const H = Math.max(110, Math.max(...cols.map(c => c.length), 1) * rowH + 30);
+  const pos = {};
+  cols.forEach((c, i) => c.forEach((n, j) => { pos[n] = { x: x0 + i * (colW + gap), y: (H - c.length * rowH) / 2 + j * rowH + rowH / 2, w: textW(n) + 24 }; }));
+  const svg = S('svg', { viewBox: `0 0 ${VW} ${H}`, width: '100%', id: 'dep-graph' },
+    S('defs', {}, ['#889', '#d9480f'].map((c, i) => S('marker', { id: 'arr' + i, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' }, S('path', { d: 'M0,0L10,5L0,10z', fill: c })))));
   for (const l of links) {
-    const [x1, y1] = pos[l.parent], [x2, y2] = pos[l.child]; const mx = (x1 + x2) / 2, my = (y1 + y2) / 2;
-    svg.append(S('line', { x1, y1, x2: x1 + (x2 - x1) * 0.85, y2: y1 + (y2 - y1) * 0.85, stroke: l.errorCount ? '#d9480f' : '#889', 'marker-end': 'url(#arr)' }),
-      S('text', { x: mx, y: my - 3, 'text-anchor': 'middle' }, `${l.callCount} calls${l.errorCount ? ', ' + l.errorCount + ' errors' : ''}`));
+    const a = pos[l.parent], b = pos[l.child], red = l.errorCount > 0;
+    const x1 = a.x + a.w, y1 = a.y, x2 = b.x - 2, y2 = b.y, mx = (x1 + x2) / 2;
+    const d = l.parent === l.child ? `M${x1},${y1 - 6}C${x1 + 40},${y1 - 40} ${a.x - 40},${y1 - 40} ${a.x},${y1 - 6}` : `M${x1},${y1}C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+    const calls = `${l.callCount.toLocaleString()} ${l.callCount === 1 ? 'call' : 'calls'}`, errs = red ? `${l.errorCount} ${l.errorCount === 1 ? 'error' : 'errors'}` : '';
+    svg.append(S('path', { d, fill: 'none', stroke: red ? '#d9480f' : '#889', 'stroke-width': 1.5, 'marker-end': `url(#arr${red ? 1 : 0})`, class: 'dep-edge' }),
+      S('text', { x: mx, y: (y1 + y2) / 2 - 8, 'text-anchor': 'middle', class: 'dep-label' }, calls, red ? S('tspan', { fill: '#b3261e' }, ', ' + errs) : null));
   }
-  for (const n of names) { const [x, y] = pos[n]; svg.append(S('circle', { cx: x, cy: y, r: 6, fill: '#2d6cdf' }), S('text', { x, y: y + 18, 'text-anchor': 'middle', 'font-size': 12, fill: '#1d2330', class: 'dep-node' }, n)); }
+  for (const n of names) {
+    const p = pos[n];
+    svg.append(S('g', { class: 'dep-node', onclick: () => onPick && onPick(n) }, S('title', {}, `${n}: click to find its traces`),
+      S('rect', { x: p.x, y: p.y - 14, width: p.w, height: 28, rx: 5, fill: '#fff', stroke: svcColor(n), 'stroke-width': 2 }),
+      S('text', { x: p.x + p.w / 2, y: p.y + 4, 'text-anchor': 'middle', class: 'dep-name' }, n)));
+  }
   if (!names.length) svg.append(S('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no dependencies yet'));
   return svg;
 }
+const fmtEndpoint = e => !e ? '-' : [e.serviceName || '', [e.ipv4 || (e.ipv6 ? `[${e.ipv6}]` : ''), e.port ? e.port : ''].filter(Boolean).join(':')].filter(Boolean).join(' ') || '-';
 async function traceView(app, id) {
   const spans = await api('/api/v2/trace/' + id);
-  const s = summary(spans), detail = h('div', { class: 'card', id: 'span-detail' }, h('span', { class: 'muted' }, 'Click a span for its details.'));
+  const s = summary(spans);
+  // One row per span id: a CLIENT half and its SERVER half share it (Zipkin's shared spans).
   const rows = {}, order = [];
   for (const sp of spans) { if (!rows[sp.id]) { rows[sp.id] = { id: sp.id, halves: [], parent: sp.parentId }; order.push(sp.id); } rows[sp.id].halves.push(sp); if (sp.kind !== 'SERVER') rows[sp.id].parent = sp.parentId; }
+  for (const r of Object.values(rows)) r.halves.sort((a, b) => (a.kind === 'SERVER') - (b.kind === 'SERVER'));
   const kids = {}, roots = [];
-  for (const id of order) { const r = rows[id]; (r.parent && rows[r.parent] && r.parent !== id ? (kids[r.parent] = kids[r.parent] || []) : roots).push(r); }
-  const wf = h('div', { class: 'card', id: 'waterfall' }, h('h2', {}, `Trace ${id}`, h('span', { class: 'muted' }, ` ${fmtDur(s.dur)}, ${spans.length} spans`)));
+  for (const rid of order) { const r = rows[rid]; (r.parent && rows[r.parent] && r.parent !== rid ? (kids[r.parent] = kids[r.parent] || []) : roots).push(r); }
+  const services = [...new Set(spans.map(svcOf))], errors = spans.filter(isErr).length;
+  const dur = Math.max(s.dur, 1), pct = us => ((us - s.start) / dur * 100);
+  const logs = await api(`/api/logs/search?q=${encodeURIComponent(`traceId:"${id}" or trace_id:"${id}" or fields.trace_id:"${id}" or fields.traceId:"${id}"`)}&from=now-30d&to=now%2B1d&limit=500&order=asc`).catch(() => ({ hits: [] }));
+  const detail = h('div', { class: 'card', id: 'span-detail' }, h('span', { class: 'muted' }, 'Click a span for its tags, annotations and log events.'));
+  // The ruler: ticks at round fractions of the trace's duration.
+  const rt = niceTicks(0, dur, 5);
+  const ruler = h('div', { class: 'wf-row wf-ruler' }, h('div', { class: 'wf-label muted' }, `${services.length} services`),
+    h('div', { class: 'wf-bar' }, rt.ticks.filter(t => t <= dur).map(t => h('span', { class: 'tick', style: `left:${t / dur * 100}%` }, fmtDur(t)))), h('div', { class: 'wf-dur' }, ''));
+  const wf = h('div', { class: 'card grow', id: 'waterfall' },
+    h('h2', {}, `Trace ${id}`), h('div', { class: 'row muted' }, `${fmtDur(s.dur)} · ${spans.length} spans · `, services.map(n => h('span', { class: 'svc-chip', style: `border-color:${svcColor(n)}` }, n)),
+      errors ? h('span', { class: 'sev-error' }, `${errors} error${errors === 1 ? '' : 's'}`) : null, `started ${new Date(s.start / 1000).toLocaleString()}`), ruler);
+  const els = {};
   const walk = (r, depth) => {
     const st = Math.min(...r.halves.map(x => x.timestamp || s.start)), en = Math.max(...r.halves.map(x => (x.timestamp || s.start) + (x.duration || 0)));
-    const label = r.halves.map(x => `${x.localEndpoint ? x.localEndpoint.serviceName : '?'}${x.kind ? ' (' + x.kind.toLowerCase() + ')' : ''}`).join(' ⇄ ') + ': ' + (r.halves[0].name || '');
-    const err = r.halves.some(x => x.tags && 'error' in x.tags);
-    wf.append(h('div', { class: 'wf-row span-row', onclick: () => showSpan(r) }, h('div', { class: 'wf-label', style: `padding-left:${depth * 16}px` }, label),
-      h('div', { class: 'wf-bar' }, h('div', { class: err ? 'e' : '', style: `left:${(st - s.start) / Math.max(s.dur, 1) * 100}%;width:${Math.max((en - st) / Math.max(s.dur, 1) * 100, 0.5)}%` })), h('div', { style: 'width:80px;text-align:right' }, fmtDur(en - st))));
-    (kids[r.id] || []).sort((a, b) => a.halves[0].timestamp - b.halves[0].timestamp).forEach(k => walk(k, depth + 1));
+    const err = r.halves.some(isErr), main = r.halves[r.halves.length - 1], has = (kids[r.id] || []).length;
+    const tog = h('span', { class: 'wf-tog', title: has ? 'collapse / expand' : null }, has ? '▾' : '');
+    const label = h('div', { class: 'wf-label', style: `padding-left:${depth * 14}px`, title: r.halves.map(x => `${svcOf(x)} ${x.kind || ''} ${x.name || ''}`).join(' / ') }, tog,
+      h('span', { class: 'svc-dot', style: `background:${svcColor(svcOf(main))}` }), h('b', { class: err ? 'sev-error' : '' }, svcOf(main)), ' ', h('span', {}, main.name || ''),
+      r.halves.length > 1 ? h('span', { class: 'muted' }, ` ${r.halves.map(x => (x.kind || '').toLowerCase()).join('+')}`) : main.kind ? h('span', { class: 'muted' }, ' ' + main.kind.toLowerCase()) : null);
+    const bar = h('div', { class: 'wf-bar' }, rt.ticks.filter(t => t <= dur).map(t => h('span', { class: 'grid-line', style: `left:${t / dur * 100}%` })),
+      // CLIENT half light, SERVER half in the service's colour on top: the gap is the network.
+      r.halves.map(x => { const a = x.timestamp || s.start; return h('div', { class: `span-bar${isErr(x) ? ' e' : ''}${x.kind === 'CLIENT' && r.halves.length > 1 ? ' client' : ''}`, title: `${svcOf(x)} ${x.kind || ''}: ${fmtDur(x.duration || 0)}`, style: `left:${pct(a)}%;width:${Math.max((x.duration || 0) / dur * 100, 0.4)}%;background:${isErr(x) ? '#d9480f' : svcColor(svcOf(x))}` }); }),
+      r.halves.flatMap(x => (x.annotations || []).map(a => h('span', { class: 'anno', title: `${a.value} at +${fmtDur(a.timestamp - s.start)} (${svcOf(x)})`, style: `left:${pct(a.timestamp)}%` }))));
+    const row = h('div', { class: `wf-row span-row${err ? ' err' : ''}`, 'data-span': r.id, onclick: () => showSpan(r) }, label, bar, h('div', { class: 'wf-dur' }, fmtDur(en - st)));
+    els[r.id] = row; wf.append(row);
+    if (has) tog.onclick = e => { e.stopPropagation(); const hide = tog.textContent === '▾'; tog.textContent = hide ? '▸' : '▾'; setHidden(r.id, hide); };
+    (kids[r.id] || []).sort((a, b) => (a.halves[0].timestamp || 0) - (b.halves[0].timestamp || 0)).forEach(k => walk(k, depth + 1));
   };
+  // A collapsed span hides its whole subtree; expanding shows what was not itself collapsed.
+  const setHidden = (rid, hide) => { for (const k of kids[rid] || []) { els[k.id].hidden = hide; const t = $('.wf-tog', els[k.id]); if (!hide && t.textContent === '▸') continue; setHidden(k.id, hide); } };
   roots.forEach(r => walk(r, 0));
   function showSpan(r) {
+    wf.querySelectorAll('.span-row.sel').forEach(e => e.classList.remove('sel')); els[r.id].classList.add('sel');
     detail.replaceChildren();
     for (const x of r.halves) {
-      detail.append(h('h3', {}, `${x.kind || 'LOCAL'} ${x.name || ''}`), h('table', {},
-        h('tr', {}, h('th', {}, 'span id'), h('td', { class: 'mono' }, x.id)), h('tr', {}, h('th', {}, 'parent'), h('td', { class: 'mono' }, x.parentId || '-')),
-        h('tr', {}, h('th', {}, 'duration'), h('td', {}, fmtDur(x.duration || 0))),
-        h('tr', {}, h('th', {}, 'local endpoint'), h('td', { class: 'mono' }, JSON.stringify(x.localEndpoint || {}))),
-        h('tr', {}, h('th', {}, 'remote endpoint'), h('td', { class: 'mono' }, JSON.stringify(x.remoteEndpoint || {}))),
-        Object.entries(x.tags || {}).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))),
-        (x.annotations || []).map(a => h('tr', {}, h('th', {}, 'annotation'), h('td', {}, `${a.value} at ${new Date(a.timestamp / 1000).toLocaleTimeString()}`)))));
+      const rel = us => '+' + fmtDur(us - s.start);
+      detail.append(h('h3', {}, h('span', { class: 'svc-dot', style: `background:${svcColor(svcOf(x))}` }), `${svcOf(x)} ${x.kind || 'LOCAL'}: ${x.name || ''}`), h('table', { class: 'kv-table' },
+        [['span id', x.id], ['parent', x.parentId || '-'], ['start', rel(x.timestamp || s.start)], ['duration', fmtDur(x.duration || 0)],
+          ['local endpoint', fmtEndpoint(x.localEndpoint)], ['remote endpoint', fmtEndpoint(x.remoteEndpoint)]].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', { class: 'mono' }, v))),
+        Object.entries(x.tags || {}).map(([k, v]) => h('tr', { class: k === 'error' ? 'sev-error' : '' }, h('th', { class: 'mono' }, k), h('td', { class: 'mono' }, v))),
+        (x.annotations || []).map(a => h('tr', {}, h('th', {}, rel(a.timestamp)), h('td', {}, a.value)))));
     }
+    const mine = logs.hits.filter(l => { const ev = l.event || {}; return [ev.spanId, ev.span_id, ev.fields && ev.fields.span_id].includes(r.id); });
+    detail.append(h('h3', {}, `Log events of this span (${mine.length})`), h('div', {}, mine.length ? mine.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} })) : h('div', { class: 'muted' }, 'None.')));
   }
-  app.append(wf, detail);
-  const logs = await api(`/api/logs/search?q=${encodeURIComponent(`traceId:"${id}" or trace_id:"${id}"`)}&from=now-30d&to=now%2B1d&limit=100&order=asc`).catch(() => ({ hits: [] }));
-  if (logs.hits.length) app.append(h('div', { class: 'card' }, h('h3', {}, 'Log events of this trace'), logs.hits.map(x => h('div', { class: 'hit mono' }, new Date(x['@timestamp']).toLocaleTimeString(), ' ', x.event.message || JSON.stringify(x.event)))));
+  app.append(h('div', { class: 'layout trace-layout' }, wf, detail));
+  if (logs.hits.length) app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length})`), logs.hits.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} }))));
+  showSpan(roots[0] || rows[order[0]]);
 }
 
 // Services.
