@@ -181,29 +181,49 @@ async function healthBanner() {
 setInterval(healthBanner, 10000);
 healthBanner();
 
-// Overview: service status, ingest rates, drops, disk.
+// Overview, in the order someone paged wants it: what is firing and who
+// acknowledged what, then each service's last errors, then obs's own intake.
+const ERROR_Q = 'severity:(error or fatal or critical or ERROR or FATAL) or level:(error or fatal or 50 or 60)';
 pages.overview = async (app) => {
-  const tiles = h('div', { class: 'tiles' }), rates = h('div', { class: 'tiles' });
-  app.append(h('div', { class: 'card' }, h('h2', {}, 'Services'), tiles), h('div', { class: 'card' }, h('h2', {}, 'Ingest'), rates));
+  const firing = h('div', { class: 'tiles', id: 'firing' }), acked = h('div', { class: 'tiles', id: 'acked-services' }), passing = h('div', { class: 'tiles', id: 'passing' });
+  const errs = h('div', { id: 'recent-errors' }), rates = h('div', { class: 'tiles', id: 'ingest' });
+  app.append(h('div', { class: 'card' }, h('h2', {}, 'Alerts'), firing, acked, passing),
+    h('div', { class: 'card' }, h('h2', {}, 'Last errors per service ', h('a', { href: '#/logs?q=' + encodeURIComponent(ERROR_Q), class: 'small' }, 'all in Discover')), errs),
+    h('div', { class: 'card' }, h('h2', {}, 'Ingest'), rates));
+  const sample = async () => { const text = await fetch('/metrics').then(r => r.text()), m = {}; for (const line of text.split('\n')) { const mm = line.match(/^(obs_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/); if (mm) m[mm[1]] = (m[mm[1]] || 0) + parseFloat(mm[3]); } return { m, t: Date.now() }; };
   let prev = null;
   async function refresh() {
-    const [svcs, metrics] = await Promise.all([api('/api/services').catch(() => []), fetch('/metrics').then(r => r.text())]);
-    tiles.replaceChildren();
-    if (!svcs.length) tiles.append(h('div', { class: 'muted' }, 'No services configured.'));
-    for (const s of svcs) {
-      const failing = (s.checks || []).filter(c => c.failing).map(c => c.name);
-      tiles.append(h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status, failing.length ? ' — ' + failing.join(', ') : '')));
-    }
-    const m = {};
-    for (const line of metrics.split('\n')) { const mm = line.match(/^(obs_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/); if (mm) m[mm[1]] = (m[mm[1]] || 0) + parseFloat(mm[3]); }
-    const now = Date.now();
-    const rate = k => prev ? ((m[k] || 0) - (prev.m[k] || 0)) / ((now - prev.t) / 1000) : null;
-    rates.replaceChildren();
-    const tile = (label, v, unit) => rates.append(h('div', { class: 'card' }, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, v === null ? '…' : fmtVal(v, unit))));
-    tile('logs/s', rate('obs_logs_stored_total')); tile('metrics/s', rate('obs_statsd_metrics_total')); tile('spans/s', rate('obs_traces_spans_stored_total'));
-    tile('log drops', (m.obs_logs_dropped_total || 0) + (m.obs_logs_udp_kernel_drops || 0) + (m.obs_memory_shed_total || 0));
-    tile('logs on disk', m.obs_logs_disk_bytes || 0, 'bytes'); tile('TSDB series', m.obs_metrics_series || 0);
-    prev = { m, t: now };
+    const [svcs, alerts, errHits] = await Promise.all([api('/api/services').catch(() => []), api('/api/alerts').catch(() => []),
+      api(`/api/logs/search?q=${encodeURIComponent(ERROR_Q)}&from=now-1h&to=now&limit=300`).catch(() => ({ hits: [] }))]);
+    if (!prev) { prev = await sample(); await new Promise(r => setTimeout(r, 1000)); } // a first rate without waiting a refresh
+    const cur = await sample();
+    const since = {}; for (const a of alerts) if (a.kind === 'alert' && !(a.service in since)) since[a.service] = a.time;
+    const tile = s => {
+      const failing = (s.checks || []).filter(c => c.failing);
+      const ack = s.acknowledged_until && new Date(s.acknowledged_until) > Date.now();
+      return h('a', { href: `#/services/${encodeURIComponent(s.name)}`, class: `tile ${ack ? 'ACKED' : s.status}`, title: failing.map(c => `${c.name}: ${c.last ? c.last.reason : ''}`).join('\n') }, s.name, ' ', h('span', { class: 'badge' }, s.status),
+        ack ? h('small', {}, `acknowledged by ${s.acknowledged_by || '?'} until ${new Date(s.acknowledged_until).toLocaleTimeString()}`) : null,
+        s.status !== 'PASSING' && since[s.name] && !ack ? h('small', {}, `alerted ${new Date(since[s.name]).toLocaleTimeString()}`) : null,
+        failing.map(c => h('small', {}, `${c.name}: ${c.last ? c.last.reason : 'failing'}`)));
+    };
+    const isAck = s => s.acknowledged_until && new Date(s.acknowledged_until) > Date.now();
+    const rank = { CRITICAL: 0, ERROR: 1, WARNING: 2 };
+    const bad = svcs.filter(s => s.status !== 'PASSING' && !isAck(s)).sort((a, b) => rank[a.status] - rank[b.status]);
+    firing.replaceChildren(...(bad.length ? bad.map(tile) : [h('div', { class: 'muted' }, svcs.length ? 'Nothing firing.' : 'No services configured.')]));
+    acked.replaceChildren(...svcs.filter(isAck).map(tile));
+    passing.replaceChildren(...svcs.filter(s => s.status === 'PASSING' && !isAck(s)).map(tile));
+    // The last three errors of each app, newest first.
+    const by = {};
+    for (const x of errHits.hits) { const ev = x.event || {}, a = String(ev.app || ev.service || '(no app)'); (by[a] = by[a] || []).push(x); }
+    errs.replaceChildren(...(Object.keys(by).length ? Object.entries(by).map(([a, xs]) => h('div', { class: 'svc-errors' },
+      h('h3', {}, a, ' ', h('a', { href: '#/logs?q=' + encodeURIComponent(`app:"${a}" and (${ERROR_Q})`), class: 'small' }, `${xs.length}${xs.length === 300 ? '+' : ''} in the last hour`)),
+      xs.slice(0, 3).map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} })))) : [h('div', { class: 'muted' }, 'No errors logged in the last hour.')]));
+    const m = cur.m, rate = k => Math.max(0, ((m[k] || 0) - (prev.m[k] || 0)) / ((cur.t - prev.t) / 1000));
+    const stat = (label, v, unit) => h('div', { class: 'card' }, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, fmtVal(v, unit)));
+    rates.replaceChildren(stat('log events', rate('obs_logs_stored_total'), 'persec'), stat('statsd metrics', rate('obs_statsd_metrics_total'), 'persec'), stat('spans', rate('obs_traces_spans_stored_total'), 'persec'),
+      stat('log drops', (m.obs_logs_dropped_total || 0) + (m.obs_logs_udp_kernel_drops || 0) + (m.obs_memory_shed_total || 0)),
+      stat('logs on disk', m.obs_logs_disk_bytes || 0, 'bytes'), stat('TSDB series', m.obs_metrics_series || 0));
+    prev = cur;
   }
   await refresh();
   const t = setInterval(refresh, 5000); onLeave(() => clearInterval(t));
