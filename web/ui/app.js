@@ -103,7 +103,29 @@ function lineChart(series, unit, opts = {}) {
     });
     svg.append(S('path', { d, fill: 'none', stroke: col, 'stroke-width': 1.5, class: 'series' }, S('title', {}, s.name)));
   });
+  // Hover: a crosshair and every series' value at that time, as Grafana's tooltip.
+  const cross = S('line', { y1: T, y2: H - B, stroke: '#8a93a3', 'stroke-dasharray': '3,3', visibility: 'hidden' });
+  svg.append(cross);
+  svg.addEventListener('mousemove', e => {
+    const r = svg.getBoundingClientRect(), vx = (e.clientX - r.left) * W / r.width, t = x0 + (vx - L) / (W - L - 8) * (x1 - x0);
+    const near = series.map((s, i) => { let best = null; for (const p of s.points) if (p[1] !== null && (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t))) best = p; return best && { name: s.name, p: best, i }; }).filter(Boolean);
+    if (vx < L || !near.length) { cross.setAttribute('visibility', 'hidden'); tip(); return; }
+    const at = near[0].p[0];
+    cross.setAttribute('x1', X(at)); cross.setAttribute('x2', X(at)); cross.setAttribute('visibility', 'visible');
+    tip(e.clientX, e.clientY, h('div', { class: 'muted' }, new Date(at).toLocaleString()),
+      near.map(n => h('div', {}, h('i', { style: `background:${COLORS[n.i % COLORS.length]}` }), n.name + ': ', h('b', {}, fmtVal(n.p[1], unit)))));
+  });
+  svg.addEventListener('mouseleave', () => { cross.setAttribute('visibility', 'hidden'); tip(); });
   return svg;
+}
+// tip shows the one chart tooltip near (x, y), kept inside the window; tip() hides it.
+function tip(x, y, ...content) {
+  let el = $('#chart-tip');
+  if (!el) { el = h('div', { id: 'chart-tip', hidden: true }); document.body.append(el); }
+  if (x === undefined) { el.hidden = true; return; }
+  el.replaceChildren(...content.flat()); el.hidden = false;
+  el.style.left = Math.max(4, Math.min(x + 14, innerWidth - el.offsetWidth - 8)) + 'px';
+  el.style.top = Math.max(4, Math.min(y + 14, innerHeight - el.offsetHeight - 8)) + 'px';
 }
 // legend lists each series with its last, max and mean, as Grafana's table legend.
 function legend(series, unit) {
@@ -156,7 +178,7 @@ let cleanup = [];
 function onLeave(f) { cleanup.push(f); }
 
 async function route() {
-  cleanup.forEach(f => f()); cleanup = [];
+  cleanup.forEach(f => f()); cleanup = []; tip();
   // Parameters ride after '?' (#/logs?q=...): a reload keeps the search.
   const hash = location.hash.replace(/^#\/?/, '').split('?')[0];
   const [page, ...rest] = hash.split('/');
@@ -548,13 +570,16 @@ pages.dashboards = async (app, args) => {
     grid.before(dlg);
   }
   let gen = 0, shown = null;
-  async function draw() {
+  // draw(true) is the periodic refresh: the panels stay on screen and take
+  // their new data in place (no flash of 'loading…', no jump in height).
+  async function draw(refresh = false) {
     const my = ++gen;
-    grid.replaceChildren();
     const untilS = Math.floor(Date.now() / 1000), rangeS = RANGES[range.value] / 1000;
     let fromS = untilS - rangeS;
     const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })) }));
-    const bodies = panels.map((p, i) => {
+    const keep = refresh && shown && shown.bodies.length === panels.length;
+    if (!keep) grid.replaceChildren();
+    const bodies = keep ? shown.bodies : panels.map((p, i) => {
       const body = h('div', { class: 'panel-body' });
       const tools = editing ? h('span', {},
         h('button', { title: 'move left', onclick: () => { if (i > 0) { [d.panels[i - 1], d.panels[i]] = [d.panels[i], d.panels[i - 1]]; draw(); } } }, '←'),
@@ -566,7 +591,7 @@ pages.dashboards = async (app, args) => {
       body.append(h('div', { class: 'muted' }, 'loading…'));
       return body;
     });
-    if (!d.panels.length) grid.append(h('div', { class: 'muted', style: 'grid-column:span 12' }, 'No panels yet: Add panel.'));
+    if (!d.panels.length && !keep) grid.append(h('div', { class: 'muted', style: 'grid-column:span 12' }, 'No panels yet: Add panel.'));
     const load = (f) => Promise.all(panels.map(p => loadPanel(p, f, untilS).catch(error => ({ error }))));
     let loaded = await load(fromS);
     if (my !== gen) return;
@@ -589,7 +614,7 @@ pages.dashboards = async (app, args) => {
   window.addEventListener('resize', onResize); onLeave(() => window.removeEventListener('resize', onResize));
   range.onchange = () => { keepURL(); draw(); };
   draw();
-  const t = setInterval(() => { if (!editing && !$('#panel-editor')) draw(); }, 30000); onLeave(() => clearInterval(t));
+  const t = setInterval(() => { if (!editing && !$('#panel-editor')) draw(true); }, 30000); onLeave(() => clearInterval(t));
 };
 
 // Traces: search, the dependency graph and a trace's waterfall, as Zipkin
