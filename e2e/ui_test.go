@@ -72,6 +72,9 @@ services:
 	u, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.statsd))
 	for i := 0; i < 5; i++ {
 		fmt.Fprint(u, "web-api.inbound.response_code.200:3|c\nweb-api.inbound.response_code.500:1|c\nweb-api.outbound.recipe-api.request-time:120|ms\nweb-api.outbound.recipe-api.request-count:1|c")
+		// recipe-api instrumented as the seed suggests ("set its prefix
+		// accordingly"): the same dashboard serves it through $service.
+		fmt.Fprint(u, "recipe-api.inbound.response_code.200:5|c")
 		time.Sleep(1100 * time.Millisecond)
 	}
 	u.Close()

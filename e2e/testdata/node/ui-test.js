@@ -86,6 +86,19 @@ async function main() {
       if (!d || !d.startsWith('M')) throw new Error(`panel ${id} has an empty chart`);
     }
   });
+  await step('04b-dashboard-variable', async () => {
+    // One dashboard, two services: $service lists both from /metrics/find.
+    const opts = await page.$$eval('#var-service option', (os) => os.map((o) => o.value));
+    if (!opts.includes('web-api') || !opts.includes('recipe-api')) throw new Error('$service options: ' + opts);
+    await page.selectOption('#var-service', 'recipe-api');
+    await page.waitForSelector('[data-panel="errors"] h3:has-text("recipe-api errors and warnings")');
+    await page.waitForSelector('[data-panel="codes"] path.series', { state: 'attached' });
+    const legend = await page.textContent('[data-panel="codes"] .legend');
+    if (!/^200/.test(legend.trim())) throw new Error('recipe-api codes legend: ' + legend);
+    if (!/var-service=recipe-api/.test(page.url())) throw new Error('variable not in the URL: ' + page.url());
+    await page.reload();
+    await page.waitForSelector('[data-panel="errors"] h3:has-text("recipe-api errors and warnings")');
+  });
   await step('05-new-panel', async () => {
     await page.goto(base + '/#/dashboards');
     await page.click('#new-dashboard');
