@@ -239,7 +239,7 @@ pages.overview = async (app) => {
     for (const x of errHits.hits) { const ev = x.event || {}, a = String(ev.app || ev.service || '(no app)'); (by[a] = by[a] || []).push(x); }
     errs.replaceChildren(...(Object.keys(by).length ? Object.entries(by).map(([a, xs]) => h('div', { class: 'svc-errors' },
       h('h3', {}, a, ' ', h('a', { href: '#/logs?q=' + encodeURIComponent(`app:"${a}" and (${ERROR_Q})`), class: 'small' }, `${xs.length}${xs.length === 300 ? '+' : ''} in the last hour`)),
-      xs.slice(0, 3).map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} })))) : [h('div', { class: 'muted' }, 'No errors logged in the last hour.')]));
+      xs.slice(0, 3).map(x => plainRow(x)))) : [h('div', { class: 'muted' }, 'No errors logged in the last hour.')]));
     const m = cur.m, rate = k => Math.max(0, ((m[k] || 0) - (prev.m[k] || 0)) / ((cur.t - prev.t) / 1000));
     const stat = (label, v, unit) => h('div', { class: 'card' }, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, fmtVal(v, unit)));
     rates.replaceChildren(stat('log events', rate('obs_logs_stored_total'), 'persec'), stat('statsd metrics', rate('obs_statsd_metrics_total'), 'persec'), stat('spans', rate('obs_traces_spans_stored_total'), 'persec'),
@@ -295,12 +295,14 @@ function eventSummary(ev) {
 }
 function fmtStamp(t) { const d = new Date(t); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`; }
 // discoverRow builds one hit: a line, and the document it opens.
-// ctx: {cols, onFilter(field, value), onColumn(field), onSurrounding(hit)}.
+// ctx: {cols, compact, onFilter(field, value), onColumn(field), onSurrounding(hit)};
+// without the handlers the document has no tools.
 function discoverRow(hit, ctx) {
   const ev = hit.event && typeof hit.event === 'object' && !Array.isArray(hit.event) ? hit.event : { value: hit.event };
   const sev = String(ev.severity || ev.level || ''), tid = findTraceId(ev);
   const stop = e => e.stopPropagation();
-  const cells = [h('span', { class: 'c-time mono' }, fmtStamp(hit['@timestamp'])), h('span', { class: 'c-app', title: String(ev.app || ev.service || '') }, String(ev.app || ev.service || '')),
+  // ctx.compact: a narrow list (a span's events): the time of day only, no trace link.
+  const cells = [h('span', { class: 'c-time mono' }, ctx.compact ? fmtStamp(hit['@timestamp']).slice(11) : fmtStamp(hit['@timestamp'])), h('span', { class: 'c-app', title: String(ev.app || ev.service || '') }, String(ev.app || ev.service || '')),
     h('span', { class: 'c-sev sev-' + sev.toLowerCase() }, sev)];
   if (ctx.cols.length) for (const c of ctx.cols) { const t = fieldText(getPath(ev, c)); cells.push(h('span', { class: 'c-col', title: t.slice(0, 500) }, t.split('\n')[0])); }
   else {
@@ -308,22 +310,25 @@ function discoverRow(hit, ctx) {
     cells.push(h('span', { class: 'c-sum' }, s.type ? h('span', { class: 'muted' }, s.type + ' ') : null, s.lead ? h('span', { class: 'lead' }, s.lead + ' ') : null,
       s.fields.map(([k, v]) => h('span', { class: 'kv' }, h('span', { class: 'k' }, k + '='), fieldText(v) + ' '))));
   }
-  cells.push(tid ? h('a', { href: `#/traces/${tid}`, class: 'trace-link', title: 'trace ' + tid, onclick: stop }, 'trace') : h('span', {}));
+  cells.push(tid && !ctx.compact ? h('a', { href: `#/traces/${tid}`, class: 'trace-link', title: 'trace ' + tid, onclick: stop }, 'trace') : h('span', {}));
   let doc = null;
   const row = h('div', { class: 'hit', 'data-id': hit.id }, h('div', { class: 'hit-line', onclick: () => {
     if (doc) { doc.remove(); doc = null; row.classList.remove('open'); return; }
     row.classList.add('open');
     doc = h('div', { class: 'hit-doc' },
-      h('div', { class: 'row' }, h('button', { onclick: () => ctx.onSurrounding(hit) }, 'Surrounding events'),
+      h('div', { class: 'row' }, ctx.onSurrounding ? h('button', { onclick: () => ctx.onSurrounding(hit) }, 'Surrounding events') : null,
         tid ? h('a', { href: `#/traces/${tid}` }, 'Open trace ' + tid) : null, h('span', { class: 'muted mono' }, hit.id)),
       h('table', { class: 'doc' }, flatten(ev).map(([k, v]) => h('tr', {}, h('th', { class: 'mono' }, k),
-        h('td', { class: 'tools' }, h('button', { title: 'filter for this value', onclick: () => ctx.onFilter(k, v) }, '+'), h('button', { title: 'toggle column', class: 'col-toggle', onclick: () => ctx.onColumn(k) }, '▥')),
+        ctx.onFilter ? h('td', { class: 'tools' }, h('button', { title: 'filter for this value', onclick: () => ctx.onFilter(k, v) }, '+'), h('button', { title: 'toggle column', class: 'col-toggle', onclick: () => ctx.onColumn(k) }, '▥')) : null,
         h('td', { class: 'mono val' }, TRACE_KEY.test(k.split('.').pop()) && tid ? h('a', { href: `#/traces/${tid}` }, fieldText(v)) : fieldText(v))))),
       h('details', {}, h('summary', { class: 'muted' }, 'JSON'), h('pre', { class: 'mono' }, JSON.stringify(hit.event, null, 2))));
     row.append(doc);
   } }, cells));
   return row;
 }
+// plainRow is an event outside Discover (a panel, a trace, the overview):
+// the same line and document, without Discover's filter and column tools.
+function plainRow(hit, compact = false) { return discoverRow(hit, { cols: [], compact }); }
 // The grid columns of Discover's lines: time, app, severity, then the summary or the picked fields.
 function discoverGrid(cols) { return `14em 8em 5.5em ${cols.length ? cols.map(() => 'minmax(6em,1fr)').join(' ') : 'minmax(0,1fr)'} 3em`; }
 pages.logs = async (app) => {
@@ -487,7 +492,7 @@ function drawPanel(p, body, data, domain) {
     const pts = data.series.length ? data.series[0].points : [], last = [...pts].reverse().find(x => x[1] !== null);
     body.append(h('div', { class: 'stat-panel' }, h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'), sparkline(pts, width)));
   } else if (p.type === 'loghistogram') body.append(barChart(data.hg.buckets, parseDur(data.hg.interval), () => { location.hash = '#/logs?q=' + encodeURIComponent(p.query || ''); }), h('div', { class: 'muted' }, `${data.hg.total.toLocaleString()} events`));
-  else if (p.type === 'logtable') body.append(h('div', { class: 'logtable' }, data.hits.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} }))));
+  else if (p.type === 'logtable') body.append(h('div', { class: 'logtable' }, data.hits.map(x => plainRow(x))));
   else if (p.type === 'services') body.append(h('div', { class: 'tiles' }, data.svcs.map(s => h('a', { href: `#/services/${s.name}`, class: `tile ${s.status}`, style: 'text-decoration:none' }, s.name, h('small', {}, s.status)))));
 }
 // dataStart is the earliest time any chart of the dashboard has a value.
@@ -749,10 +754,10 @@ async function traceView(app, id) {
         (x.annotations || []).map(a => h('tr', {}, h('th', {}, rel(a.timestamp)), h('td', {}, a.value)))));
     }
     const mine = logs.hits.filter(l => { const ev = l.event || {}; return [ev.spanId, ev.span_id, ev.fields && ev.fields.span_id].includes(r.id); });
-    detail.append(h('h3', {}, `Log events of this span (${mine.length})`), h('div', {}, mine.length ? mine.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} })) : h('div', { class: 'muted' }, 'None.')));
+    detail.append(h('h3', {}, `Log events of this span (${mine.length})`), h('div', {}, mine.length ? mine.map(x => plainRow(x, true)) : h('div', { class: 'muted' }, 'None.')));
   }
   app.append(h('div', { class: 'layout trace-layout' }, wf, detail));
-  if (logs.hits.length) app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length})`), logs.hits.map(x => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} }))));
+  if (logs.hits.length) app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length})`), logs.hits.map(x => plainRow(x))));
   showSpan(roots[0] || rows[order[0]]);
 }
 
