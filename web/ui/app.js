@@ -339,7 +339,7 @@ pages.logs = async (app) => {
   const range = h('select', { id: 'range' }, Object.keys(RANGES).map(k => h('option', { value: k }, 'Last ' + k)), h('option', { value: 'custom' }, 'Custom'));
   const from = h('input', { type: 'datetime-local', style: 'display:none' }), to = h('input', { type: 'datetime-local', style: 'display:none' });
   const auto = h('select', {}, h('option', { value: '0' }, 'no refresh'), h('option', { value: '5000' }, 'every 5s'), h('option', { value: '30000' }, 'every 30s'));
-  const tailBtn = h('button', {}, 'Live tail'), saveBtn = h('button', {}, 'Save search'), saved = h('select', {}, h('option', { value: '' }, 'Saved searches…'));
+  const tailBtn = h('button', {}, 'Live tail'), saveBtn = h('button', {}, 'Save search'), saved = h('select', { id: 'saved-searches' }, h('option', { value: '' }, 'Saved searches…'));
   const err = h('div', { class: 'err', id: 'kql-error' }), hist = h('div', {}), total = h('div', { class: 'muted', id: 'hit-total' });
   const side = h('div', { class: 'sidebar card', id: 'fields' }), head = h('div', { class: 'hit-line hit-head' }), list = h('div', { id: 'hit-list' });
   const moreBtn = h('button', { id: 'hits-more', style: 'display:none', onclick: () => more() }, 'Older events');
@@ -349,7 +349,7 @@ pages.logs = async (app) => {
   const savedList = () => JSON.parse(localStorage.getItem('obs.savedSearches') || '[]');
   function fillSaved() { saved.length = 1; savedList().forEach((s, i) => saved.append(h('option', { value: i }, s.name))); }
   fillSaved();
-  saved.onchange = () => { const s = savedList()[saved.value]; if (s) { q.value = s.q; state.cols = s.cols || []; run(); } };
+  saved.onchange = () => { const s = savedList()[saved.value]; if (s) { q.value = s.q; state.cols.splice(0, state.cols.length, ...(s.cols || [])); run(); } }; // in place: ctx.cols is this array
   saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value, cols: state.cols }])); fillSaved(); } };
   range.onchange = () => { const c = range.value === 'custom'; from.style.display = to.style.display = c ? '' : 'none'; if (!c) { state.from = state.to = null; run(); } };
   q.addEventListener('keydown', e => { if (e.key === 'Enter') run(); });

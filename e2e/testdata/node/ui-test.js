@@ -71,6 +71,10 @@ async function main() {
     if (!saved.cols || saved.cols[0] !== 'db.ms') throw new Error('saved search without its columns: ' + JSON.stringify(saved));
     await page.click('.hit-head .col-remove');
     await page.waitForFunction(() => !document.querySelector('.hit-head .c-col'));
+    // Opening the saved search brings its column back.
+    await page.selectOption('#saved-searches', { label: 'UI Test' });
+    await page.waitForSelector('.hit-head .c-col:has-text("db.ms")');
+    await page.click('.hit-head .col-remove');
   });
   await step('03-logs-syntax-error', async () => {
     await page.fill('#kql', 'app:"web-api" AND (severity:error');
