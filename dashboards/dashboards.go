@@ -37,12 +37,35 @@ type Panel struct {
 	Query   string   `json:"query,omitempty"` // KQL for log panels
 }
 
+// Variable is a dashboard variable as Grafana's: $name in targets, log
+// queries and titles stands for the value picked from the metric nodes that
+// Query (a Graphite find pattern, /metrics/find) lists, so one dashboard
+// serves every service that sends the same metrics.
+type Variable struct {
+	Name    string `json:"name"`
+	Label   string `json:"label,omitempty"`
+	Query   string `json:"query"`             // e.g. stats_counts.*
+	Default string `json:"default,omitempty"` // the value before anyone picks
+}
+
 // Dashboard is a titled list of panels.
 type Dashboard struct {
-	ID      string  `json:"id"`
-	Title   string  `json:"title"`
-	BuiltIn bool    `json:"builtIn"`
-	Panels  []Panel `json:"panels"`
+	ID        string     `json:"id"`
+	Title     string     `json:"title"`
+	BuiltIn   bool       `json:"builtIn"`
+	Variables []Variable `json:"variables,omitempty"`
+	Panels    []Panel    `json:"panels"`
+}
+
+var varNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
+
+// Expand replaces $name and ${name} in s with vals[name]; other text stays.
+func Expand(s string, vals map[string]string) string {
+	for k, v := range vals {
+		s = strings.ReplaceAll(s, "${"+k+"}", v)
+		s = regexp.MustCompile(`\$`+regexp.QuoteMeta(k)+`\b`).ReplaceAllLiteralString(s, v)
+	}
+	return s
 }
 
 var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -56,6 +79,16 @@ func (d *Dashboard) Validate() error {
 	}
 	if strings.TrimSpace(d.Title) == "" {
 		return errors.New("title must not be empty")
+	}
+	seen := map[string]bool{}
+	for i, v := range d.Variables {
+		if !varNameRe.MatchString(v.Name) || seen[v.Name] {
+			return fmt.Errorf("variables[%d].name %q: use letters, digits and _, once each", i, v.Name)
+		}
+		seen[v.Name] = true
+		if strings.TrimSpace(v.Query) == "" {
+			return fmt.Errorf("variables[%d].query must be a metric pattern such as stats_counts.*", i)
+		}
 	}
 	for i, p := range d.Panels {
 		if !panelTypes[p.Type] {

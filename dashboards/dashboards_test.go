@@ -23,8 +23,13 @@ func TestBuiltinsAndStore(t *testing.T) {
 		"Outbound Service Timing": "aliasByNode(stats.timers.web-api.outbound.*.request-time.upper_90, 4)",
 		"Outbound Request Count":  "aliasByNode(stats_counts.web-api.outbound.*.request-count, 3)",
 	}
+	// One dashboard serves every service: $service is web-api unless picked.
+	if len(wa.Variables) != 1 || wa.Variables[0].Name != "service" || wa.Variables[0].Default != "web-api" {
+		t.Fatalf("web-api-overview variables %+v", wa.Variables)
+	}
+	vals := map[string]string{"service": wa.Variables[0].Default}
 	for _, p := range wa.Panels {
-		if w, ok := want[p.Title]; ok && (len(p.Targets) != 1 || p.Targets[0].Expr != w) {
+		if w, ok := want[p.Title]; ok && (len(p.Targets) != 1 || Expand(p.Targets[0].Expr, vals) != w) {
 			t.Errorf("%s: %+v", p.Title, p.Targets)
 		}
 		delete(want, p.Title)
@@ -48,6 +53,12 @@ func TestBuiltinsAndStore(t *testing.T) {
 		if err := s.Save(bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+	if err := s.Save(Dashboard{ID: "ok", Title: "x", Variables: []Variable{{Name: "a b", Query: "x.*"}}}); err == nil {
+		t.Error("variable named with a space accepted")
+	}
+	if got := Expand("stats.$service.x ${service}s $services", map[string]string{"service": "recipe-api"}); got != "stats.recipe-api.x recipe-apis $services" {
+		t.Errorf("Expand: %q", got)
 	}
 	mine := Dashboard{ID: "mine", Title: "Mine", Panels: []Panel{{ID: "p", Title: "P", Type: "timeseries", Width: 6, Targets: []Target{{Lang: "promql", Expr: "up"}}}}}
 	if err := s.Save(mine); err != nil {

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// bulkEvents is how many events Discover pages through and renders at once.
+const bulkEvents = 1200
+
 // TestUIInChromium drives the UI in Debian's headless Chromium with
 // playwright-core: every page, a KQL search, the built-in dashboard, a new
 // panel saved and reloaded, a trace, a failing service acknowledged.
@@ -45,10 +48,33 @@ services:
 		fmt.Fprintf(c, `{"app":%q,"severity":%q,"type":"request","message":"request %d","traceId":"0000000000000100"}`, app, sev, i)
 	}
 	c.Close()
+	// 1,200 events of varied shapes for Discover's paging and its 1,000-hit
+	// render: no message (a stack trace instead), a long message, nested
+	// fields with the trace id under fields.trace_id, a B3 header copy.
+	tc, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < bulkEvents; i++ {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(tc, `{"app":"bulk","severity":"error","type":"request-failure","fields":{"method":"GET","path":"/recipes/%d","stack":"Error: oh no %d\n    at handler (/srv/app.js:10:5)\n    at next (/srv/node_modules/router/index.js:275:14)","trace_id":"0000000000000100"}}`+"\n", i, i)
+		case 1:
+			fmt.Fprintf(tc, `{"app":"bulk","severity":"info","message":"GET /recipes/%d answered 200 in %d ms after a long wait on %s","url":"http://127.0.0.1:3000/recipes/%d?%s"}`+"\n", i, i%300, strings.Repeat("upstream-", 20), i, strings.Repeat("q=x&", 100))
+		case 2:
+			fmt.Fprintf(tc, `{"app":"bulk","level":"warn","msg":"slow query","db":{"statement":"SELECT * FROM recipes WHERE id = %d","ms":%d},"headers":{"X-B3-TraceId":"0000000000000100"}}`+"\n", i, i%50)
+		default:
+			fmt.Fprintf(tc, `{"app":"bulk","severity":"debug","type":"cache","hit":%t,"key":"recipe:%d"}`+"\n", i%3 == 0, i)
+		}
+	}
+	tc.Close()
 	// Metrics for the Web API Overview dashboard.
 	u, _ := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.statsd))
 	for i := 0; i < 5; i++ {
 		fmt.Fprint(u, "web-api.inbound.response_code.200:3|c\nweb-api.inbound.response_code.500:1|c\nweb-api.outbound.recipe-api.request-time:120|ms\nweb-api.outbound.recipe-api.request-count:1|c")
+		// recipe-api instrumented as the seed suggests ("set its prefix
+		// accordingly"): the same dashboard serves it through $service.
+		fmt.Fprint(u, "recipe-api.inbound.response_code.200:5|c")
 		time.Sleep(1100 * time.Millisecond)
 	}
 	u.Close()
@@ -67,6 +93,10 @@ services:
 		if rs := s.render(t, "stats_counts.web-api.inbound.response_code.200"); len(rs) != 1 {
 			return fmt.Errorf("metrics not flushed")
 		}
+		var hg struct{ Total int }
+		if err := getJSONErr(s.url()+"/api/logs/histogram?q=app:bulk&from=now-1h&to=now%2B1m", &hg); err != nil || hg.Total != bulkEvents {
+			return fmt.Errorf("%d of %d bulk events searchable (%v)", hg.Total, bulkEvents, err)
+		}
 		resp, err := http.Get(s.url() + "/api/services/web-api")
 		if err != nil {
 			return err
@@ -77,7 +107,7 @@ services:
 	shots, _ := filepath.Abs("../test-output/ui")
 	cmd := exec.Command("node", "ui-test.js")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OBS_URL="+s.url(), "TRACE_ID=0000000000000100", "EXPECT_HITS=6", "SERVICE=web-api", "SHOTS="+shots)
+	cmd.Env = append(os.Environ(), "OBS_URL="+s.url(), "TRACE_ID=0000000000000100", "EXPECT_HITS=6", "SERVICE=web-api", "SHOTS="+shots, fmt.Sprintf("BULK=%d", bulkEvents))
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil || !strings.Contains(string(out), "ui ok") {

@@ -17,13 +17,18 @@ var uiFiles embed.FS
 // uiRoutes serves the single-page UI and the dashboards API.
 func (s *Server) uiRoutes() {
 	sub, _ := fs.Sub(uiFiles, "ui")
-	files := http.FileServer(http.FS(sub))
-	s.mux.Handle("GET /ui/", http.StripPrefix("/ui/", files))
-	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := uiFiles.ReadFile("ui/index.html")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(b)
+	ui, err := loadAssets(sub)
+	if err != nil {
+		panic(err) // the embedded files are part of the binary: a test catches this
+	}
+	s.mux.HandleFunc("GET /ui/{file}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("file") == "index.html" {
+			http.Redirect(w, r, "/", http.StatusMovedPermanently)
+			return
+		}
+		ui.serve(w, r, r.PathValue("file"))
 	})
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { ui.serve(w, r, "index.html") })
 	// Deep links (/services/web-api, as alert texts carry) open the UI.
 	s.mux.HandleFunc("GET /services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/#/services/"+r.PathValue("name"), http.StatusFound)

@@ -10,6 +10,7 @@
 const { chromium } = require('playwright-core');
 const fs = require('fs');
 const path = require('path');
+const { checkLayout, openEvent } = require('./layout');
 
 const base = process.env.OBS_URL;
 const shots = process.env.SHOTS || 'test-output';
@@ -60,6 +61,7 @@ async function main() {
       } else if (p.type === 'stat') {
         const v = el.querySelector('.stat');
         if (!v || v.textContent === '-') missing.push(`${p.id}: no value`);
+        if (!/^M.*L/.test((el.querySelector('svg.sparkline path.series') || { getAttribute: () => '' }).getAttribute('d') || '')) missing.push(`${p.id}: no sparkline`);
       } else if (p.type === 'loghistogram') {
         if (!el.querySelector('svg.histogram rect') || /^0 events/.test(el.textContent.split('\n').pop())) missing.push(`${p.id}: no events`);
       } else if (p.type === 'services') {
@@ -81,6 +83,9 @@ async function main() {
       if (!document.querySelector('svg.histogram rect')) m.push('no histogram');
       if (!document.querySelector('.sidebar .v')) m.push('no field values');
       if (!document.querySelector('#hits a[href^="#/traces/"]')) m.push('no link to a trace');
+      // One line per event: no row taller than a line of text.
+      const tall = [...document.querySelectorAll('#hits .hit')].filter((r) => r.getBoundingClientRect().height > 30).length;
+      if (tall) m.push(`${tall} rows taller than one line`);
       return m;
     });
   });
@@ -107,10 +112,64 @@ async function main() {
     if (document.querySelectorAll('.span-row').length < 2) m.push('waterfall rows missing');
     return m;
   }, traceId));
+  // Discover's first screen at 1440x900: at least 20 one-line events.
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await full('08-discover-first-screen', '#/logs', async () => {
+    await page.waitForSelector('#hits .hit');
+    const n = await page.evaluate(() => [...document.querySelectorAll('#hits .hit')].filter((r) => { const b = r.getBoundingClientRect(); return b.bottom <= innerHeight && b.height < 30; }).length);
+    console.log(`\n  ${n} one-line events on Discover's first screen at 1440x900`);
+    return n >= 20 ? [] : [`${n} one-line rows on the first screen, want 20`];
+  });
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  // Grafana's reading aids on the seed's dashboard: $service, units, time axis.
+  await full('09-dashboard-reading', '#/dashboards/web-api-overview', () => page.evaluate(() => {
+    const m = [];
+    const sel = document.querySelector('#var-service');
+    if (!sel || sel.value !== 'web-api') m.push('no $service variable set to web-api');
+    const ticks = (id) => [...document.querySelectorAll(`[data-panel="${id}"] svg text`)].map((t) => t.textContent);
+    if (!ticks('outbound-timing').some((t) => / ms$| s$/.test(t))) m.push('timing axis without ms');
+    if (!ticks('memory').some((t) => /iB$/.test(t))) m.push('memory axis without KiB/MiB');
+    if (!ticks('codes').some((t) => /^\d\d:\d\d(:\d\d)?$/.test(t))) m.push('no time labels on the x axis');
+    const lg = document.querySelector('[data-panel="codes"] .legend');
+    if (!lg || !lg.textContent.includes('max')) m.push('legend without values');
+    return m;
+  }));
+  await full('10-trace-reading', '#/traces/' + traceId, () => page.evaluate(() => {
+    const m = [];
+    if (document.querySelectorAll('.wf-ruler .tick').length < 2) m.push('no time ruler');
+    const rows = document.querySelectorAll('.span-row');
+    if (rows.length !== 2) m.push(`${rows.length} waterfall rows, want 2 (CLIENT and SERVER halves share one)`);
+    const colours = new Set([...document.querySelectorAll('.span-bar:not(.e)')].map((b) => b.style.background));
+    if (document.querySelectorAll('.span-bar.e').length === 0 && colours.size < 2) m.push('one colour for two services');
+    const det = document.querySelector('#span-detail table');
+    if (!det) return m.concat('no span details');
+    if (!/web-api \S+:\d+/.test(det.textContent)) m.push('local endpoint not shown as service ip:port');
+    if (/[{}]/.test(det.textContent)) m.push('raw JSON in the span details');
+    return m;
+  }));
+  await full('11-dependencies', '#/traces', async () => {
+    await page.waitForSelector('#dep-graph .dep-node', { timeout: 10000 });
+    return page.evaluate(() => {
+      const label = [...document.querySelectorAll('#dep-graph .dep-label')].map((t) => t.textContent).join(' ');
+      return /\b1 calls\b/.test(label) || !/\d call/.test(label) ? ['edge label: ' + label] : [];
+    });
+  });
   await full('07-service-firing', '#/services/web-api', async () => {
     await page.waitForSelector('#svc-status', { timeout: 10000 });
     return page.evaluate(() => (['WARNING', 'ERROR', 'CRITICAL'].includes(document.querySelector('#svc-status').textContent) ? [] : ['web-api is ' + document.querySelector('#svc-status').textContent]));
   });
+  // No page may scroll sideways at 1280 or 1920 px, an event opened included.
+  const problems = await checkLayout(page, base, [
+    ['overview', '#/', 'a.tile'],
+    ['discover', '#/logs', '#hits .hit', openEvent],
+    ['dashboard-web-api', '#/dashboards/web-api-overview', '[data-panel] path.series'],
+    ['dashboard-obs', '#/dashboards/obs', '[data-panel] path.series'],
+    ['traces', '#/traces', '#dep-graph .dep-node'],
+    ['trace', '#/traces/' + traceId, '.span-row'],
+    ['service', '#/services/web-api', '#svc-status'],
+  ], [1280, 1920], shots);
+  if (problems.length) throw new Error('layout:\n' + problems.join('\n'));
+  console.log('layout ok at 1280 and 1920 px');
   await browser.close();
   if (errors.length) throw new Error('browser errors:\n' + errors.join('\n'));
   console.log(`every page full ${last} s after the demo started`);

@@ -42,8 +42,39 @@ async function main() {
     if (n !== +process.env.EXPECT_HITS) throw new Error(`KQL search shows ${n} hits, want ${process.env.EXPECT_HITS}`);
     await page.waitForSelector('svg.histogram rect', { state: 'attached' });
     await page.waitForSelector('.sidebar .v');
-    await page.locator('#hits .hit').first().click(); // expand to JSON
-    await page.waitForSelector('#hits .hit pre');
+    await page.locator('#hits .hit .hit-line').first().click(); // expand to the document
+    await page.waitForSelector('#hits .hit-doc table.doc');
+  });
+  await step('02b-discover-paging-columns', async () => {
+    const bulk = +process.env.BULK;
+    await page.goto(base + '/#/logs?q=' + encodeURIComponent('app:"bulk"'));
+    await page.selectOption('#range', '1h');
+    await page.waitForFunction(() => document.querySelectorAll('#hits .hit').length === 100);
+    const total = await page.textContent('#hit-total');
+    if (!total.replace(/[,.\s\u202f]/g, '').startsWith(bulk + 'hits')) throw new Error(`hit total ${total}, want ${bulk}`);
+    // Older events come as the list scrolls to its end (the search cursor).
+    await page.locator('#hits-more').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => document.querySelectorAll('#hits .hit').length === 200);
+    const lines = await page.evaluate(() => [...document.querySelectorAll('#hits .hit')].map((r) => ({ text: r.textContent, trace: !!r.querySelector('a.trace-link[href="#/traces/0000000000000100"]'), h: r.getBoundingClientRect().height })));
+    // No message: the stack's first line. fields.trace_id and X-B3-TraceId link the trace.
+    const stack = lines.find((l) => /oh no/.test(l.text)), b3 = lines.find((l) => /slow query/.test(l.text));
+    if (!stack || !/request-failure Error: oh no \d+/.test(stack.text) || /at handler/.test(stack.text)) throw new Error('stack event summary: ' + (stack && stack.text));
+    if (!stack.trace || !b3.trace) throw new Error('fields.trace_id or X-B3-TraceId without a link to the trace');
+    const tall = lines.filter((l) => l.h > 30).length;
+    if (tall) throw new Error(`${tall} rows are more than one line`);
+    // A sidebar field becomes a column, kept in the URL and in a saved search.
+    await page.click('.sidebar .f:has(b:text-is("db.ms")) .col-toggle');
+    await page.waitForSelector('.hit-head .c-col:has-text("db.ms")');
+    if (!/cols=db\.ms/.test(page.url())) throw new Error('column not in the URL: ' + page.url());
+    await page.click('text=Save search');
+    const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('obs.savedSearches')).pop());
+    if (!saved.cols || saved.cols[0] !== 'db.ms') throw new Error('saved search without its columns: ' + JSON.stringify(saved));
+    await page.click('.hit-head .col-remove');
+    await page.waitForFunction(() => !document.querySelector('.hit-head .c-col'));
+    // Opening the saved search brings its column back.
+    await page.selectOption('#saved-searches', { label: 'UI Test' });
+    await page.waitForSelector('.hit-head .c-col:has-text("db.ms")');
+    await page.click('.hit-head .col-remove');
   });
   await step('03-logs-syntax-error', async () => {
     await page.fill('#kql', 'app:"web-api" AND (severity:error');
@@ -58,6 +89,19 @@ async function main() {
       const d = await page.getAttribute(`[data-panel="${id}"] path.series`, 'd');
       if (!d || !d.startsWith('M')) throw new Error(`panel ${id} has an empty chart`);
     }
+  });
+  await step('04b-dashboard-variable', async () => {
+    // One dashboard, two services: $service lists both from /metrics/find.
+    const opts = await page.$$eval('#var-service option', (os) => os.map((o) => o.value));
+    if (!opts.includes('web-api') || !opts.includes('recipe-api')) throw new Error('$service options: ' + opts);
+    await page.selectOption('#var-service', 'recipe-api');
+    await page.waitForSelector('[data-panel="errors"] h3:has-text("recipe-api errors and warnings")');
+    await page.waitForSelector('[data-panel="codes"] path.series', { state: 'attached' });
+    const legend = await page.textContent('[data-panel="codes"] .legend');
+    if (!/^200/.test(legend.trim())) throw new Error('recipe-api codes legend: ' + legend);
+    if (!/var-service=recipe-api/.test(page.url())) throw new Error('variable not in the URL: ' + page.url());
+    await page.reload();
+    await page.waitForSelector('[data-panel="errors"] h3:has-text("recipe-api errors and warnings")');
   });
   await step('05-new-panel', async () => {
     await page.goto(base + '/#/dashboards');
@@ -125,8 +169,40 @@ async function main() {
       return (performance.now() - t0) / 10;
     });
     console.log(`\n  50 series x 1,440 points: ${ms.toFixed(1)} ms per draw`);
-    const bytes = await page.evaluate(async () => { let n = 0; for (const u of ['/', '/ui/app.js', '/ui/app.css']) n += (await (await fetch(u)).arrayBuffer()).byteLength; return n; });
-    console.log(`  first load: ${bytes} bytes uncompressed (index.html, app.js, app.css)`);
+    // Page weight as a first visit pays it: a fresh browser context, what
+    // came over the wire (gzip) and what it unpacked to.
+    const fresh = await browser.newContext();
+    const p2 = await fresh.newPage();
+    await p2.goto(base + '/#/services');
+    await p2.waitForLoadState('networkidle');
+    const w = await p2.evaluate(() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource').filter((e) => /\/ui\//.test(e.name))]
+      .map((e) => ({ name: new URL(e.name).pathname, wire: e.encodedBodySize, size: e.decodedBodySize })));
+    await fresh.close();
+    const sum = (k) => w.reduce((a, e) => a + e[k], 0);
+    if (w.length !== 3 || sum('wire') >= sum('size')) throw new Error('page weight: ' + JSON.stringify(w));
+    console.log(`  first load: ${sum('size')} bytes uncompressed, ${sum('wire')} bytes gzipped (${w.map((e) => `${e.name} ${e.size}/${e.wire}`).join(', ')})`);
+  });
+  await step('09-discover-1000-hits', async () => {
+    // Discover asked for 1,000 events at once (size=1000): from navigation
+    // to 1,000 rows on screen, and the rows alone (building and laying out
+    // 1,000 rows of events already fetched). Median of 3.
+    const q = encodeURIComponent('app:"bulk"'), runs = [], renders = [];
+    for (let i = 0; i < 3; i++) {
+      await page.goto(base + '/#/');
+      const t0 = Date.now();
+      await page.goto(base + `/#/logs?q=${q}&size=1000`);
+      await page.waitForFunction(() => document.querySelectorAll('#hits .hit').length === 1000, null, { timeout: 20000 });
+      runs.push(Date.now() - t0);
+      renders.push(await page.evaluate(async () => {
+        const res = await (await fetch('/api/logs/search?q=app:bulk&from=now-1h&to=now&limit=1000')).json();
+        const list = document.querySelector('#hit-list'), t = performance.now();
+        list.replaceChildren(...res.hits.map((x) => discoverRow(x, { cols: [], onFilter() {}, onColumn() {}, onSurrounding() {} })));
+        list.getBoundingClientRect(); document.body.offsetHeight; // force layout
+        return performance.now() - t;
+      }));
+    }
+    const med = (a) => a.sort((x, y) => x - y)[1];
+    console.log(`\n  Discover, 1,000 hits: ${med(runs)} ms from navigation to 1,000 rows; rows alone ${med(renders).toFixed(0)} ms (median of 3)`);
   });
   await browser.close();
   if (errors.length) throw new Error('browser errors:\n' + errors.join('\n'));
