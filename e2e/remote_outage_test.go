@@ -127,33 +127,49 @@ func engineOutage(t *testing.T, e *engine) {
 	})
 	drained := <-caughtUp
 
-	// Every carbon sample once, with its value.
-	got := rawSamples(t, s, `{__name__=~"outage\\.c\\..*"}[10m]`)
-	missing, dups, wrong := 0, 0, 0
-	for i := range series {
-		name := fmt.Sprintf("outage.c.s%02d", i)
-		pts := got[name]
-		seen := map[int64]bool{}
-		for _, p := range pts {
-			if seen[p.ts] {
-				dups++
+	// Every carbon sample once, with its value. The engine may need a
+	// moment after the backlog was accepted before queries see it (Thanos's
+	// querier finds restarted receivers on its next endpoint refresh), so
+	// read until the answer is whole or a minute has passed.
+	took := time.Since(down.Add(-10 * time.Second))
+	var missing, dups, wrong int
+	var sum float64
+	readBack := func() {
+		got := rawSamples(t, s, `{__name__=~"outage\\.c\\..*"}[10m]`)
+		missing, dups, wrong = 0, 0, 0
+		for i := range series {
+			name := fmt.Sprintf("outage.c.s%02d", i)
+			pts := got[name]
+			seen := map[int64]bool{}
+			for _, p := range pts {
+				if seen[p.ts] {
+					dups++
+				}
+				seen[p.ts] = true
+				if p.v != float64(p.ts/1000-start) {
+					wrong++
+				}
 			}
-			seen[p.ts] = true
-			if p.v != float64(p.ts/1000-start) {
-				wrong++
+			for _, sec := range secs {
+				if !seen[sec*1000] {
+					missing++
+				}
 			}
 		}
-		for _, sec := range secs {
-			if !seen[sec*1000] {
-				missing++
-			}
+		// Every StatsD increment, summed over the flushes.
+		sum = 0
+		for _, p := range rawSamples(t, s, `{__name__="stats_counts.outage.hits"}[10m]`)["stats_counts.outage.hits"] {
+			sum += p.v
 		}
 	}
-	// Every StatsD increment, summed over the flushes.
-	sum := 0.0
-	for _, p := range rawSamples(t, s, `{__name__="stats_counts.outage.hits"}[10m]`)["stats_counts.outage.hits"] {
-		sum += p.v
+	readFrom := time.Now()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+		readBack()
+		if missing == 0 && sum >= s.metric("obs_statsd_packets_total") || time.Now().After(deadline) {
+			break
+		}
 	}
+	readSettled := time.Since(readFrom)
 	// UDP may lose a datagram in the kernel on a loaded box (obs counts
 	// those too); what obs received must all arrive.
 	received := s.metric("obs_statsd_packets_total")
@@ -162,10 +178,10 @@ func engineOutage(t *testing.T, e *engine) {
 		dropped += s.metric(fmt.Sprintf(`obs_remote_write_samples_dropped_total{reason=%q}`, r))
 	}
 	t.Logf("figures: %s: engine down %s (every writer, %s), %d carbon samples + %d StatsD increments sent in %s; "+
-		"peak queue %v samples / %.0f KiB; backlog sent %s after the engine was ready again; retries %v; "+
+		"peak queue %v samples / %.0f KiB; backlog sent %s after the engine was ready again, all of it queryable %s later; retries %v; "+
 		"missing %d, duplicated %d, wrong %d, StatsD sum %v of %d sent, %v received; dropped %v",
-		e.name, up.Sub(down).Round(time.Second), map[bool]string{true: "SIGTERM", false: "kill -9"}[e.graceful], sent, increments, time.Since(down.Add(-10*time.Second)).Round(time.Second),
-		pendingPeak, queuePeak/1024, drained.Round(100*time.Millisecond), s.metric("obs_remote_write_retries_total"),
+		e.name, up.Sub(down).Round(time.Second), map[bool]string{true: "SIGTERM", false: "kill -9"}[e.graceful], sent, increments, took.Round(time.Second),
+		pendingPeak, queuePeak/1024, drained.Round(100*time.Millisecond), readSettled.Round(100*time.Millisecond), s.metric("obs_remote_write_retries_total"),
 		missing, dups, wrong, sum, increments, received, dropped)
 	if pendingPeak == 0 {
 		t.Error("nothing waited in the queue while the engine was down")
