@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"strconv"
 	"strings"
@@ -90,6 +91,15 @@ func New(d Deps) *Server {
 	if d.LogsIntake != nil {
 		s.mux.Handle("POST /api/logs", d.LogsIntake)
 	}
+	// Go's profiles, as Prometheus, VictoriaMetrics and Jaeger serve them,
+	// to find where memory or CPU goes in a long-running obs
+	// (`go tool pprof http://127.0.0.1:8000/debug/pprof/heap`). GET only,
+	// behind the same host check and token as every other read.
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.routeMetrics()
 	if d.Zipkin != nil {
 		d.Zipkin.Routes(s.mux)
