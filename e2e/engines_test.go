@@ -23,7 +23,11 @@ import (
 // buffer pool (index out of range [64]) on the first empty gRPC answer, so
 // a hashring of two dies on its first forwarded write; v0.41.0 (grpc
 // v1.76.0) does not. v0.42.5 needs Go 1.26.10.
+//
+// Jaeger v2 is ./cmd/jaeger of the module's v1.x tags (the module path has
+// no /v2: v1.76.0 is the release tagged v2.13.0 too).
 var engineModules = map[string]struct{ module, version, pkg string }{
+	"jaeger":           {"github.com/jaegertracing/jaeger", "v1.76.0", "./cmd/jaeger"},
 	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos"},
 	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics"},
 }
