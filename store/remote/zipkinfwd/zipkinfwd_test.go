@@ -1,0 +1,196 @@
+package zipkinfwd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/obs-dev/obs/ingest/zipkin"
+	"github.com/obs-dev/obs/store/remote/endpoint"
+	"github.com/obs-dev/obs/store/traces"
+)
+
+// collector is a Zipkin v2 collector that decodes what it gets with
+// obs's own decoder and answers with the statuses a test queues up.
+type collector struct {
+	mu       sync.Mutex
+	got      map[string]bool // span ids
+	dups     int
+	requests int
+	ctype    string
+	answers  []int
+}
+
+func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.answers) > 0 {
+		code := c.answers[0]
+		c.answers = c.answers[1:]
+		if code == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, "no", code)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	spans, err := zipkin.DecodeV2JSON(body)
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	c.requests++
+	c.ctype = r.Header.Get("Content-Type")
+	for _, s := range spans {
+		id := s.Model.ID.String()
+		if c.got[id] {
+			c.dups++
+		}
+		c.got[id] = true
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (c *collector) count() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.got) }
+
+// spans are n spans of one trace, decoded as the collector of obs hands
+// them on.
+func spans(t testing.TB, first, n int) []traces.Span {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"traceId":"00000000000000a1","id":"%016x","name":"get","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"web"}}`, first+i+1)
+	}
+	b.WriteString("]")
+	out, err := zipkin.DecodeV2JSON([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func start(t *testing.T, dir, url string) (*Forwarder, context.CancelFunc, chan struct{}) {
+	t.Helper()
+	f, err := Open(dir, Options{Endpoint: endpoint.Config{URL: url, Timeout: 2 * time.Second},
+		BatchSpans: 100, SyncEvery: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	return f, cancel, done
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestForwardJoinsRetriesAndRefusals(t *testing.T) {
+	c := &collector{got: map[string]bool{}, answers: []int{503, 429, 500}}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	f, cancel, done := start(t, t.TempDir(), srv.URL+"/api/v2/spans")
+	defer func() { cancel(); <-done; f.Close() }()
+	// 50 posts of 5 spans: joined into requests of up to 100 spans.
+	for i := range 50 {
+		if err := f.Commit(context.Background(), spans(t, i*5, 5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "250 spans after 503, 429, 500", func() bool { return c.count() == 250 && f.Stats().Sent == 250 })
+	if s := f.Stats(); s.Retries != 3 || s.DroppedTotal() != 0 || s.Pending != 0 || s.Queued != 250 {
+		t.Errorf("stats %+v", s)
+	}
+	c.mu.Lock()
+	if c.requests > 10 || c.ctype != "application/json" || c.dups != 0 {
+		t.Errorf("%d requests for 50 posts (want them joined), content type %q, %d duplicates", c.requests, c.ctype, c.dups)
+	}
+	// A 400 is the collector refusing the spans for good: dropped, counted.
+	c.answers = []int{400}
+	c.mu.Unlock()
+	f.Commit(context.Background(), spans(t, 1000, 7))
+	waitFor(t, "the refusal", func() bool { return f.Stats().Dropped["rejected"] == 7 })
+	f.Commit(context.Background(), spans(t, 2000, 3))
+	waitFor(t, "the spans after", func() bool { return c.count() == 253 })
+	if st, detail := f.Health(); st != "DEGRADED" || !strings.Contains(detail, "7 dropped") {
+		t.Errorf("health %s %q", st, detail)
+	}
+}
+
+func TestOutageAndRestartLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	c := &collector{got: map[string]bool{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	url := "http://" + addr + "/api/v2/spans"
+	f, cancel, done := start(t, dir, url)
+	for i := range 40 {
+		f.Commit(context.Background(), spans(t, i*25, 25))
+	}
+	waitFor(t, "the retries", func() bool { return f.Stats().Retries > 0 })
+	if st, _ := f.Health(); st != "DEGRADED" {
+		t.Errorf("health %s while the collector is down", st)
+	}
+	cancel()
+	<-done
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = net.Listen("tcp", addr); err != nil {
+		t.Skip("port taken meanwhile:", err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: c}}
+	srv.Start()
+	defer srv.Close()
+	f, cancel, done = start(t, dir, url)
+	defer func() { cancel(); <-done; f.Close() }()
+	waitFor(t, "1000 spans", func() bool { return c.count() == 1000 })
+	waitFor(t, "the queue to drain", func() bool { return f.Stats().Pending == 0 })
+	if c.dups != 0 {
+		t.Errorf("%d duplicates", c.dups)
+	}
+}
+
+func TestJoin(t *testing.T) {
+	got := string(Join([][]byte{[]byte(`[{"a":1}]`), []byte(` [] `), []byte(`[{"b":2},{"c":3}]`)}))
+	if got != `[{"a":1},{"b":2},{"c":3}]` {
+		t.Fatal(got)
+	}
+}
+
+func BenchmarkCommit(b *testing.B) {
+	f, err := Open(b.TempDir(), Options{Endpoint: endpoint.Config{URL: "http://127.0.0.1:1/"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	batch := spans(b, 0, 100)
+	b.ResetTimer()
+	for range b.N {
+		f.Commit(context.Background(), batch)
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "spans/s")
+}
