@@ -291,7 +291,7 @@ func runServe(c *cli.Context) error {
 		}
 		return web.StatusOK, ""
 	})
-	zipkinAPI := web.NewZipkinAPI(traceStore, guard.HTTP("zipkin_http", zipkin.NewCollector(traceStore, cfg.Zipkin.MaxBody, reg, log.With("component", "zipkin"))))
+	zipkinAPI := web.NewZipkinAPI(web.EmbeddedTraces(traceStore), guard.HTTP("zipkin_http", zipkin.NewCollector(traceStore, cfg.Zipkin.MaxBody, reg, log.With("component", "zipkin"))))
 	zipkinMux := http.NewServeMux()
 	zipkinAPI.Routes(zipkinMux)
 	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
