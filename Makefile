@@ -36,7 +36,7 @@ demo: $(OBS)
 e2e-deps:
 	npm ci --prefix e2e/testdata/node --no-audit --no-fund --loglevel=error
 
-# The engines the scale-out tests run (Thanos, VictoriaMetrics), built from
+# The engines the scale-out tests run (Thanos, VictoriaMetrics, Jaeger), built from
 # the Go module proxy once per machine into ~/.cache/obs-e2e (the first
 # build of Thanos takes 15-40 minutes on two cores; later runs find it).
 e2e-engines:
