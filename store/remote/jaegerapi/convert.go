@@ -103,6 +103,16 @@ var addedTags = map[string]bool{
 func toZipkin(t jTrace) ([]*model.SpanModel, error) {
 	out := make([]*model.SpanModel, 0, len(t.Spans))
 	clientIDs := map[model.ID]bool{}
+	// Forwarding is at least once: a span sent twice (obs restarted
+	// before its queue cursor was saved) is stored twice by Jaeger and
+	// shown once here, as Zipkin's own storage would merge it.
+	type key struct {
+		id      model.ID
+		kind    model.Kind
+		service string
+		ts      int64
+	}
+	seen := map[key]bool{}
 	for _, s := range t.Spans {
 		p := s.Process
 		if p == nil {
@@ -114,6 +124,14 @@ func toZipkin(t jTrace) ([]*model.SpanModel, error) {
 		if err != nil {
 			return nil, err
 		}
+		k := key{m.ID, m.Kind, "", m.Timestamp.UnixMicro()}
+		if m.LocalEndpoint != nil {
+			k.service = m.LocalEndpoint.ServiceName
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		if m.Kind == model.Client {
 			clientIDs[m.ID] = true
 		}
