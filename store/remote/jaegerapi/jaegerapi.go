@@ -24,6 +24,7 @@ import (
 
 	"github.com/openzipkin/zipkin-go/model"
 
+	"github.com/obs-dev/obs/ingest/zipkin"
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/traces"
 )
@@ -115,17 +116,14 @@ func (c *Client) get(ctx context.Context, path string, form url.Values, v any) e
 	return nil
 }
 
-// encode is each span's Zipkin v2 JSON.
-func encode(spans []*model.SpanModel) ([]json.RawMessage, error) {
+// encode is each span's canonical Zipkin v2 JSON, as obs's own store
+// writes it.
+func encode(spans []*model.SpanModel) []json.RawMessage {
 	out := make([]json.RawMessage, len(spans))
 	for i, s := range spans {
-		b, err := json.Marshal(s)
-		if err != nil {
-			return nil, fmt.Errorf("encode span %s: %w", s.ID, err)
-		}
-		out[i] = b
+		out[i] = zipkin.Encode(s)
 	}
-	return out, nil
+	return out
 }
 
 // Trace is the trace's spans, nil when the engine has none.
@@ -134,7 +132,7 @@ func (c *Client) Trace(ctx context.Context, id model.TraceID) ([]json.RawMessage
 	if err != nil || spans == nil {
 		return nil, err
 	}
-	return encode(spans)
+	return encode(spans), nil
 }
 
 func (c *Client) trace(ctx context.Context, id model.TraceID) ([]*model.SpanModel, error) {
@@ -194,7 +192,7 @@ func (c *Client) RemoteServices(ctx context.Context, service string) ([]string, 
 	}
 	var names []string
 	for _, l := range links {
-		if l.Parent == service && l.Child != service {
+		if l.Parent == service {
 			names = append(names, l.Child)
 		}
 	}
@@ -210,7 +208,10 @@ func (c *Client) TagKeys(context.Context) ([]string, error) { return []string{},
 func (c *Client) TagValues(context.Context, string) ([]string, error) { return []string{}, nil }
 
 // Dependencies are the engine's service links in [endTs-lookback, endTs]
-// (milliseconds). Jaeger counts no errors per link.
+// (milliseconds). Jaeger counts no errors per link, and counts every
+// parent-child pair of spans, so a span under another of its own service
+// makes a link from the service to itself: those are left out, as
+// Zipkin's linker, which counts calls between services, has none.
 func (c *Client) Dependencies(ctx context.Context, endTs, lookback int64) ([]traces.DependencyLink, error) {
 	var links []struct {
 		Parent    string `json:"parent"`
@@ -223,6 +224,9 @@ func (c *Client) Dependencies(ctx context.Context, endTs, lookback int64) ([]tra
 	}
 	out := make([]traces.DependencyLink, 0, len(links))
 	for _, l := range links {
+		if l.Parent == l.Child {
+			continue
+		}
 		out = append(out, traces.DependencyLink{Parent: l.Parent, Child: l.Child, CallCount: l.CallCount})
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -320,11 +324,7 @@ func (c *Client) Search(ctx context.Context, q traces.Query) ([][]json.RawMessag
 	}
 	out := make([][]json.RawMessage, 0, len(res))
 	for _, f := range res {
-		spans, err := encode(f.spans)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, spans)
+		out = append(out, encode(f.spans))
 	}
 	return out, nil
 }
