@@ -164,6 +164,7 @@ func TestRemoteTracesJaeger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("obs traces show, from Jaeger:\n%s", out)
 	for _, w := range []string{"web-api", "recipe-api", "get_recipe", "select"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("obs traces show: no %q in\n%s", w, out)
