@@ -11,6 +11,7 @@ package sender
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ type Config struct {
 	Join func([][]byte) []byte
 	// BatchItems and BatchBytes bound a joined request.
 	BatchItems, BatchBytes int
+	// Gzip compresses each request body (Content-Encoding: gzip), for
+	// formats that are not compressed already (JSON spans: 5-10 times
+	// fewer bytes on the wire for a few percent of a core).
+	Gzip bool
 	// Written reads how many items the engine says it took of a batch it
 	// refused (Prometheus's X-Prometheus-Remote-Write-Samples-Written);
 	// nil: none.
@@ -146,9 +151,15 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 		}
 		body = s.c.Join(parts)
 	}
+	gzipped := false
+	if s.c.Gzip {
+		if z, err := gzipBody(body); err == nil {
+			body, gzipped = z, true
+		}
+	}
 	backoff := s.c.MinBackoff
 	for attempt := 0; ; attempt++ {
-		wait, err := s.send(ctx, body, attempt)
+		wait, err := s.send(ctx, body, gzipped, attempt)
 		if err == nil {
 			s.sent.Add(int64(count))
 			s.lastOK.Store(time.Now().UnixMilli())
@@ -185,6 +196,24 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 	}
 }
 
+// gzipBody compresses at the fastest level: the sender keeps up with
+// ingest first, the wire second.
+func gzipBody(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(b) / 4)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, fmt.Errorf("gzip request: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzip request: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // permanentError is a refusal not to retry.
 type permanentError struct {
 	msg     string
@@ -195,13 +224,16 @@ func (p *permanentError) Error() string { return p.msg }
 
 // send POSTs one body. A recoverable failure returns the wait the engine
 // asked for (Retry-After), 0 for the caller's backoff.
-func (s *Sender) send(ctx context.Context, body []byte, attempt int) (time.Duration, error) {
+func (s *Sender) send(ctx context.Context, body []byte, gzipped bool, attempt int) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ep.URL("").String(), bytes.NewReader(body))
 	if err != nil {
 		return 0, &permanentError{msg: s.ep.Errorf(s.c.Name, err).Error()}
 	}
 	if s.c.Header != nil {
 		s.c.Header(req.Header)
+	}
+	if gzipped {
+		req.Header.Set("Content-Encoding", "gzip")
 	}
 	req.Header.Set("User-Agent", s.c.UserAgent)
 	if attempt > 0 {

@@ -5,8 +5,9 @@
 // disk queue (store/remote/queue) before the client gets its 202, so an
 // engine outage or an obs restart loses nothing until the queue's bound;
 // the sender (store/remote/sender) joins consecutive records into one
-// request, retries 5xx, 429 and network errors and drops, counted, what
-// the collector refuses for good.
+// gzipped request (every Zipkin collector takes Content-Encoding: gzip),
+// retries 5xx, 429 and network errors and drops, counted, what the
+// collector refuses for good.
 package zipkinfwd
 
 import (
@@ -80,7 +81,7 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	}
 	s := sender.New(sender.Config{Name: "span forwarding", Unit: "spans", Metric: "obs_traces_remote",
 		Header: func(h http.Header) { h.Set("Content-Type", "application/json") },
-		Join:   Join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes,
+		Join:   Join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: o.Log}, ep, q, o.Queue.MaxBytes)
 	return &Forwarder{o: o, q: q, s: s, log: o.Log}, nil
 }

@@ -1,6 +1,7 @@
 package zipkinfwd
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ type collector struct {
 	got      map[string]bool // span ids
 	dups     int
 	requests int
+	gzipped  int
 	ctype    string
 	answers  []int
 }
@@ -40,7 +42,17 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no", code)
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	var rd io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		rd = zr
+		c.gzipped++
+	}
+	body, _ := io.ReadAll(rd)
 	spans, err := zipkin.DecodeV2JSON(body)
 	if err != nil {
 		http.Error(w, err.Error(), 400)
@@ -121,8 +133,8 @@ func TestForwardJoinsRetriesAndRefusals(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 	c.mu.Lock()
-	if c.requests > 10 || c.ctype != "application/json" || c.dups != 0 {
-		t.Errorf("%d requests for 50 posts (want them joined), content type %q, %d duplicates", c.requests, c.ctype, c.dups)
+	if c.requests > 10 || c.ctype != "application/json" || c.dups != 0 || c.gzipped != c.requests {
+		t.Errorf("%d requests for 50 posts (want them joined), %d gzipped, content type %q, %d duplicates", c.requests, c.gzipped, c.ctype, c.dups)
 	}
 	// A 400 is the collector refusing the spans for good: dropped, counted.
 	c.answers = []int{400}
