@@ -23,7 +23,7 @@ import (
 type tracesBackend struct {
 	sink   zipkin.Committer
 	read   web.TraceReader
-	local  *traces.Store   // nil with storage remote
+	local  *traces.Store  // nil with storage remote
 	closer []func() error // in opening order
 }
 
