@@ -9,11 +9,6 @@ import (
 	"github.com/openzipkin/zipkin-go/model"
 )
 
-// Encode is a span's canonical Zipkin v2 JSON, the bytes obs stores and
-// answers with: readers of a remote engine use it so that a span reads the
-// same from the engine as from the embedded store.
-func Encode(m *model.SpanModel) []byte { return encode(m) }
-
 // encode writes the span's canonical v2 JSON by hand (the model's
 // MarshalJSON goes through reflection twice per span).
 func encode(m *model.SpanModel) []byte {

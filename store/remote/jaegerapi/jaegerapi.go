@@ -24,7 +24,6 @@ import (
 
 	"github.com/openzipkin/zipkin-go/model"
 
-	"github.com/obs-dev/obs/ingest/zipkin"
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/traces"
 )
@@ -116,12 +115,15 @@ func (c *Client) get(ctx context.Context, path string, form url.Values, v any) e
 	return nil
 }
 
-// encode is each span's canonical Zipkin v2 JSON, as obs's own store
-// writes it.
+// encode is each span's Zipkin v2 JSON (zipkin-go's encoding: the same
+// fields and values as obs's own store writes, in another order).
 func encode(spans []*model.SpanModel) []json.RawMessage {
-	out := make([]json.RawMessage, len(spans))
-	for i, s := range spans {
-		out[i] = zipkin.Encode(s)
+	out := make([]json.RawMessage, 0, len(spans))
+	for _, s := range spans {
+		// A SpanModel built from parsed ids and times always encodes.
+		if b, err := json.Marshal(s); err == nil {
+			out = append(out, b)
+		}
 	}
 	return out
 }

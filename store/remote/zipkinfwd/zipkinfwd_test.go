@@ -3,7 +3,7 @@ package zipkinfwd
 import (
 	"compress/gzip"
 	"context"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/obs-dev/obs/ingest/zipkin"
+	"github.com/openzipkin/zipkin-go/model"
+
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/traces"
 )
@@ -52,16 +53,15 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rd = zr
 		c.gzipped++
 	}
-	body, _ := io.ReadAll(rd)
-	spans, err := zipkin.DecodeV2JSON(body)
-	if err != nil {
+	var spans []model.SpanModel
+	if err := json.NewDecoder(rd).Decode(&spans); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
 	}
 	c.requests++
 	c.ctype = r.Header.Get("Content-Type")
 	for _, s := range spans {
-		id := s.Model.ID.String()
+		id := s.ID.String()
 		if c.got[id] {
 			c.dups++
 		}
@@ -72,22 +72,20 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *collector) count() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.got) }
 
-// spans are n spans of one trace, decoded as the collector of obs hands
-// them on.
+// spans are n spans of one trace as obs's collector hands them on: the
+// model and its JSON.
 func spans(t testing.TB, first, n int) []traces.Span {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("[")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(",")
+	out := make([]traces.Span, n)
+	for i := range out {
+		m := &model.SpanModel{SpanContext: model.SpanContext{TraceID: model.TraceID{Low: 0xa1}, ID: model.ID(first + i + 1)},
+			Name: "get", Timestamp: time.UnixMicro(1700000000000000), Duration: 5 * time.Microsecond,
+			LocalEndpoint: &model.Endpoint{ServiceName: "web"}}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, `{"traceId":"00000000000000a1","id":"%016x","name":"get","timestamp":1700000000000000,"duration":5,"localEndpoint":{"serviceName":"web"}}`, first+i+1)
-	}
-	b.WriteString("]")
-	out, err := zipkin.DecodeV2JSON([]byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
+		out[i] = traces.Span{Model: m, JSON: b}
 	}
 	return out
 }
