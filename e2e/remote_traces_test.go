@@ -335,3 +335,45 @@ func TestRemoteTracesJaegerOutage(t *testing.T) {
 		t.Errorf("missing %d, duplicated %d, dropped %v", missing, dups, dropped)
 	}
 }
+
+// TestRemoteTracesObsKilledWhileEngineDown: spans acknowledged while
+// Jaeger is down wait in obs's disk queue; obs is killed (kill -9) and
+// started again on the same data directory, Jaeger comes back, and every
+// acknowledged span arrives.
+func TestRemoteTracesObsKilledWhileEngineDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs Jaeger")
+	}
+	j := startJaeger(t, "")
+	s := serveTracesRemote(t, j, "remote")
+	j.kill9()
+	traceID := fmt.Sprintf("%016x%016x", time.Now().UnixNano(), 0xc3)
+	ts := time.Now().Add(-time.Minute).UnixMicro()
+	const posts, per = 40, 25
+	for p := range posts {
+		var b strings.Builder
+		b.WriteString("[")
+		for k := range per {
+			if k > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"traceId":"%s","id":"%016x","name":"op","timestamp":%d,"duration":10,"localEndpoint":{"serviceName":"restart-svc"}}`,
+				traceID, p*per+k+1, ts)
+		}
+		b.WriteString("]")
+		postSpans(t, s, b.String())
+	}
+	s.kill9()
+	s.start()
+	if p := s.metric("obs_traces_remote_spans_pending"); p != posts*per {
+		t.Errorf("%v spans pending after the restart, want %d", p, posts*per)
+	}
+	j.start()
+	eventually(t, time.Minute, func() error {
+		var spans []map[string]any
+		if code := s.getJSON(t, s.url(), "/api/v2/trace/"+traceID, &spans); len(spans) != posts*per {
+			return fmt.Errorf("HTTP %d, %d of %d spans in Jaeger", code, len(spans), posts*per)
+		}
+		return nil
+	})
+}
