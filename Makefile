@@ -38,7 +38,8 @@ e2e-deps:
 
 # The engines the scale-out tests run (Thanos, VictoriaMetrics, Jaeger), built from
 # the Go module proxy once per machine into ~/.cache/obs-e2e (the first
-# build of Thanos takes 15-40 minutes on two cores; later runs find it).
+# build of Thanos takes 15-40 minutes on two cores, Jaeger's 13; later runs
+# find them).
 e2e-engines:
 	OBS_E2E_ENGINES=1 $(GO) test -count=1 -timeout 90m -run '^TestEngineBuilds$$' ./e2e
 
