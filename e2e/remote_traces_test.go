@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openzipkin/zipkin-go"
+	zipkinmw "github.com/openzipkin/zipkin-go/middleware/http"
 )
 
 // The traces half of scale-out: obs forwards the spans its Zipkin
@@ -213,6 +216,42 @@ func TestRemoteTracesJaeger(t *testing.T) {
 	if code := rem.getJSON(t, rem.url(), "/api/v2/trace/00000000000000000000000000bad1d5", nil); code != 404 {
 		t.Errorf("unknown trace: HTTP %d, want 404", code)
 	}
+	// A Go app traced with zipkin-go's middleware and HTTP reporter, as in
+	// TestTracesFromZipkinGoAndNode: its trace comes back from Jaeger with
+	// the server half of the shared client span merged, as from the store.
+	zipkinURL := fmt.Sprintf("http://127.0.0.1:%d/api/v2/spans", rem.zipkin)
+	_, inner, stopInner := goService(t, zipkinURL, "inner-api", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	}))
+	var outerTracer *zipkin.Tracer
+	var goTrace string
+	outerTracer, outer, stopOuter := goService(t, zipkinURL, "outer-api", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client, err := zipkinmw.NewClient(outerTracer, zipkinmw.ClientTrace(false))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req, _ := http.NewRequestWithContext(r.Context(), "GET", inner.URL+"/", nil)
+		resp, err := client.DoWithAppSpan(req, "call_inner")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+		goTrace = zipkin.SpanFromContext(r.Context()).Context().TraceID.String()
+	}))
+	if resp, err := http.Get(outer.URL + "/"); err == nil {
+		resp.Body.Close()
+	}
+	stopOuter()
+	stopInner()
+	eventually(t, 30*time.Second, func() error {
+		out, err := rem.obs("traces", "show", goTrace)
+		if err != nil || !strings.Contains(out, "outer-api (client) ⇄ inner-api (server)") {
+			return fmt.Errorf("zipkin-go trace from Jaeger: %v\n%s", err, out)
+		}
+		return nil
+	})
 	// The engine down: reads say so (503), they do not answer empty.
 	j.kill9()
 	if code := rem.getJSON(t, rem.url(), "/api/v2/trace/"+traceID, nil); code != http.StatusServiceUnavailable {
