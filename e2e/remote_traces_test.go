@@ -26,6 +26,8 @@ import (
 type jaeger struct {
 	*proc
 	writeURL, queryURL string
+	// otlpURL is its OTLP/HTTP receiver's traces endpoint.
+	otlpURL string
 }
 
 // startJaeger runs Jaeger v2 with a zipkin receiver and the query
@@ -35,7 +37,7 @@ type jaeger struct {
 // acknowledged is what it has.
 func startJaeger(t *testing.T, dir string) *jaeger {
 	bin := engineBinary(t, "jaeger")
-	zp, qh, qg := freePort(t), freePort(t), freePort(t)
+	zp, qh, qg, op := freePort(t), freePort(t), freePort(t), freePort(t)
 	backend := "memory:\n          max_traces: 1000000"
 	if dir != "" {
 		backend = fmt.Sprintf("badger:\n          directories: {keys: %q, values: %q}\n          ephemeral: false\n          ttl: {spans: 48h}",
@@ -45,7 +47,7 @@ func startJaeger(t *testing.T, dir string) *jaeger {
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
     traces:
-      receivers: [zipkin]
+      receivers: [zipkin, otlp]
       exporters: [jaeger_storage_exporter]
   telemetry:
     metrics:
@@ -67,17 +69,22 @@ extensions:
 receivers:
   zipkin:
     endpoint: %s
+  otlp:
+    protocols:
+      http:
+        endpoint: %s
 exporters:
   jaeger_storage_exporter:
     trace_storage: store
-`, loopback(qh), loopback(qg), backend, loopback(zp))
+`, loopback(qh), loopback(qg), backend, loopback(zp), loopback(op))
 	file := filepath.Join(t.TempDir(), "jaeger.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	query := "http://" + loopback(qh)
 	p := startProc(t, "jaeger", bin, query+"/api/services", "--config", file)
-	return &jaeger{proc: p, writeURL: "http://" + loopback(zp) + "/api/v2/spans", queryURL: query}
+	return &jaeger{proc: p, writeURL: "http://" + loopback(zp) + "/api/v2/spans", queryURL: query,
+		otlpURL: "http://" + loopback(op) + "/v1/traces"}
 }
 
 func serveTracesRemote(t *testing.T, j *jaeger, storage string, extra ...string) *server {
@@ -135,33 +142,7 @@ func TestRemoteTracesJaeger(t *testing.T) {
 	}
 	j := startJaeger(t, "")
 	rem := serveTracesRemote(t, j, "remote")
-	emb := newServer(t)
-	traceID := fmt.Sprintf("%016x%016x", time.Now().UnixNano(), 0xa1)
-	body := roundTripSpans(traceID, time.Now().Add(-time.Minute).UnixMicro())
-	postSpans(t, rem, body)
-	postSpans(t, emb, body)
-
-	var got []map[string]any
-	eventually(t, 30*time.Second, func() error {
-		got = nil
-		if code := rem.getJSON(t, rem.url(), "/api/v2/trace/"+traceID, &got); code != 200 || len(got) != 4 {
-			return fmt.Errorf("trace from Jaeger: HTTP %d, %d spans", code, len(got))
-		}
-		return nil
-	})
-	var want []map[string]any
-	if code := emb.getJSON(t, emb.url(), "/api/v2/trace/"+traceID, &want); code != 200 {
-		t.Fatalf("embedded trace: HTTP %d", code)
-	}
-	got, want = byKey(got), byKey(want)
-	for i := range want {
-		if !reflect.DeepEqual(got[i], want[i]) {
-			g, _ := json.Marshal(got[i])
-			w, _ := json.Marshal(want[i])
-			t.Errorf("span %d through Jaeger differs from the embedded store's:\n got %s\nwant %s", i, g, w)
-		}
-	}
-
+	traceID := sameAsEmbedded(t, rem)
 	// The CLI, reading the engine.
 	out, err := rem.obs("traces", "show", traceID)
 	if err != nil {
@@ -259,6 +240,56 @@ func TestRemoteTracesJaeger(t *testing.T) {
 	}
 	if _, err := rem.obs("traces", "show", traceID); err == nil || !strings.Contains(err.Error(), "unavailable") {
 		t.Errorf("obs traces show with Jaeger down: %v", err)
+	}
+}
+
+// sameAsEmbedded posts one trace (roundTripSpans) to rem and to an obs
+// with the embedded store and requires the same spans from both.
+func sameAsEmbedded(t *testing.T, rem *server) string {
+	t.Helper()
+	emb := newServer(t)
+	traceID := fmt.Sprintf("%016x%016x", time.Now().UnixNano(), 0xa1)
+	body := roundTripSpans(traceID, time.Now().Add(-time.Minute).UnixMicro())
+	postSpans(t, rem, body)
+	postSpans(t, emb, body)
+
+	var got []map[string]any
+	eventually(t, 30*time.Second, func() error {
+		got = nil
+		if code := rem.getJSON(t, rem.url(), "/api/v2/trace/"+traceID, &got); code != 200 || len(got) != 4 {
+			status, _ := rem.obs("status")
+			return fmt.Errorf("trace from Jaeger: HTTP %d, %d spans; obs status:\n%s", code, len(got), status)
+		}
+		return nil
+	})
+	var want []map[string]any
+	if code := emb.getJSON(t, emb.url(), "/api/v2/trace/"+traceID, &want); code != 200 {
+		t.Fatalf("embedded trace: HTTP %d", code)
+	}
+	got, want = byKey(got), byKey(want)
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			g, _ := json.Marshal(got[i])
+			w, _ := json.Marshal(want[i])
+			t.Errorf("span %d through Jaeger differs from the embedded store's:\n got %s\nwant %s", i, g, w)
+		}
+	}
+	return traceID
+}
+
+// TestRemoteTracesJaegerOTLP: the same with spans forwarded as OTLP JSON
+// to Jaeger's OTLP/HTTP receiver (the write URL ends in /v1/traces), the
+// way to engines that take no Zipkin (VictoriaTraces, Tempo's OTLP port).
+func TestRemoteTracesJaegerOTLP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs Jaeger")
+	}
+	j := startJaeger(t, "")
+	rem := newServer(t, "--traces-storage", "remote", "--traces-remote-write", j.otlpURL, "--traces-remote-query", j.queryURL)
+	traceID := sameAsEmbedded(t, rem)
+	out, err := rem.obs("traces", "show", traceID)
+	if err != nil || !strings.Contains(out, "web-api (client) ⇄ recipe-api (server): get_recipe") {
+		t.Errorf("obs traces show through OTLP and Jaeger: %v\n%s", err, out)
 	}
 }
 

@@ -39,8 +39,9 @@ type Config struct {
 	Metric string
 	// Header sets the request's content headers (type, encoding, version).
 	Header func(http.Header)
-	// Join makes one request body of several records (PeekBatch); nil
-	// sends one record per request.
+	// Join makes the request body of the records' data (one record or
+	// several: PeekBatch), in the wire format; nil sends each record's
+	// data as it is, one per request.
 	Join func([][]byte) []byte
 	// BatchItems and BatchBytes bound a joined request.
 	BatchItems, BatchBytes int
@@ -144,7 +145,7 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 	for _, r := range recs {
 		count += r.Count
 	}
-	if len(recs) > 1 {
+	if s.c.Join != nil {
 		parts := make([][]byte, len(recs))
 		for i, r := range recs {
 			parts[i] = r.Data

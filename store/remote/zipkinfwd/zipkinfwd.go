@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +32,9 @@ import (
 
 // Options configure a Forwarder.
 type Options struct {
-	// Endpoint is the collector's span URL (.../api/v2/spans).
+	// Endpoint is the collector's span URL: a Zipkin collector's
+	// .../api/v2/spans, or an OTLP/HTTP endpoint's .../v1/traces, to
+	// which spans go as OTLP JSON (otlp.go).
 	Endpoint endpoint.Config
 	Queue    queue.Options
 	// BatchSpans and BatchBytes bound one request (defaults 1000 spans,
@@ -79,9 +83,13 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open span forwarding queue: %w", err)
 	}
+	join := Join
+	if IsOTLP(o.Endpoint.URL) {
+		join = JoinOTLP
+	}
 	s := sender.New(sender.Config{Name: "span forwarding", Unit: "spans", Metric: "obs_traces_remote",
 		Header: func(h http.Header) { h.Set("Content-Type", "application/json") },
-		Join:   Join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true,
+		Join:   join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true,
 		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: o.Log}, ep, q, o.Queue.MaxBytes)
 	return &Forwarder{o: o, q: q, s: s, log: o.Log}, nil
 }
@@ -121,6 +129,13 @@ func (f *Forwarder) Commit(_ context.Context, spans []traces.Span) error {
 	}
 	f.s.Queued(len(spans))
 	return nil
+}
+
+// IsOTLP says whether a span URL is an OTLP/HTTP endpoint (its path ends
+// in /v1/traces, the spec's), as opposed to a Zipkin collector's.
+func IsOTLP(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/v1/traces")
 }
 
 // Join makes one JSON list of several: the records' lists end to end.

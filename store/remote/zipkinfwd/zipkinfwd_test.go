@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -203,4 +204,55 @@ func BenchmarkCommit(b *testing.B) {
 		f.Commit(context.Background(), batch)
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "spans/s")
+}
+
+func TestIsOTLP(t *testing.T) {
+	for u, want := range map[string]bool{"http://j:4318/v1/traces": true, "http://vt:10428/insert/opentelemetry/v1/traces/": true,
+		"http://j:9411/api/v2/spans": false, "http://j:4318/v1/tracesx": false} {
+		if IsOTLP(u) != want {
+			t.Errorf("IsOTLP(%s) = %v", u, !want)
+		}
+	}
+}
+
+// JoinOTLP makes of Zipkin fields what the OpenTelemetry zipkin receiver
+// makes of them (the e2e test reads them back from Jaeger).
+func TestJoinOTLP(t *testing.T) {
+	lists := [][]byte{[]byte(`[{"traceId":"5af7183fb1d4cf5f00000000000000a1","parentId":"000000000000000a","id":"000000000000000b","name":"get","kind":"CLIENT","timestamp":1700000000000001,"duration":60000,
+	"localEndpoint":{"serviceName":"web-api","ipv4":"10.0.0.1"},"remoteEndpoint":{"serviceName":"recipe-api","ipv6":"2001:db8::2","port":9000},
+	"tags":{"error":"timeout","http.path":"/x"},"annotations":[{"timestamp":1700000000000002,"value":"wr"}]}]`),
+		[]byte(`[{"traceId":"00000000000000b2","id":"0000000000000001","name":"nots","duration":5,"tags":{"error":"true"}}]`)}
+	var req otlpRequest
+	if err := json.Unmarshal(JoinOTLP(lists), &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.ResourceSpans) != 2 {
+		t.Fatalf("%d resources, want one per local service (and none)", len(req.ResourceSpans))
+	}
+	noSvc, web := req.ResourceSpans[0], req.ResourceSpans[1]
+	if len(noSvc.Resource.Attributes) != 0 || *web.Resource.Attributes[0].Value.String != "web-api" {
+		t.Errorf("resources %+v", req.ResourceSpans)
+	}
+	s := web.ScopeSpans[0].Spans[0]
+	attrs := map[string]string{}
+	for _, kv := range s.Attributes {
+		switch {
+		case kv.Value.String != nil:
+			attrs[kv.Key] = *kv.Value.String
+		case kv.Value.Int != nil:
+			attrs[kv.Key] = *kv.Value.Int
+		}
+	}
+	if s.TraceID != "5af7183fb1d4cf5f00000000000000a1" || s.SpanID != "000000000000000b" || s.ParentSpanID != "000000000000000a" ||
+		s.Kind != 3 || s.StartTimeUnixNano != "1700000000000001000" || s.EndTimeUnixNano != "1700000000060001000" ||
+		s.Status == nil || s.Status.Code != 2 || len(s.Events) != 1 || s.Events[0].Name != "wr" ||
+		!reflect.DeepEqual(attrs, map[string]string{"error": "timeout", "http.path": "/x", "net.host.ip": "10.0.0.1",
+			"peer.service": "recipe-api", "net.peer.ip": "2001:db8::2", "net.peer.port": "9000"}) {
+		t.Errorf("span %+v, attributes %v", s, attrs)
+	}
+	n := noSvc.ScopeSpans[0].Spans[0]
+	if n.TraceID != "000000000000000000000000000000b2" || n.StartTimeUnixNano != "0" || n.EndTimeUnixNano != "5000" ||
+		len(n.Attributes) != 1 || n.Attributes[0].Key != "otel.zipkin.absentField.startTime" || n.Status == nil {
+		t.Errorf("span without timestamp, error tag true: %+v", n)
+	}
 }
