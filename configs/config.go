@@ -241,7 +241,7 @@ const (
 type RemoteConfig struct {
 	// WriteURL receives what obs stores (metrics: a Prometheus
 	// remote-write endpoint; traces: a Zipkin collector's
-	// /api/v2/spans).
+	// /api/v2/spans, or an OTLP/HTTP endpoint's /v1/traces).
 	WriteURL string `yaml:"write_url"`
 	// QueryURL is the engine's query API (metrics: the base of its
 	// Prometheus /api/v1; traces: the base of Jaeger's /api).

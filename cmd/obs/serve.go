@@ -56,7 +56,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-remote-write", Usage: "the engine's Prometheus remote-write URL", EnvVars: []string{"OBS_METRICS_REMOTE_WRITE"}},
 			&cli.StringFlag{Name: "metrics-remote-query", Usage: "the base URL of the engine's Prometheus query API", EnvVars: []string{"OBS_METRICS_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "traces-storage", Usage: "where spans live: embedded, remote (a distributed engine such as Jaeger) or both (docs/SCALING.md)", EnvVars: []string{"OBS_TRACES_STORAGE"}},
-			&cli.StringFlag{Name: "traces-remote-write", Usage: "the engine's Zipkin v2 span URL (Jaeger's zipkin receiver: http://jaeger:9411/api/v2/spans)", EnvVars: []string{"OBS_TRACES_REMOTE_WRITE"}},
+			&cli.StringFlag{Name: "traces-remote-write", Usage: "the engine's Zipkin v2 span URL (Jaeger's zipkin receiver: http://jaeger:9411/api/v2/spans), or an OTLP/HTTP one ending in /v1/traces", EnvVars: []string{"OBS_TRACES_REMOTE_WRITE"}},
 			&cli.StringFlag{Name: "traces-remote-query", Usage: "the base URL of the engine's Jaeger query API (http://jaeger:16686)", EnvVars: []string{"OBS_TRACES_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
