@@ -14,15 +14,26 @@ import (
 // the BENCHMARKS.md figure for span forwarding: obs with traces storage
 // both takes the same Zipkin POSTs into its embedded span store and
 // forwards them to Jaeger, in one run, and reports both rates; then the
-// drain rate of a backlog queued while Jaeger was down. Knobs:
-// OBS_BENCH_SPANS (200,000), batches of 100 spans from 2 clients.
+// drain rate of a backlog queued while Jaeger was down; once with Zipkin
+// JSON to Jaeger's zipkin receiver, once with OTLP JSON to its OTLP one.
+// Knobs: OBS_BENCH_SPANS (200,000), batches of 100 spans from 2 clients.
 func TestRemoteSpansThroughput(t *testing.T) {
 	if os.Getenv("OBS_BENCH_REMOTE") == "" {
 		t.Skip("set OBS_BENCH_REMOTE=1 (make bench-remote)")
 	}
+	for _, proto := range []string{"zipkin", "otlp"} {
+		t.Run(proto, func(t *testing.T) { benchSpans(t, proto) })
+	}
+}
+
+func benchSpans(t *testing.T, proto string) {
 	total := benchEnv("OBS_BENCH_SPANS", 200000)
 	j := startJaeger(t, "")
-	s := serveTracesRemote(t, j, "both")
+	write := j.writeURL
+	if proto == "otlp" {
+		write = j.otlpURL
+	}
+	s := newServer(t, "--traces-storage", "both", "--traces-remote-write", write, "--traces-remote-query", j.queryURL)
 	start := time.Now()
 	postBench(t, s, 0, total)
 	accepted := time.Since(start)
@@ -40,8 +51,8 @@ func TestRemoteSpansThroughput(t *testing.T) {
 	if embedded == 0 || forwarded == 0 {
 		t.Fatalf("not done in 10 minutes: embedded %v, forwarded %v", embedded, forwarded)
 	}
-	t.Logf("figures: jaeger: %d spans in POSTs of 100 from 2 clients (all accepted in %s): embedded store %.0f spans/s (%s), forwarded to Jaeger %.0f spans/s (%s until Jaeger had them all); retries %v",
-		total, accepted.Round(10*time.Millisecond), float64(total)/embedded.Seconds(), embedded.Round(10*time.Millisecond),
+	t.Logf("figures: jaeger (%s): %d spans in POSTs of 100 from 2 clients (all accepted in %s): embedded store %.0f spans/s (%s), forwarded to Jaeger %.0f spans/s (%s until Jaeger had them all); retries %v",
+		proto, total, accepted.Round(10*time.Millisecond), float64(total)/embedded.Seconds(), embedded.Round(10*time.Millisecond),
 		float64(total)/forwarded.Seconds(), forwarded.Round(10*time.Millisecond), s.metric("obs_traces_remote_retries_total"))
 	// The forwarder alone: a backlog queued while Jaeger is down, drained.
 	j.kill9()
@@ -58,8 +69,8 @@ func TestRemoteSpansThroughput(t *testing.T) {
 	})
 	drain := time.Since(up)
 	n := s.metric("obs_traces_remote_spans_sent_total") - sent1
-	t.Logf("figures: jaeger: drain of a backlog of %.0f spans (%.0f KiB on disk): %.0f spans/s (%s)",
-		n, queueKiB, n/drain.Seconds(), drain.Round(10*time.Millisecond))
+	t.Logf("figures: jaeger (%s): drain of a backlog of %.0f spans (%.0f KiB on disk): %.0f spans/s (%s)",
+		proto, n, queueKiB, n/drain.Seconds(), drain.Round(10*time.Millisecond))
 	if d := s.metric(`obs_traces_remote_spans_dropped_total{reason="rejected"}`); d != 0 {
 		t.Errorf("%v spans refused", d)
 	}
