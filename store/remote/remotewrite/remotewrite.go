@@ -73,19 +73,11 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = time.Second
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	f := &Forwarder{o: o, log: o.Log}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
 	}
-	ep, err := endpoint.New(o.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("remote write url: %w", err)
-	}
-	o.Queue.Log = o.Log
-	q, err := queue.Open(dir, o.Queue)
-	if err != nil {
-		return nil, fmt.Errorf("open remote write queue: %w", err)
-	}
-	s := sender.New(sender.Config{Name: "remote write", Unit: "samples", Metric: "obs_remote_write",
+	s, q, err := sender.Open(dir, o.Endpoint, o.Queue, sender.Config{Name: "remote write", Unit: "samples", Metric: "obs_remote_write",
 		Header: func(h http.Header) {
 			h.Set("Content-Encoding", "snappy")
 			h.Set("Content-Type", "application/x-protobuf")
@@ -97,8 +89,14 @@ func Open(dir string, o Options) (*Forwarder, error) {
 			n, _ := strconv.ParseInt(h.Get("X-Prometheus-Remote-Write-Samples-Written"), 10, 64)
 			return n
 		},
-		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: o.Log}, ep, q, o.Queue.MaxBytes)
-	return &Forwarder{o: o, q: q, s: s, log: o.Log}, nil
+		// The batch in memory goes to the queue at least every FlushEvery.
+		SyncEvery: o.FlushEvery, Tick: f.flush,
+		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: f.log})
+	if err != nil {
+		return nil, err
+	}
+	f.q, f.s = q, s
+	return f, nil
 }
 
 // Write adds samples to the batch in memory; a full batch goes to the disk
@@ -189,30 +187,15 @@ func Decode(body []byte) (*prompb.WriteRequest, error) {
 // Run sends the queue to the engine until ctx ends: the owner's goroutine.
 // It also moves the in-memory batch to disk every FlushEvery and makes the
 // queue durable.
-func (f *Forwarder) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(f.o.FlushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				f.mu.Lock()
-				if !f.closed {
-					f.flushLocked()
-				}
-				f.mu.Unlock()
-				if err := f.q.Sync(); err != nil {
-					f.log.Warn("remote write queue sync", "err", err)
-				}
-			}
-		}
-	}()
-	defer func() { <-done }()
-	f.s.Run(ctx)
+func (f *Forwarder) Run(ctx context.Context) { f.s.Run(ctx) }
+
+// flush moves the in-memory batch into the queue.
+func (f *Forwarder) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.flushLocked()
+	}
 }
 
 // Close moves the in-memory batch into the queue and makes the queue

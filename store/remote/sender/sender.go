@@ -56,8 +56,14 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between retries (defaults
 	// 30ms and 5s, Prometheus's).
 	MinBackoff, MaxBackoff time.Duration
-	UserAgent              string
-	Log                    *slog.Logger
+	// SyncEvery is how often Run calls Tick and makes the queue durable
+	// (default 1s).
+	SyncEvery time.Duration
+	// Tick, when set, moves what the owner holds in memory into the
+	// queue (a partial batch).
+	Tick      func()
+	UserAgent string
+	Log       *slog.Logger
 }
 
 // Sender sends one queue to one endpoint.
@@ -73,6 +79,25 @@ type Sender struct {
 	lastErr                                           atomic.Pointer[string]
 }
 
+// Open opens the queue in dir and a sender of it to the engine at e: what
+// an earlier run left in the queue is sent first. what names the signal in
+// errors ("remote write").
+func Open(dir string, e endpoint.Config, qo queue.Options, c Config) (*Sender, *queue.Queue, error) {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	ep, err := endpoint.New(e)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s url: %w", c.Name, err)
+	}
+	qo.Log = c.Log
+	q, err := queue.Open(dir, qo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s queue: %w", c.Name, err)
+	}
+	return New(c, ep, q, qo.MaxBytes), q, nil
+}
+
 // New returns a sender of q to ep; maxBytes is the queue's bound.
 func New(c Config, ep *endpoint.Endpoint, q *queue.Queue, maxBytes int64) *Sender {
 	if c.MinBackoff <= 0 {
@@ -83,6 +108,9 @@ func New(c Config, ep *endpoint.Endpoint, q *queue.Queue, maxBytes int64) *Sende
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = "obs"
+	}
+	if c.SyncEvery <= 0 {
+		c.SyncEvery = time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -113,8 +141,29 @@ func (s *Sender) DroppedBeforeQueue(reason string, n int, err error) {
 	s.setErr(fmt.Sprintf("queue %d %s: %v", n, s.c.Unit, err))
 }
 
-// Run sends the queue until ctx ends: the owner's goroutine.
+// Run sends the queue until ctx ends: the owner's goroutine. Every
+// SyncEvery it also calls Tick and makes the queue durable.
 func (s *Sender) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.c.SyncEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.c.Tick != nil {
+					s.c.Tick()
+				}
+				if err := s.q.Sync(); err != nil {
+					s.c.Log.Warn(s.c.Name+" queue sync", "err", err)
+				}
+			}
+		}
+	}()
+	defer func() { <-done }()
 	for {
 		recs, err := s.peek(ctx)
 		if err != nil {

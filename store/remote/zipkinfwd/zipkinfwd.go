@@ -51,10 +51,9 @@ type Options struct {
 // Forwarder queues spans on disk and sends them to the collector. It is
 // the zipkin collector's Committer when spans are stored remotely.
 type Forwarder struct {
-	o   Options
-	q   *queue.Queue
-	s   *sender.Sender
-	log *slog.Logger
+	o Options
+	q *queue.Queue
+	s *sender.Sender
 
 	mu     sync.RWMutex
 	closed bool
@@ -68,30 +67,19 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 4 << 20
 	}
-	if o.SyncEvery <= 0 {
-		o.SyncEvery = time.Second
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	ep, err := endpoint.New(o.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("traces remote write url: %w", err)
-	}
-	o.Queue.Log = o.Log
-	q, err := queue.Open(dir, o.Queue)
-	if err != nil {
-		return nil, fmt.Errorf("open span forwarding queue: %w", err)
-	}
 	join := Join
 	if IsOTLP(o.Endpoint.URL) {
 		join = JoinOTLP
 	}
-	s := sender.New(sender.Config{Name: "span forwarding", Unit: "spans", Metric: "obs_traces_remote",
+	s, q, err := sender.Open(dir, o.Endpoint, o.Queue, sender.Config{Name: "span forwarding", Unit: "spans",
+		Metric: "obs_traces_remote",
 		Header: func(h http.Header) { h.Set("Content-Type", "application/json") },
-		Join:   join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true,
-		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: o.Log}, ep, q, o.Queue.MaxBytes)
-	return &Forwarder{o: o, q: q, s: s, log: o.Log}, nil
+		Join:   join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true, SyncEvery: o.SyncEvery,
+		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, UserAgent: o.UserAgent, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	return &Forwarder{o: o, q: q, s: s}, nil
 }
 
 // Commit puts spans in the queue as one record, a Zipkin v2 JSON list of
@@ -162,26 +150,7 @@ func Join(lists [][]byte) []byte {
 
 // Run sends the queue until ctx ends (the owner's goroutine) and makes it
 // durable every SyncEvery.
-func (f *Forwarder) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(f.o.SyncEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := f.q.Sync(); err != nil {
-					f.log.Warn("span forwarding queue sync", "err", err)
-				}
-			}
-		}
-	}()
-	defer func() { <-done }()
-	f.s.Run(ctx)
-}
+func (f *Forwarder) Run(ctx context.Context) { f.s.Run(ctx) }
 
 // Close makes the queue durable; what is unsent is sent by the next run.
 func (f *Forwarder) Close() error {
