@@ -36,9 +36,10 @@ demo: $(OBS)
 e2e-deps:
 	npm ci --prefix e2e/testdata/node --no-audit --no-fund --loglevel=error
 
-# The engines the scale-out tests run (Thanos, VictoriaMetrics), built from
+# The engines the scale-out tests run (Thanos, VictoriaMetrics, Jaeger), built from
 # the Go module proxy once per machine into ~/.cache/obs-e2e (the first
-# build of Thanos takes 15-40 minutes on two cores; later runs find it).
+# build of Thanos takes 15-40 minutes on two cores, Jaeger's 13; later runs
+# find them).
 e2e-engines:
 	OBS_E2E_ENGINES=1 $(GO) test -count=1 -timeout 90m -run '^TestEngineBuilds$$' ./e2e
 
@@ -66,10 +67,10 @@ bench:
 bench-graphite: e2e-deps
 	OBS_BENCH_GRAPHITE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRenderTimeVsGraphite$$' ./e2e | grep -E 'series x|^(---|ok|FAIL)'
 
-# Samples/s forwarded to a remote engine beside the embedded TSDB's, in one
+# Samples/s and spans/s forwarded to a remote engine beside the embedded stores', in one
 # run, for BENCHMARKS.md (builds the engines on first use).
 bench-remote:
-	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^TestRemoteWriteThroughput$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
+	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^(TestRemoteWriteThroughput|TestRemoteSpansThroughput)$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:

@@ -89,7 +89,7 @@ func zipkinServer(b *testing.B) (*traces.Store, *httptest.Server) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	web.NewZipkinAPI(st, zipkin.NewCollector(st, 16<<20, nil, nil)).Routes(mux)
+	web.NewZipkinAPI(web.EmbeddedTraces(st), zipkin.NewCollector(st, 16<<20, nil, nil)).Routes(mux)
 	return st, httptest.NewServer(mux)
 }
 

@@ -191,6 +191,12 @@ type ZipkinConfig struct {
 	// Zipkin UI served elsewhere); "*" for any. Posting spans is open to
 	// any origin, as Zipkin's collector is by default.
 	CORSOrigins []string `yaml:"cors_origins"`
+	// Storage is where spans live: embedded (the default), remote (a
+	// Zipkin-compatible collector and its engine's query API, such as
+	// Jaeger) or both. The key sits here, beside retention, because this
+	// section is the traces section (flags --traces-*).
+	Storage string       `yaml:"storage"`
+	Remote  RemoteConfig `yaml:"remote"`
 }
 
 // StatsDConfig mirrors the Etsy daemon's options that change results.
@@ -234,10 +240,11 @@ const (
 // has its own: metrics today, traces and logs beside it later.
 type RemoteConfig struct {
 	// WriteURL receives what obs stores (metrics: a Prometheus
-	// remote-write endpoint).
+	// remote-write endpoint; traces: a Zipkin collector's
+	// /api/v2/spans, or an OTLP/HTTP endpoint's /v1/traces).
 	WriteURL string `yaml:"write_url"`
 	// QueryURL is the engine's query API (metrics: the base of its
-	// Prometheus /api/v1).
+	// Prometheus /api/v1; traces: the base of Jaeger's /api).
 	QueryURL string `yaml:"query_url"`
 	// Read is where queries go with storage both: remote (the default:
 	// the engine has every host's data) or embedded (this box's copy).
@@ -330,7 +337,8 @@ func Default() Config {
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour), Storage: StorageEmbedded,
 			Remote: RemoteConfig{Read: StorageRemote, Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
 		Carbon: CarbonConfig{Addr: "127.0.0.1:2003"},
-		Zipkin: ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20},
+		Zipkin: ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20,
+			Storage: StorageEmbedded, Remote: RemoteConfig{Read: StorageRemote, Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
 		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
 			From: os.Getenv("TWILIO_OUTGOING_NUMBER"), APIURL: os.Getenv("TWILIO_API_URL")},
 		Calendar:      CalendarConfig{ICalURL: os.Getenv("CALENDAR_ICAL_URL"), Refresh: Duration(30 * time.Minute)},
@@ -539,6 +547,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 	}
 	if err := ValidateStorage("metrics", c.Metrics.Storage, c.Metrics.Remote); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateStorage("zipkin", c.Zipkin.Storage, c.Zipkin.Remote); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Logs.MaxFuture.D() < time.Minute {

@@ -163,3 +163,23 @@ func TestValidateStorage(t *testing.T) {
 		}
 	}
 }
+
+// The traces half of scale-out: zipkin.storage and zipkin.remote take the
+// metrics rules, and errors name the traces keys.
+func TestTracesStorageKeys(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\", query_url: \"http://j:16686\"}}\n", ""},
+		{"zipkin: {storage: jaeger}\n", `zipkin.storage: "jaeger" is not embedded, remote or both`},
+		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\"}}\n", "zipkin.remote.query_url"},
+		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\", query_url: \"http://j:16686\", read: embedded}}\n", "zipkin.remote.read"},
+	} {
+		cfg := Default()
+		err := Parse([]byte(c.yaml), &cfg)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
+		}
+	}
+}

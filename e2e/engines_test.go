@@ -29,7 +29,11 @@ import (
 // with unsafe casts that assume the slice layout, so without its
 // .promu.yml's `slicelabels` a receiver corrupts labels and panics on its
 // first write (that, not grpc, was the panic seen with v0.42).
+//
+// Jaeger v2 is ./cmd/jaeger of the module's v1.x tags (the module path has
+// no /v2: v1.76.0 is the release tagged v2.13.0 too).
 var engineModules = map[string]struct{ module, version, pkg, tags string }{
+	"jaeger":           {"github.com/jaegertracing/jaeger", "v1.76.0", "./cmd/jaeger", ""},
 	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos", "slicelabels"},
 	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics", ""},
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,18 +16,80 @@ import (
 	"github.com/obs-dev/obs/store/traces"
 )
 
+// TraceReader is where the Zipkin API reads spans from: the embedded
+// store (EmbeddedTraces) or a remote engine (store/remote/jaegerapi).
+// Spans are Zipkin v2 JSON. An error that has an HTTPStatus() method
+// (an engine that cannot be reached: 503) is answered with that status.
+type TraceReader interface {
+	Services(ctx context.Context) ([]string, error)
+	SpanNames(ctx context.Context, service string) ([]string, error)
+	RemoteServices(ctx context.Context, service string) ([]string, error)
+	Search(ctx context.Context, q traces.Query) ([][]json.RawMessage, error)
+	// Trace is nil when no span of the trace is known.
+	Trace(ctx context.Context, id model.TraceID) ([]json.RawMessage, error)
+	Dependencies(ctx context.Context, endTs, lookback int64) ([]traces.DependencyLink, error)
+	TagKeys(ctx context.Context) ([]string, error)
+	TagValues(ctx context.Context, key string) ([]string, error)
+}
+
+// EmbeddedTraces reads the embedded span store.
+func EmbeddedTraces(st *traces.Store) TraceReader { return embeddedTraces{st} }
+
+type embeddedTraces struct{ st *traces.Store }
+
+func (e embeddedTraces) Services(context.Context) ([]string, error) { return e.st.Services(), nil }
+func (e embeddedTraces) SpanNames(_ context.Context, svc string) ([]string, error) {
+	return e.st.SpanNames(svc), nil
+}
+func (e embeddedTraces) RemoteServices(_ context.Context, svc string) ([]string, error) {
+	return e.st.RemoteServices(svc), nil
+}
+func (e embeddedTraces) Search(_ context.Context, q traces.Query) ([][]json.RawMessage, error) {
+	return e.st.Search(q)
+}
+func (e embeddedTraces) Trace(_ context.Context, id model.TraceID) ([]json.RawMessage, error) {
+	return e.st.Trace(id)
+}
+func (e embeddedTraces) Dependencies(_ context.Context, endTs, lookback int64) ([]traces.DependencyLink, error) {
+	return e.st.Dependencies(endTs, lookback), nil
+}
+func (e embeddedTraces) TagKeys(context.Context) ([]string, error) { return e.st.TagKeys(), nil }
+func (e embeddedTraces) TagValues(_ context.Context, k string) ([]string, error) {
+	return e.st.TagValues(k), nil
+}
+
 // ZipkinAPI is Zipkin's query API v2 (zipkin2-api.yaml, as
 // ZipkinQueryApiV2 answers it), with the collector (ingest/zipkin)
 // mounted beside it.
 type ZipkinAPI struct {
-	store     *traces.Store
+	store     TraceReader
 	collector http.Handler
 }
 
 // NewZipkinAPI builds the API over st; collector, when not nil, serves
 // POST /api/v2/spans and /api/v1/spans.
-func NewZipkinAPI(st *traces.Store, collector http.Handler) *ZipkinAPI {
+func NewZipkinAPI(st TraceReader, collector http.Handler) *ZipkinAPI {
 	return &ZipkinAPI{store: st, collector: collector}
+}
+
+// readErr answers a failed read: the status the reader gives (an engine
+// down is 503, so that the UI and `obs traces` say so), else 500.
+func readErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var hs interface{ HTTPStatus() int }
+	if errors.As(err, &hs) {
+		code = hs.HTTPStatus()
+	}
+	http.Error(w, err.Error(), code)
+}
+
+// answer writes v, or the error.
+func answer[T any](w http.ResponseWriter, v T, err error) {
+	if err != nil {
+		readErr(w, err)
+		return
+	}
+	writeJSON(w, 200, v)
 }
 
 // Routes registers the Zipkin API on mux; obs serves it on the main port
@@ -36,21 +100,28 @@ func (z *ZipkinAPI) Routes(mux *http.ServeMux) {
 		mux.Handle("POST /api/v2/spans", z.collector)
 		mux.Handle("POST /api/v1/spans", z.collector)
 	}
-	mux.HandleFunc("GET /api/v2/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.Services()) })
+	mux.HandleFunc("GET /api/v2/services", func(w http.ResponseWriter, r *http.Request) {
+		v, err := st.Services(r.Context())
+		answer(w, v, err)
+	})
 	mux.HandleFunc("GET /api/v2/spans", z.needService(st.SpanNames))
 	mux.HandleFunc("GET /api/v2/remoteServices", z.needService(st.RemoteServices))
 	mux.HandleFunc("GET /api/v2/traces", z.traces)
 	mux.HandleFunc("GET /api/v2/trace/{traceId}", z.trace)
 	mux.HandleFunc("GET /api/v2/traceMany", z.traceMany)
 	mux.HandleFunc("GET /api/v2/dependencies", z.dependencies)
-	mux.HandleFunc("GET /api/v2/autocompleteKeys", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, st.TagKeys()) })
+	mux.HandleFunc("GET /api/v2/autocompleteKeys", func(w http.ResponseWriter, r *http.Request) {
+		v, err := st.TagKeys(r.Context())
+		answer(w, v, err)
+	})
 	mux.HandleFunc("GET /api/v2/autocompleteValues", func(w http.ResponseWriter, r *http.Request) {
 		k := r.URL.Query().Get("key")
 		if k == "" {
 			http.Error(w, "key is required", http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, 200, st.TagValues(k))
+		v, err := st.TagValues(r.Context(), k)
+		answer(w, v, err)
 	})
 	mux.HandleFunc("GET /zipkin/config.json", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"environment": "obs", "queryLimit": 10, "defaultLookback": 900000,
@@ -59,14 +130,15 @@ func (z *ZipkinAPI) Routes(mux *http.ServeMux) {
 	})
 }
 
-func (z *ZipkinAPI) needService(f func(string) []string) http.HandlerFunc {
+func (z *ZipkinAPI) needService(f func(context.Context, string) ([]string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		svc := strings.ToLower(r.URL.Query().Get("serviceName"))
 		if svc == "" {
 			http.Error(w, "serviceName is required", http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, 200, f(svc))
+		v, err := f(r.Context(), svc)
+		answer(w, v, err)
 	}
 }
 
@@ -141,12 +213,8 @@ func (z *ZipkinAPI) traces(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	res, err := z.store.Search(q)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	writeJSON(w, 200, res)
+	res, err := z.store.Search(r.Context(), q)
+	answer(w, res, err)
 }
 
 func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
@@ -155,9 +223,9 @@ func (z *ZipkinAPI) trace(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	spans, err := z.store.Trace(id)
+	spans, err := z.store.Trace(r.Context(), id)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		readErr(w, err)
 		return
 	}
 	if len(spans) == 0 {
@@ -196,9 +264,9 @@ func (z *ZipkinAPI) traceMany(w http.ResponseWriter, r *http.Request) {
 	}
 	out := [][]json.RawMessage{}
 	for _, id := range ids {
-		spans, err := z.store.Trace(id)
+		spans, err := z.store.Trace(r.Context(), id)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			readErr(w, err)
 			return
 		}
 		if len(spans) > 0 {
@@ -226,5 +294,6 @@ func (z *ZipkinAPI) dependencies(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "lookback <= 0", http.StatusBadRequest)
 		return
 	}
-	writeJSON(w, 200, z.store.Dependencies(end, lookback))
+	links, err := z.store.Dependencies(r.Context(), end, lookback)
+	answer(w, links, err)
 }

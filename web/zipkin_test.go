@@ -18,7 +18,7 @@ func zipkinServer(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	mux := http.NewServeMux()
-	NewZipkinAPI(st, zipkin.NewCollector(st, 1<<20, nil, nil)).Routes(mux)
+	NewZipkinAPI(EmbeddedTraces(st), zipkin.NewCollector(st, 1<<20, nil, nil)).Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

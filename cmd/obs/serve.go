@@ -33,7 +33,6 @@ import (
 	"github.com/obs-dev/obs/store/datadir"
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/metrics"
-	"github.com/obs-dev/obs/store/traces"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -56,6 +55,9 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-storage", Usage: "where metrics live: embedded, remote (a distributed engine) or both (docs/SCALING.md)", EnvVars: []string{"OBS_METRICS_STORAGE"}},
 			&cli.StringFlag{Name: "metrics-remote-write", Usage: "the engine's Prometheus remote-write URL", EnvVars: []string{"OBS_METRICS_REMOTE_WRITE"}},
 			&cli.StringFlag{Name: "metrics-remote-query", Usage: "the base URL of the engine's Prometheus query API", EnvVars: []string{"OBS_METRICS_REMOTE_QUERY"}},
+			&cli.StringFlag{Name: "traces-storage", Usage: "where spans live: embedded, remote (a distributed engine such as Jaeger) or both (docs/SCALING.md)", EnvVars: []string{"OBS_TRACES_STORAGE"}},
+			&cli.StringFlag{Name: "traces-remote-write", Usage: "the engine's Zipkin v2 span URL (Jaeger's zipkin receiver: http://jaeger:9411/api/v2/spans), or an OTLP/HTTP one ending in /v1/traces", EnvVars: []string{"OBS_TRACES_REMOTE_WRITE"}},
+			&cli.StringFlag{Name: "traces-remote-query", Usage: "the base URL of the engine's Jaeger query API (http://jaeger:16686)", EnvVars: []string{"OBS_TRACES_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
@@ -127,12 +129,17 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		}
 	}
 	for flag, dst := range map[string]*string{"metrics-storage": &cfg.Metrics.Storage,
-		"metrics-remote-write": &cfg.Metrics.Remote.WriteURL, "metrics-remote-query": &cfg.Metrics.Remote.QueryURL} {
+		"metrics-remote-write": &cfg.Metrics.Remote.WriteURL, "metrics-remote-query": &cfg.Metrics.Remote.QueryURL,
+		"traces-storage": &cfg.Zipkin.Storage, "traces-remote-write": &cfg.Zipkin.Remote.WriteURL,
+		"traces-remote-query": &cfg.Zipkin.Remote.QueryURL} {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
 		}
 	}
 	if err := configs.ValidateStorage("metrics", cfg.Metrics.Storage, cfg.Metrics.Remote); err != nil {
+		return cfg, err
+	}
+	if err := configs.ValidateStorage("zipkin", cfg.Zipkin.Storage, cfg.Zipkin.Remote); err != nil {
 		return cfg, err
 	}
 	// Every listener that serves reads needs the token off loopback.
@@ -277,21 +284,13 @@ func runServe(c *cli.Context) error {
 	}
 	closers = append(closers, carbon.Close)
 
-	traceStore, err := traces.Open(filepath.Join(cfg.Data, "traces"), traces.Options{Retention: cfg.Zipkin.Retention.D(),
-		RetentionEvery: cfg.RetentionCheck.D(), Logger: log.With("component", "traces")})
+	tb, err := openTraces(ctx, cfg, reg, health, log)
 	if err != nil {
 		stopAll()
-		return fmt.Errorf("open traces store: %w", err)
+		return err
 	}
-	closers = append(closers, traceStore.Close)
-	reg.MustRegister(traceStore.Collectors()...)
-	health.Register("traces_store", func() (string, string) {
-		if e := traceStore.Err(); e != "" {
-			return web.StatusDegraded, e
-		}
-		return web.StatusOK, ""
-	})
-	zipkinAPI := web.NewZipkinAPI(traceStore, guard.HTTP("zipkin_http", zipkin.NewCollector(traceStore, cfg.Zipkin.MaxBody, reg, log.With("component", "zipkin"))))
+	closers = append(closers, tb.close)
+	zipkinAPI := web.NewZipkinAPI(tb.read, guard.HTTP("zipkin_http", zipkin.NewCollector(tb.sink, cfg.Zipkin.MaxBody, reg, log.With("component", "zipkin"))))
 	zipkinMux := http.NewServeMux()
 	zipkinAPI.Routes(zipkinMux)
 	zln, err := net.Listen("tcp", cfg.Zipkin.Addr)
@@ -310,7 +309,9 @@ func runServe(c *cli.Context) error {
 	if mb.local != nil {
 		signals = append(signals, budget.Metrics(mb.local))
 	}
-	signals = append(signals, budget.Traces(traceStore))
+	if tb.local != nil {
+		signals = append(signals, budget.Traces(tb.local))
+	}
 	startBudget(ctx, cfg, reg, health, log, signals...)
 
 	engine, err := newAlertEngine(cfg, log, logStore, mb)

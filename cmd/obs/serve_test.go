@@ -1,6 +1,13 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/obs-dev/obs/configs"
+)
 
 func TestCheckExposure(t *testing.T) {
 	for addr, wantErr := range map[string]bool{"127.0.0.1:8000": false, "localhost:8000": false, "[::1]:8000": false,
@@ -11,5 +18,33 @@ func TestCheckExposure(t *testing.T) {
 		if err := checkExposure("--http", addr, "tok"); err != nil {
 			t.Errorf("%s with token: %v", addr, err)
 		}
+	}
+}
+
+// The --traces-* flags set zipkin.storage and zipkin.remote, and a
+// missing URL is an error naming its key.
+func TestTracesStorageFlags(t *testing.T) {
+	run := func(args ...string) (configs.Config, error) {
+		var cfg configs.Config
+		var lerr error
+		cmd := serveCommand()
+		cmd.Action = func(c *cli.Context) error { cfg, lerr = loadConfig(c); return nil }
+		app := &cli.App{Commands: []*cli.Command{cmd}}
+		if err := app.Run(append([]string{"obs", "serve"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return cfg, lerr
+	}
+	cfg, err := run("--traces-storage", "remote", "--traces-remote-write", "http://j:9411/api/v2/spans",
+		"--traces-remote-query", "http://j:16686")
+	if err != nil || cfg.Zipkin.Storage != "remote" || cfg.Zipkin.Remote.WriteURL != "http://j:9411/api/v2/spans" ||
+		cfg.Zipkin.Remote.QueryURL != "http://j:16686" {
+		t.Errorf("flags: %v %+v", err, cfg.Zipkin)
+	}
+	if _, err := run("--traces-storage", "remote"); err == nil || !strings.Contains(err.Error(), "zipkin.remote.write_url") {
+		t.Errorf("remote without URLs: %v", err)
+	}
+	if _, err := run("--traces-storage", "cloud"); err == nil || !strings.Contains(err.Error(), "zipkin.storage") {
+		t.Errorf("unknown storage: %v", err)
 	}
 }

@@ -404,6 +404,37 @@ func (q *Queue) Peek(ctx context.Context) (Record, error) {
 	}
 }
 
+// PeekBatch returns the oldest unacknowledged records, at least one (as
+// Peek waits for it) and then those that follow it in the same segment
+// while together they stay within maxItems and maxBytes: a sender whose
+// intake appends small records (one per client request) can send them in
+// one request. The caller Acks them in order.
+func (q *Queue) PeekBatch(ctx context.Context, maxItems, maxBytes int) ([]Record, error) {
+	first, err := q.Peek(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs := []Record{first}
+	items, size := first.Count, len(first.Data)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := q.segIndex(first.seq)
+	if i < 0 || q.rf == nil || q.rfSeq != first.seq {
+		return recs, nil // dropped or moved on meanwhile: the first alone
+	}
+	end := q.segs[i].size
+	for off := first.end; off < end; {
+		count, data, n, err := ReadRecord(io.NewSectionReader(q.rf, off, end-off), end-off)
+		if err != nil || items+int(count) > maxItems || size+len(data) > maxBytes {
+			break // damage is next()'s to count when the reader gets there
+		}
+		off += int64(n)
+		items, size = items+int(count), size+len(data)
+		recs = append(recs, Record{Count: int(count), Data: data, seq: first.seq, end: off})
+	}
+	return recs, nil
+}
+
 // next reads at the read position, moving past finished segments and
 // damaged tails.
 func (q *Queue) next() (Record, bool, error) {

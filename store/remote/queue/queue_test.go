@@ -223,3 +223,49 @@ func FuzzReadRecord(f *testing.F) {
 		}
 	})
 }
+
+// PeekBatch takes what follows the oldest record within its bounds and
+// one segment; acknowledging them in order leaves nothing, once each,
+// across segments.
+func TestPeekBatch(t *testing.T) {
+	q := open(t, t.TempDir(), Options{MaxBytes: 1 << 20, SegmentBytes: 4 << 10})
+	var want []string
+	for i := range 200 {
+		p := fmt.Sprintf("rec-%03d-%s", i, bytes.Repeat([]byte("y"), 40))
+		want = append(want, p)
+		if err := q.Append(3, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	batches := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		recs, err := q.PeekBatch(ctx, 30, 1<<20)
+		cancel()
+		if err != nil {
+			break
+		}
+		batches++
+		items := 0
+		for _, r := range recs {
+			items += r.Count
+			got = append(got, string(r.Data))
+		}
+		if items > 30 || len(recs) == 0 {
+			t.Fatalf("batch of %d records, %d items: want 1..10 records within 30 items", len(recs), items)
+		}
+		for _, r := range recs {
+			q.Ack(r)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %d records, want the %d appended in order", len(got), len(want))
+	}
+	if batches >= 100 {
+		t.Fatalf("%d batches for 200 records: records were not batched", batches)
+	}
+	if st := q.Stats(); st.PendingItems != 0 {
+		t.Fatalf("pending %d after acknowledging all", st.PendingItems)
+	}
+}
