@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/obs-dev/obs/alert"
+	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/dashboards"
 	"github.com/obs-dev/obs/query/kql"
 	"github.com/obs-dev/obs/store/logs"
@@ -207,10 +208,22 @@ func parseTime(s string, now time.Time, roundUp bool) (time.Time, error) {
 	return t, nil
 }
 
-// timeRange reads from/to (default: the last 15 minutes, as Discover).
+// timeRange reads from/to, or since (a duration back from now, as the
+// CLI's --since); default: the last 15 minutes, as Discover. since with
+// from is an error rather than one of them silently winning.
 func timeRange(r *http.Request, now time.Time) (logs.Range, error) {
 	q := r.URL.Query()
 	from, to := q.Get("from"), q.Get("to")
+	if since := q.Get("since"); since != "" {
+		if from != "" {
+			return logs.Range{}, fmt.Errorf("since: give since or from, not both")
+		}
+		d, err := configs.ParseDuration(since)
+		if err != nil || d <= 0 {
+			return logs.Range{}, fmt.Errorf("since: want a duration such as 15m, 2h or 7d, got %q", since)
+		}
+		from = strconv.FormatInt(now.Add(-d).UnixMilli(), 10)
+	}
 	if from == "" {
 		from = "now-15m"
 	}
