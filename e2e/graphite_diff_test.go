@@ -211,6 +211,12 @@ func TestGraphiteDifferential(t *testing.T) {
 				return fmt.Errorf("%s: last point not there yet", base)
 			}
 		}
+		// diff.empty.e is sent last, and carbon-cache creates whisper files
+		// at its own pace (MAX_CREATES_PER_MINUTE): wait until both know it.
+		var nodes []map[string]any
+		if err := getJSONErr(base+"/metrics/find?query=diff.empty.e", &nodes); err != nil || len(nodes) != 1 {
+			return fmt.Errorf("%s: diff.empty.e not known yet (%v)", base, err)
+		}
 		return nil
 	}
 	eventually(t, 60*time.Second, func() error {
