@@ -152,6 +152,9 @@ func toZipkin(t jTrace) ([]*model.SpanModel, error) {
 	return out, nil
 }
 
+// minMicros is the first time zipkin-go encodes: one second after the epoch.
+const minMicros = 1_000_000
+
 func spanOf(s jSpan, p *jProcess) (*model.SpanModel, error) {
 	tid, err := model.TraceIDFromHex(s.TraceID)
 	if err != nil {
@@ -161,8 +164,13 @@ func spanOf(s jSpan, p *jProcess) (*model.SpanModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jaeger span %q: span id: %w", s.SpanID, err)
 	}
+	// Zipkin has no span without ids (zipkin-go refuses to encode one):
+	// an engine answering zeros answered garbage.
+	if tid.Empty() || id == 0 {
+		return nil, fmt.Errorf("jaeger span %q of trace %q: zero id", s.SpanID, s.TraceID)
+	}
 	m := &model.SpanModel{SpanContext: model.SpanContext{TraceID: tid, ID: model.ID(id)},
-		Name: s.OperationName, Duration: time.Duration(s.Duration) * time.Microsecond}
+		Name: s.OperationName, Duration: time.Duration(max(s.Duration, 0)) * time.Microsecond}
 	for _, r := range s.References {
 		if pid, err := strconv.ParseUint(r.SpanID, 16, 64); err == nil && pid != id {
 			parent := model.ID(pid)
@@ -227,7 +235,9 @@ func spanOf(s jSpan, p *jProcess) (*model.SpanModel, error) {
 	if len(tags) > 0 {
 		m.Tags = tags
 	}
-	if !noTimestamp && s.StartTime > 0 {
+	// zipkin-go encodes no time before the epoch's first second (Zipkin
+	// refuses them): such a time from the engine is absent, not an error.
+	if !noTimestamp && s.StartTime >= minMicros {
 		m.Timestamp = time.UnixMicro(s.StartTime)
 	}
 	if !empty(local) {
@@ -237,6 +247,9 @@ func spanOf(s jSpan, p *jProcess) (*model.SpanModel, error) {
 		m.RemoteEndpoint = remote
 	}
 	for _, l := range s.Logs {
+		if l.Timestamp < minMicros {
+			continue // an annotation is a time and a value: no time, nothing to show
+		}
 		a := model.Annotation{Timestamp: time.UnixMicro(l.Timestamp)}
 		for _, f := range l.Fields {
 			if f.Key == "event" {
