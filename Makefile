@@ -93,6 +93,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./store/traces
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeColumns$$' -fuzztime $(FUZZTIME) ./store/traces
 	$(GO) test -run '^$$' -fuzz '^FuzzPairs$$' -fuzztime $(FUZZTIME) ./send
+	$(GO) test -run '^$$' -fuzz '^FuzzReadRecord$$' -fuzztime $(FUZZTIME) ./store/remote/queue
+	$(GO) test -run '^$$' -fuzz '^FuzzTrace$$' -fuzztime $(FUZZTIME) ./store/remote/jaegerapi
 
 # The reliability suite at full size (RELIABILITY.md); CI runs it small.
 # The disk-full test needs root (it mounts a tmpfs).
