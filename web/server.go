@@ -95,12 +95,19 @@ func New(d Deps) *Server {
 	// Go's profiles, as Prometheus, VictoriaMetrics and Jaeger serve them,
 	// to find where memory or CPU goes in a long-running obs
 	// (`go tool pprof http://127.0.0.1:8000/debug/pprof/heap`). GET only,
-	// behind the same host check and token as every other read.
-	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// behind the same host check and token as every other read, and never
+	// for another site's page: an <img> pointing at a 10-minute CPU
+	// profile or trace would cost the developer's machine for nothing.
+	for path, h := range map[string]http.HandlerFunc{"/debug/pprof/": pprof.Index, "/debug/pprof/cmdline": pprof.Cmdline,
+		"/debug/pprof/profile": pprof.Profile, "/debug/pprof/symbol": pprof.Symbol, "/debug/pprof/trace": pprof.Trace} {
+		s.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			if err := sameOrigin(r); err != nil {
+				writeErr(w, http.StatusForbidden, err)
+				return
+			}
+			h(w, r)
+		})
+	}
 	s.routeMetrics()
 	if d.Zipkin != nil {
 		d.Zipkin.Routes(s.mux)

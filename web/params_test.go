@@ -30,3 +30,21 @@ func TestTimeRangeSince(t *testing.T) {
 		}
 	}
 }
+
+// The profiles answer the CLI and curl, never another site's page.
+func TestPprofRefusesCrossSite(t *testing.T) {
+	h := New(Deps{}).mux
+	r := httptest.NewRequest("GET", "/debug/pprof/cmdline", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("from a tool: %d", w.Code)
+	}
+	r = httptest.NewRequest("GET", "/debug/pprof/profile?seconds=600", nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Fatalf("from another site: %d", w.Code)
+	}
+}
