@@ -246,7 +246,9 @@ func TestDateMath(t *testing.T) {
 func corpusBlock(f *testing.F) *logs.Block {
 	var es []logs.Entry
 	for _, e := range corpus {
-		var v struct{ TS time.Time `json:"@timestamp"` }
+		var v struct {
+			TS time.Time `json:"@timestamp"`
+		}
 		if err := json.Unmarshal([]byte(e), &v); err != nil {
 			f.Fatal(err)
 		}

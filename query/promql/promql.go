@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
