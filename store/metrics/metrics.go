@@ -196,14 +196,7 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 	var out []Series
 	for set.Next() {
 		st := set.At()
-		ser := Series{Labels: map[string]string{}}
-		st.Labels().Range(func(l labels.Label) {
-			if l.Name == labels.MetricName {
-				ser.Name = l.Value
-			} else {
-				ser.Labels[l.Name] = l.Value
-			}
-		})
+		ser := seriesOf(st.Labels())
 		it := st.Iterator(nil)
 		for it.Next() != 0 {
 			t, v := it.At()
@@ -224,6 +217,19 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 	return out, nil
 }
 
+// seriesOf is a series with no samples yet: its name and other labels.
+func seriesOf(ls labels.Labels) Series {
+	ser := Series{Labels: map[string]string{}}
+	ls.Range(func(l labels.Label) {
+		if l.Name == labels.MetricName {
+			ser.Name = l.Value
+		} else {
+			ser.Labels[l.Name] = l.Value
+		}
+	})
+	return ser
+}
+
 // SeriesIn lists the series matching ms that have data anywhere in
 // [from, to] (unix ms), without reading their samples: Graphite answers a
 // series that exists but has no points in the asked range with nulls.
@@ -236,14 +242,7 @@ func (s *Store) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matc
 	set := q.Select(ctx, false, &storage.SelectHints{Start: from, End: to, Func: "series"}, ms...)
 	var out []Series
 	for set.Next() {
-		ser := Series{Labels: map[string]string{}}
-		set.At().Labels().Range(func(l labels.Label) {
-			if l.Name == labels.MetricName {
-				ser.Name = l.Value
-			} else {
-				ser.Labels[l.Name] = l.Value
-			}
-		})
+		ser := seriesOf(set.At().Labels())
 		out = append(out, ser)
 	}
 	if err := set.Err(); err != nil {
