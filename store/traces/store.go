@@ -797,12 +797,12 @@ func (s *Store) removeHours(from int64, reason string) []string {
 		blocks := p.blocks
 		p.mu.RUnlock()
 		if err := p.close(); err != nil {
-			s.log.Warn("close expired span partition", "partition", p.name, "err", err)
+			s.log.Warn("close span partition", "partition", p.name, "reason", reason, "err", err)
 		}
 		s.cache.drop(blocks)
 		s.Stats.Blocks.Add(-int64(len(blocks)))
 		if err := os.RemoveAll(p.dir); err != nil {
-			s.log.Error("remove expired span partition", "partition", p.name, "err", err)
+			s.log.Error("remove span partition", "partition", p.name, "reason", reason, "err", err)
 			continue
 		}
 		s.log.Info("removed span partition", "partition", p.name, "reason", reason)
