@@ -93,12 +93,7 @@ func benchForward(t *testing.T, e *engine) {
 		p.start()
 	}
 	up := time.Now()
-	eventually(t, 5*time.Minute, func() error {
-		if p := s.metric("obs_remote_write_samples_pending"); p > 0 {
-			return fmt.Errorf("%v still queued", p)
-		}
-		return nil
-	})
+	waitSent(t, s, "obs_remote_write_samples", 5*time.Minute)
 	drain := time.Since(up)
 	t.Logf("figures: %s: drain of a backlog of %.0f samples (%.0f KiB on disk): %.0f samples/s (%s)",
 		e.name, s.metric("obs_remote_write_samples_sent_total")-sent1, queueKiB,
