@@ -43,13 +43,14 @@ e2e-deps:
 e2e-engines:
 	OBS_E2E_ENGINES=1 $(GO) test -count=1 -timeout 90m -run '^TestEngineBuilds$$' ./e2e
 
-# The scale-out tests against the real engines. make test runs them too
-# where the engines are already built; CI does not build them yet (a cold
-# Thanos build would be most of its time budget).
+# The scale-out tests against the real engines alone (make test runs them
+# with everything else).
 test-engines: e2e-deps e2e-engines
 	$(GO) test -count=1 -v -timeout 30m -run 'Remote' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
-test: e2e-deps
+# make test builds the engines first where this machine has not yet (the
+# cache makes it once per machine), so the scale-out tests always run.
+test: e2e-deps e2e-engines
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
