@@ -25,6 +25,14 @@ import (
 //go:embed obs.example.yaml
 var Example []byte
 
+// MemoryShare is 1/div of MaxMemory, within [lo, hi]: what a cache or a
+// queue gets of the memory bound. Caches are kept small beside the bound
+// on purpose: a dev box's queries mostly touch the last minutes, and a
+// cache that fills for an hour reads as a leak in RSS.
+func (c Config) MemoryShare(div, lo, hi int64) int64 {
+	return min(max(int64(c.MaxMemory)/div, lo), hi)
+}
+
 // Config is the whole file. Every key is optional.
 type Config struct {
 	Data string `yaml:"data"`

@@ -34,7 +34,8 @@ func openTraces(ctx context.Context, cfg configs.Config, reg prometheus.Register
 	b := &tracesBackend{}
 	if zc.Storage != configs.StorageRemote {
 		st, err := traces.Open(filepath.Join(cfg.Data, "traces"), traces.Options{Retention: zc.Retention.D(),
-			RetentionEvery: cfg.RetentionCheck.D(), Logger: log.With("component", "traces")})
+			RetentionEvery: cfg.RetentionCheck.D(), Logger: log.With("component", "traces"),
+			CacheBytes: int(cfg.MemoryShare(128, 4<<20, 16<<20))})
 		if err != nil {
 			return nil, fmt.Errorf("open traces store: %w", err)
 		}

@@ -51,6 +51,8 @@ type Guard struct {
 	live     atomic.Int64
 	mapped   atomic.Int64
 	goLimit  atomic.Int64 // the runtime's soft limit now
+	gcPct    atomic.Int64 // the GOGC tuneGC set
+	userGOGC bool         // GOGC set in the environment: the user's choice stands
 
 	mu      sync.Mutex
 	dropped map[string]*atomic.Int64 // by intake
@@ -66,6 +68,8 @@ func (g *Guard) Start(ctx context.Context) {
 		every = 100 * time.Millisecond
 	}
 	g.goLimit.Store(int64(float64(g.Limit) * runtimeShare))
+	g.gcPct.Store(gcDefault)
+	g.userGOGC = os.Getenv("GOGC") != ""
 	debug.SetMemoryLimit(g.goLimit.Load())
 	go g.run(ctx, every)
 }
@@ -103,6 +107,7 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 			lastFit = now
 		}
 		g.update(live, now)
+		g.tuneGC(live)
 		if g.shedding.Load() && now.Sub(lastLog) >= time.Minute {
 			g.logger().Warn("memory bound reached: shedding input", "detail", g.Detail())
 			lastLog = now
@@ -143,6 +148,34 @@ func residentBytes() (int64, bool) {
 		return 0, false
 	}
 	return pages * int64(os.Getpagesize()), true
+}
+
+// GC headroom: how much garbage the runtime may let pile up over the live
+// heap before it collects. Go's default (GOGC=100) lets the heap double,
+// and the runtime keeps what it grew to: a daemon whose live heap grows
+// slowly with what it stores (TSDB series, caches filling) shows twice
+// that growth in RSS. Headroom is the larger of a fixed floor, so that a
+// small heap is not collected all the time, and half the live heap
+// (GOGC=50) once the heap is larger: RSS then grows 1.5x the live heap,
+// for a GC that runs twice as often on large heaps only.
+const (
+	gcFloor   = 64 << 20
+	gcMinPct  = 50
+	gcDefault = 100
+	gcStepPct = 5 // change the setting only by at least this much
+)
+
+// tuneGC sets GOGC so that the next GC comes after about
+// max(gcFloor, live/2) bytes of allocation.
+func (g *Guard) tuneGC(live int64) {
+	if live <= 0 || g.userGOGC {
+		return
+	}
+	want := min(gcDefault, max(gcMinPct, gcFloor*100/live))
+	if d := want - g.gcPct.Load(); d >= gcStepPct || -d >= gcStepPct || (want == gcDefault && d != 0) {
+		g.gcPct.Store(want)
+		debug.SetGCPercent(int(want))
+	}
 }
 
 // update applies the water marks to one live-heap reading.

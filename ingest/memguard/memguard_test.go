@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,30 @@ func TestInflight(t *testing.T) {
 	f.Release(500)
 	if !f.TryAcquire(60) || f.TryAcquire(60) || !f.TryAcquire(40) {
 		t.Fatal("accounting")
+	}
+}
+
+// The GC may let max(64 MiB, half the live heap) of garbage pile up: the
+// default GOGC for small heaps, down to 50 for large ones, back up when
+// the heap shrinks, and never over a GOGC the user set.
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	g := &Guard{}
+	g.gcPct.Store(gcDefault)
+	for _, s := range []struct {
+		live int64
+		want int
+	}{{10 << 20, 100}, {64 << 20, 100}, {100 << 20, 64}, {102 << 20, 64}, {128 << 20, 50}, {1 << 30, 50}, {32 << 20, 100}} {
+		g.tuneGC(s.live)
+		if got := debug.SetGCPercent(-1); got != s.want {
+			t.Errorf("live %d MiB: GOGC %d, want %d", s.live>>20, got, s.want)
+		}
+		debug.SetGCPercent(int(g.gcPct.Load()))
+	}
+	g.userGOGC = true
+	debug.SetGCPercent(200)
+	g.tuneGC(1 << 30)
+	if got := debug.SetGCPercent(200); got != 200 {
+		t.Errorf("GOGC set by the user: changed to %d", got)
 	}
 }
