@@ -277,6 +277,26 @@ func ReadsRemote(storage string, r RemoteConfig) bool {
 	return storage == StorageRemote || storage == StorageBoth && r.Read != StorageEmbedded
 }
 
+// ValidateLogsStorage checks logs.storage and what it needs. It never
+// quotes the URL (it may carry a password).
+func ValidateLogsStorage(l LogsConfig) error {
+	switch l.Storage {
+	case "", StorageEmbedded:
+	case StorageBoth:
+		if u, err := url.Parse(l.Remote.WriteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("logs.remote.write_url: storage both needs the http(s) URL of the store's _bulk API")
+		}
+		if l.Remote.QueueMaxSize != 0 && l.Remote.QueueMaxSize < 1<<20 {
+			return errors.New("logs.remote.queue_max_size: must be at least 1MiB (or 0 for 1GiB)")
+		}
+	case StorageRemote:
+		return errors.New("logs.storage: remote is not supported yet (searches read obs's own copy): use both")
+	default:
+		return fmt.Errorf("logs.storage: %q is not embedded or both", l.Storage)
+	}
+	return nil
+}
+
 // ValidateStorage checks a signal's storage choice (key: "metrics"). It
 // never quotes a URL: one may carry a password.
 func ValidateStorage(key, storage string, r RemoteConfig) error {
@@ -329,6 +349,15 @@ type LogsConfig struct {
 	// _timestampskew, its own time kept in _@timestamp: one client's wrong
 	// clock must not create partitions that never expire.
 	MaxFuture Duration `yaml:"max_future"`
+	// Storage is where events go: embedded (the default) or both, which
+	// also forwards every event to a distributed log store through the
+	// Elasticsearch _bulk API (Elasticsearch, OpenSearch, VictoriaLogs),
+	// through a disk queue; searches read obs's own copy.
+	Storage string       `yaml:"storage"`
+	Remote  RemoteConfig `yaml:"remote"`
+	// Index names the forwarded events' index, Logstash's way: the
+	// seed's nodejs-%{+YYYY.MM.dd} by default.
+	Index string `yaml:"index"`
 }
 
 // Default is the configuration with no file, flags or environment.
@@ -339,7 +368,8 @@ func Default() Config {
 		MaxMemory:      1 << 30,
 		RetentionCheck: Duration(time.Minute),
 		Logs: LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536,
-			MaxFuture: Duration(24 * time.Hour)},
+			MaxFuture: Duration(24 * time.Hour), Storage: StorageEmbedded, Index: "nodejs-%{+YYYY.MM.dd}",
+			Remote: RemoteConfig{Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour), Storage: StorageEmbedded,
@@ -558,6 +588,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		errs = append(errs, err)
 	}
 	if err := ValidateStorage("zipkin", c.Zipkin.Storage, c.Zipkin.Remote); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidateLogsStorage(c.Logs); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Logs.MaxFuture.D() < time.Minute {

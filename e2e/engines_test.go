@@ -36,6 +36,9 @@ var engineModules = map[string]struct{ module, version, pkg, tags string }{
 	"jaeger":           {"github.com/jaegertracing/jaeger", "v1.76.0", "./cmd/jaeger", ""},
 	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos", "slicelabels"},
 	"victoria-metrics": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-metrics", ""},
+	// VictoriaLogs of the same module: its cluster mode (-storageNode) is
+	// in this release; newer VictoriaLogs modules are not on the proxy.
+	"victoria-logs": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-logs", ""},
 }
 
 func engineCache() string {

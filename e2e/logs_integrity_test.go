@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -35,33 +36,8 @@ func TestLogsIntegrity(t *testing.T) {
 		"tcp":  logstest.Gen(r, "tcp", n/2, logstest.Options{MaxSize: 64 << 10, Now: now}),
 		"http": logstest.Gen(r, "http", n/4, logstest.Options{MaxSize: 64 << 10, Now: now}),
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	wg.Add(1)
-	go func() { defer wg.Done(); errs <- s.sendUDPPaced(sets["udp"]) }()
-	for c := 0; c < 4; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			var mine []logstest.Event
-			for i := c; i < len(sets["tcp"]); i += 4 {
-				mine = append(mine, sets["tcp"][i])
-			}
-			errs <- logstest.SendLines(fmt.Sprintf("127.0.0.1:%d", s.logsUDP), mine)
-		}(c)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, err := logstest.PostNDJSON(s.url()+"/api/logs", sets["http"], rand.New(rand.NewPCG(seed, 12)), nil)
-		errs <- err
-	}()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := s.sendIntakes(sets, 4, rand.New(rand.NewPCG(seed, 12))); err != nil {
+		t.Fatal(err)
 	}
 	total := len(sets["udp"]) + len(sets["tcp"]) + len(sets["http"])
 	eventually(t, 30*time.Second, func() error {
@@ -153,6 +129,39 @@ func getJSONErr(u string, out any) error {
 
 // sendUDPPaced paces datagrams by what the server has read (UDP has no
 // backpressure: a kernel drop must not count as a loss here).
+// sendIntakes sends sets["udp"] paced over UDP, sets["tcp"] over tcpConns
+// json_lines connections and sets["http"] in NDJSON batches, all at once.
+func (s *server) sendIntakes(sets map[string][]logstest.Event, tcpConns int, r *rand.Rand) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, tcpConns+2)
+	wg.Add(1)
+	go func() { defer wg.Done(); errs <- s.sendUDPPaced(sets["udp"]) }()
+	for c := 0; c < tcpConns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			var mine []logstest.Event
+			for i := c; i < len(sets["tcp"]); i += tcpConns {
+				mine = append(mine, sets["tcp"][i])
+			}
+			errs <- logstest.SendLines(fmt.Sprintf("127.0.0.1:%d", s.logsUDP), mine)
+		}(c)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := logstest.PostNDJSON(s.url()+"/api/logs", sets["http"], r, nil)
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
 func (s *server) sendUDPPaced(set []logstest.Event) error {
 	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", s.logsUDP))
 	if err != nil {

@@ -58,6 +58,9 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "traces-storage", Usage: "where spans live: embedded, remote (a distributed engine such as Jaeger) or both (docs/SCALING.md)", EnvVars: []string{"OBS_TRACES_STORAGE"}},
 			&cli.StringFlag{Name: "traces-remote-write", Usage: "the engine's Zipkin v2 span URL (Jaeger's zipkin receiver: http://jaeger:9411/api/v2/spans), or an OTLP/HTTP one ending in /v1/traces", EnvVars: []string{"OBS_TRACES_REMOTE_WRITE"}},
 			&cli.StringFlag{Name: "traces-remote-query", Usage: "the base URL of the engine's Jaeger query API (http://jaeger:16686)", EnvVars: []string{"OBS_TRACES_REMOTE_QUERY"}},
+			&cli.StringFlag{Name: "logs-storage", Usage: "where log events go: embedded, or both (also forwarded to Elasticsearch, OpenSearch or VictoriaLogs by the _bulk API; docs/SCALING.md)", EnvVars: []string{"OBS_LOGS_STORAGE"}},
+			&cli.StringFlag{Name: "logs-remote-write", Usage: "the store's _bulk URL (http://es:9200/_bulk, http://vl:9428/insert/elasticsearch/_bulk)", EnvVars: []string{"OBS_LOGS_REMOTE_WRITE"}},
+			&cli.StringFlag{Name: "logs-index", Usage: "the forwarded events' index, Logstash's way (default nodejs-%{+YYYY.MM.dd})", EnvVars: []string{"OBS_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
 			&cli.StringFlag{Name: "auth-token", Usage: "required for the UI and every API; needed when --http is not loopback", EnvVars: []string{"OBS_AUTH_TOKEN"}},
@@ -131,7 +134,8 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	for flag, dst := range map[string]*string{"metrics-storage": &cfg.Metrics.Storage,
 		"metrics-remote-write": &cfg.Metrics.Remote.WriteURL, "metrics-remote-query": &cfg.Metrics.Remote.QueryURL,
 		"traces-storage": &cfg.Zipkin.Storage, "traces-remote-write": &cfg.Zipkin.Remote.WriteURL,
-		"traces-remote-query": &cfg.Zipkin.Remote.QueryURL} {
+		"traces-remote-query": &cfg.Zipkin.Remote.QueryURL, "logs-storage": &cfg.Logs.Storage,
+		"logs-remote-write": &cfg.Logs.Remote.WriteURL, "logs-index": &cfg.Logs.Index} {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
 		}
@@ -140,6 +144,9 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		return cfg, err
 	}
 	if err := configs.ValidateStorage("zipkin", cfg.Zipkin.Storage, cfg.Zipkin.Remote); err != nil {
+		return cfg, err
+	}
+	if err := configs.ValidateLogsStorage(cfg.Logs); err != nil {
 		return cfg, err
 	}
 	// Every listener that serves reads needs the token off loopback.
@@ -239,18 +246,28 @@ func runServe(c *cli.Context) error {
 		verifyLogs(ctx, logStore, health, log)
 	}
 
+	logSink, closeForward, err := openLogsForward(ctx, cfg, logStore, reg, health, log)
+	if err != nil {
+		logStore.Close()
+		return err
+	}
+	if closeForward == nil {
+		closeForward = func() error { return nil }
+	}
+
 	logMetrics := logudp.NewMetrics(reg)
 	bounds := logudp.Bounds{MaxFuture: cfg.Logs.MaxFuture.D(), MaxPast: cfg.Logs.Retention.D()}
-	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Bounds: bounds, Sink: logStore, Log: log.With("component", "logudp"), Metrics: logMetrics,
+	logSrv := &logudp.Server{Addr: cfg.Logs.UDP, Bounds: bounds, Sink: logSink, Log: log.With("component", "logudp"), Metrics: logMetrics,
 		Shed: guard.For("logs_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "logs_tcp") }}
 	if err := logSrv.Start(ctx); err != nil {
+		closeForward()
 		logStore.Close()
 		return err
 	}
 	reg.MustRegister(logSrv.KernelDropsCollector(), logSrv.ConnsRejectedCollector())
 
 	// Everything opened from here on is closed by stopAll, newest first.
-	closers := []func() error{logStore.Close, logSrv.Close}
+	closers := []func() error{logStore.Close, closeForward, logSrv.Close}
 	stopAll := func() error {
 		var errs []error
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -267,7 +284,7 @@ func runServe(c *cli.Context) error {
 	closers = append(closers, mb.close)
 
 	agg := statsd.NewAggregator(statsdOptions(cfg.StatsD))
-	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: mb.write, Events: logStore, Log: log.With("component", "statsd"),
+	statsdSrv := &statsd.Server{Addr: cfg.StatsD.Addr, Agg: agg, Sink: mb.write, Events: logSink, Log: log.With("component", "statsd"),
 		Shed: guard.For("statsd_udp"), Pause: func(ctx context.Context) { guard.Wait(ctx, "statsd_tcp") }}
 	statsdSrv.RegisterMetrics(reg)
 	if err := statsdSrv.Start(ctx); err != nil {
@@ -339,7 +356,7 @@ func runServe(c *cli.Context) error {
 	go web.RecordSelf(ctx, reg, mb.write, 10*time.Second)
 
 	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
-		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logStore, logMetrics, logudp.HTTPOptions{
+		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logSink, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
 		Metrics: mb.read, PromQL: mb.prom, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, Security: web.Security{Token: cfg.AuthToken, Loopback: web.IsLoopback(cfg.HTTP),

@@ -53,6 +53,13 @@ type Config struct {
 	// refused (Prometheus's X-Prometheus-Remote-Write-Samples-Written);
 	// nil: none.
 	Written func(http.Header) int64
+	// Items reads a 2xx answer that reports items one by one (Elasticsearch's
+	// _bulk: a 200 may hold refused items): rejected is how many of the
+	// batch the engine refused for good (counted, not retried); a non-nil
+	// retry sends the whole batch again after the backoff, for answers where
+	// some items may succeed on a second try (429, 5xx per item) and the
+	// format makes resending the others harmless. nil: a 2xx takes all.
+	Items func(body []byte) (rejected int64, why string, retry error)
 	// MinBackoff and MaxBackoff bound the wait between retries (defaults
 	// 30ms and 5s, Prometheus's).
 	MinBackoff, MaxBackoff time.Duration
@@ -209,10 +216,16 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 	}
 	backoff := s.c.MinBackoff
 	for attempt := 0; ; attempt++ {
-		wait, err := s.send(ctx, body, gzipped, attempt)
+		wait, rejected, err := s.send(ctx, body, gzipped, attempt)
 		if err == nil {
-			s.sent.Add(int64(count))
+			s.sent.Add(int64(count) - rejected.n)
 			s.lastOK.Store(time.Now().UnixMilli())
+			if rejected.n > 0 {
+				s.rejected.Add(rejected.n)
+				s.lastDrop.Store(time.Now().UnixMilli())
+				s.setErr(rejected.why)
+				s.c.Log.Error(s.c.Name+" refused items of a batch; dropped", s.c.Unit, rejected.n, "err", rejected.why)
+			}
 			return true
 		}
 		var perm *permanentError
@@ -272,12 +285,23 @@ type permanentError struct {
 
 func (p *permanentError) Error() string { return p.msg }
 
+// refused is what an item-by-item answer refused of a delivered batch.
+type refused struct {
+	n   int64
+	why string
+}
+
+// maxItemsAnswer bounds the item-by-item answer read for Items (about 150
+// bytes per item in _bulk's: far more than a batch has).
+const maxItemsAnswer = 64 << 20
+
 // send POSTs one body. A recoverable failure returns the wait the engine
-// asked for (Retry-After), 0 for the caller's backoff.
-func (s *Sender) send(ctx context.Context, body []byte, gzipped bool, attempt int) (time.Duration, error) {
+// asked for (Retry-After), 0 for the caller's backoff; on success,
+// rejected is what Items says the engine refused of the batch.
+func (s *Sender) send(ctx context.Context, body []byte, gzipped bool, attempt int) (wait time.Duration, rejected refused, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ep.URL("").String(), bytes.NewReader(body))
 	if err != nil {
-		return 0, &permanentError{msg: s.ep.Errorf(s.c.Name, err).Error()}
+		return 0, refused{}, &permanentError{msg: s.ep.Errorf(s.c.Name, err).Error()}
 	}
 	if s.c.Header != nil {
 		s.c.Header(req.Header)
@@ -292,23 +316,34 @@ func (s *Sender) send(ctx context.Context, body []byte, gzipped bool, attempt in
 	s.ep.Authorize(req)
 	resp, err := s.ep.Client.Do(req)
 	if err != nil {
-		return 0, s.ep.Errorf(s.c.Name, err)
+		return 0, refused{}, s.ep.Errorf(s.c.Name, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 && s.c.Items != nil {
+		answer, err := io.ReadAll(io.LimitReader(resp.Body, maxItemsAnswer))
+		if err != nil {
+			return 0, refused{}, s.ep.Errorf(s.c.Name, fmt.Errorf("read the answer: %w", err))
+		}
+		n, why, retry := s.c.Items(answer)
+		if retry != nil {
+			return 0, refused{}, s.ep.Errorf(s.c.Name, retry)
+		}
+		return 0, refused{n, why}, nil
+	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 == 2 {
-		return 0, nil
+		return 0, refused{}, nil
 	}
 	err = s.ep.Errorf(s.c.Name, fmt.Errorf("HTTP %s: %s", resp.Status, bytes.TrimSpace(msg)))
 	if resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusTooManyRequests {
-		return RetryAfter(resp.Header.Get("Retry-After")), err
+		return RetryAfter(resp.Header.Get("Retry-After")), refused{}, err
 	}
 	var written int64
 	if s.c.Written != nil {
 		written = s.c.Written(resp.Header)
 	}
-	return 0, &permanentError{msg: err.Error(), written: written}
+	return 0, refused{}, &permanentError{msg: err.Error(), written: written}
 }
 
 // RetryAfter reads seconds or an HTTP date, capped at 5 minutes so that a

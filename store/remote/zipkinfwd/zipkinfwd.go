@@ -13,16 +13,11 @@ package zipkinfwd
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/remote/queue"
@@ -51,12 +46,8 @@ type Options struct {
 // Forwarder queues spans on disk and sends them to the collector. It is
 // the zipkin collector's Committer when spans are stored remotely.
 type Forwarder struct {
+	*sender.Queued
 	o Options
-	q *queue.Queue
-	s *sender.Sender
-
-	mu     sync.RWMutex
-	closed bool
 }
 
 // Open opens the queue in dir (what an earlier run left is sent first).
@@ -71,7 +62,7 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	if IsOTLP(o.Endpoint.URL) {
 		join = JoinOTLP
 	}
-	s, q, err := sender.Open(dir, o.Endpoint, o.Queue, sender.Config{Name: "span forwarding", Unit: "spans",
+	q, err := sender.OpenQueued(dir, o.Endpoint, o.Queue, sender.Config{Name: "span forwarding", Unit: "spans",
 		Metric: "obs_traces_remote",
 		Header: func(h http.Header) { h.Set("Content-Type", "application/json") },
 		Join:   join, BatchItems: o.BatchSpans, BatchBytes: o.BatchBytes, Gzip: true, SyncEvery: o.SyncEvery,
@@ -79,7 +70,7 @@ func Open(dir string, o Options) (*Forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Forwarder{o: o, q: q, s: s}, nil
+	return &Forwarder{Queued: q, o: o}, nil
 }
 
 // Commit puts spans in the queue as one record, a Zipkin v2 JSON list of
@@ -88,11 +79,6 @@ func Open(dir string, o Options) (*Forwarder, error) {
 func (f *Forwarder) Commit(_ context.Context, spans []traces.Span) error {
 	if len(spans) == 0 {
 		return nil
-	}
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.closed {
-		return errors.New("span forwarding: closed")
 	}
 	n := 2
 	for _, s := range spans {
@@ -107,16 +93,7 @@ func (f *Forwarder) Commit(_ context.Context, spans []traces.Span) error {
 		body = append(body, s.JSON...)
 	}
 	body = append(body, ']')
-	if err := f.q.Append(len(spans), body); err != nil {
-		reason := sender.QueueError
-		if errors.Is(err, queue.ErrTooBig) {
-			reason = sender.TooBig
-		}
-		f.s.DroppedBeforeQueue(reason, len(spans), err)
-		return fmt.Errorf("span forwarding: queue %d spans: %w", len(spans), err)
-	}
-	f.s.Queued(len(spans))
-	return nil
+	return f.Append(len(spans), body)
 }
 
 // IsOTLP says whether a span URL is an OTLP/HTTP endpoint (its path ends
@@ -146,28 +123,4 @@ func Join(lists [][]byte) []byte {
 		out = append(out, inner...)
 	}
 	return append(out, ']')
-}
-
-// Run sends the queue until ctx ends (the owner's goroutine) and makes it
-// durable every SyncEvery.
-func (f *Forwarder) Run(ctx context.Context) { f.s.Run(ctx) }
-
-// Close makes the queue durable; what is unsent is sent by the next run.
-func (f *Forwarder) Close() error {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
-	return f.q.Close()
-}
-
-// Stats returns the forwarder's figures.
-func (f *Forwarder) Stats() sender.Stats { return f.s.Stats(0) }
-
-// Health is the /health probe (traces_remote).
-func (f *Forwarder) Health() (status, detail string) { return f.s.Health(0) }
-
-// Collectors are the forwarder's metrics for /metrics
-// (obs_traces_remote_*).
-func (f *Forwarder) Collectors() []prometheus.Collector {
-	return f.s.Collectors(func() int64 { return 0 })
 }
