@@ -107,6 +107,10 @@ func (l Literal) Wildcard() bool { return len(l.Parts) > 1 }
 // as a value it asks whether a field has any value.
 func (l Literal) OnlyStars() bool { return !l.Quoted && l.Wildcard() && allStars(l) }
 
+// Matches says whether s is the literal's text or, when it holds wildcards,
+// matches it as a pattern (* stands for any run of characters).
+func (l Literal) Matches(s string) bool { return matchParts(l.Parts, s) }
+
 func (l Literal) String() string {
 	if l.Quoted {
 		return fmt.Sprintf("%q", l.Text)
