@@ -72,15 +72,9 @@ type Options struct {
 	NoLeadingWildcards bool
 }
 
-// Error is a query the DSL cannot express, with where it is in the query.
-type Error struct {
-	Pos       int    // byte offset in the query
-	Construct string // the part of the query, as KQL
-	Msg       string
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("KQL to Elasticsearch: %s at position %d: %s", e.Construct, e.Pos, e.Msg)
+// errorAt is a construct the target cannot express.
+func errorAt(pos int, n kql.Node, msg string) error {
+	return &kql.CompileError{Target: "Elasticsearch", Pos: pos, Construct: n.String(), Msg: msg}
 }
 
 // Compile parses a KQL query and compiles it.
@@ -218,8 +212,7 @@ func (c compiler) term(t kql.Term, nested string) (Query, error) {
 		return Query{"match_all": Query{}}, nil
 	}
 	if c.opts.NoLeadingWildcards && leadingWildcard(t.Value) {
-		return nil, &Error{Pos: t.Value.Pos, Construct: t.String(),
-			Msg: "Leading wildcards are disabled. See query:allowLeadingWildcards in Advanced Settings."}
+		return nil, errorAt(t.Value.Pos, t, "Leading wildcards are disabled. See query:allowLeadingWildcards in Advanced Settings.")
 	}
 	name, null := fieldName(t, nested)
 	wildField := !t.Free && t.Field.Wildcard()
@@ -251,7 +244,7 @@ func (c compiler) term(t kql.Term, nested string) (Query, error) {
 		case f.Scripted && exists:
 			continue // Kibana leaves scripted fields out of exists queries
 		case f.Scripted:
-			return nil, &Error{Pos: t.Field.Pos, Construct: t.String(), Msg: fmt.Sprintf("scripted field %q is not supported", f.Name)}
+			return nil, errorAt(t.Field.Pos, t, fmt.Sprintf("scripted field %q is not supported", f.Name))
 		case exists:
 			q = Query{"exists": Query{"field": f.Name}}
 		case t.Value.Wildcard():
@@ -285,7 +278,7 @@ func (c compiler) rangeQuery(r kql.Range, nested string) (Query, error) {
 	var queries []any
 	for _, f := range c.fields(r.Field, name, wildField) {
 		if f.Scripted {
-			return nil, &Error{Pos: r.Field.Pos, Construct: r.String(), Msg: fmt.Sprintf("scripted field %q is not supported", f.Name)}
+			return nil, errorAt(r.Field.Pos, r, fmt.Sprintf("scripted field %q is not supported", f.Name))
 		}
 		params := Query{ops[r.Op]: value(r.Value)}
 		if f.Type == "date" {
@@ -357,7 +350,7 @@ func (c compiler) checkNested(lit kql.Literal, name string, wild bool, nested st
 		}
 	}
 	if msgs != nil {
-		return &Error{Pos: lit.Pos, Construct: n.String(), Msg: strings.Join(msgs, "\n")}
+		return errorAt(lit.Pos, n, strings.Join(msgs, "\n"))
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func FuzzESDSL(f *testing.F) {
 		for _, opts := range []Options{withPattern, noPattern, {NoLeadingWildcards: true, FiltersInMustClause: true, DateFormatTZ: "Browser"}} {
 			out, err := ToQuery(n, opts)
 			if err != nil {
-				var e *Error
+				var e *kql.CompileError
 				if !errors.As(err, &e) || e.Pos < 0 || e.Pos > len(q) {
 					t.Fatalf("%q: bad error %v", q, err)
 				}

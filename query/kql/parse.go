@@ -36,6 +36,20 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("KQL syntax error at position %d: expected %s but found %s", e.Pos, strings.Join(e.Expected, ", "), e.Found)
 }
 
+// CompileError is a parsed query that a compiler to another query language
+// (the Elasticsearch DSL, LogsQL) cannot express: which construct, where it
+// is in the query, and why.
+type CompileError struct {
+	Target    string // the language compiled to
+	Pos       int    // byte offset in the query
+	Construct string // the construct, as KQL
+	Msg       string
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("KQL to %s: %s at position %d: %s", e.Target, e.Construct, e.Pos, e.Msg)
+}
+
 // Node is a parsed query: Or, And, Not, MatchAll, Term, Range or Nested. The
 // tree is the one Kibana's grammar builds (is, range, nested, and, or, not),
 // so that compilers to other query languages (Elasticsearch DSL, LogsQL)
