@@ -37,6 +37,10 @@
 //     numerically (LogsQL's range also takes numeric strings, obs only JSON
 //     numbers); others compare as strings (string_range; obs compares values
 //     that parse as dates by time, LogsQL by their text).
+//   - The time field: a value that reads as a date is that instant
+//     (_time:[t, t]); obs compares @timestamp's text, so another spelling of
+//     the same instant matches here and not there. Text and patterns on the
+//     time field are an error (LogsQL has none on _time).
 //   - Nested groups (a:{ ... }) are their inner query with full field names:
 //     neither obs nor VictoriaLogs keeps nested documents.
 //   - Case: obs and LogsQL agree (exact and patterns case-sensitive, words
