@@ -76,6 +76,8 @@ bench-remote:
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./query/kql
+	$(GO) test -run '^$$' -fuzz '^FuzzESDSL$$' -fuzztime $(FUZZTIME) ./query/esdsl
+	$(GO) test -run '^$$' -fuzz '^FuzzLogsQL$$' -fuzztime $(FUZZTIME) ./query/logsql
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./ingest/logudp
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLines$$' -fuzztime $(FUZZTIME) ./ingest/framing
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME) ./ingest/statsd

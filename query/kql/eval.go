@@ -54,16 +54,16 @@ type expr interface {
 	event(fields []logs.Field) bool
 }
 
-func compile(n node, now time.Time) (expr, error) {
+func compile(n Node, now time.Time) (expr, error) {
 	switch t := n.(type) {
-	case matchAllNode:
+	case MatchAll:
 		return matchAll{}, nil
-	case orNode, andNode:
-		var kids []node
-		if o, ok := t.(orNode); ok {
-			kids = o.kids
+	case Or, And:
+		var kids []Node
+		if o, ok := t.(Or); ok {
+			kids = o.Nodes
 		} else {
-			kids = t.(andNode).kids
+			kids = t.(And).Nodes
 		}
 		var es []expr
 		for _, k := range kids {
@@ -73,22 +73,27 @@ func compile(n node, now time.Time) (expr, error) {
 			}
 			es = append(es, e)
 		}
-		if _, ok := t.(orNode); ok {
+		if _, ok := t.(Or); ok {
 			return orExpr(es), nil
 		}
 		return andExpr(es), nil
-	case notNode:
-		e, err := compile(t.kid, now)
+	case Not:
+		e, err := compile(t.Node, now)
 		if err != nil {
 			return nil, err
 		}
 		return notExpr{e}, nil
-	case termNode:
+	case Term:
+		if !t.Free && t.Value.OnlyStars() {
+			return existsExpr{sel: newSelector(t.Field)}, nil
+		}
 		return newTerm(t), nil
-	case existsNode:
-		return existsExpr{sel: newSelector(t.field)}, nil
-	case rangeNode:
+	case Range:
 		return newRange(t, now)
+	case Nested:
+		// Field names inside are full paths already: a flattened event
+		// has no nested documents to scope them to.
+		return compile(t.Query, now)
 	}
 	panic("kql: unknown node")
 }
@@ -101,17 +106,17 @@ type selector struct {
 	all   bool
 }
 
-func newSelector(f literal) selector {
-	if f.text == "" && !f.wildcard() {
+func newSelector(f Literal) selector {
+	if f.Text == "" && !f.Wildcard() {
 		return selector{all: true}
 	}
-	if !f.quoted && f.wildcard() {
+	if !f.Quoted && f.Wildcard() {
 		if allStars(f) {
 			return selector{all: true}
 		}
-		return selector{parts: f.parts}
+		return selector{parts: f.Parts}
 	}
-	return selector{path: f.text}
+	return selector{path: f.Text}
 }
 
 func (s selector) matches(path string) bool {
@@ -226,7 +231,7 @@ func (n notExpr) event(f []logs.Field) bool { return !n.e.event(f) }
 // termExpr is field:value (or free text).
 type termExpr struct {
 	sel     selector
-	val     literal
+	val     Literal
 	num     float64
 	isNum   bool
 	toks    []string // words of the value, for text fields
@@ -234,16 +239,16 @@ type termExpr struct {
 	tokWild bool     // the wildcard pattern can match a single word
 }
 
-func newTerm(t termNode) termExpr {
-	e := termExpr{sel: newSelector(t.field), val: t.value}
-	if !t.value.wildcard() {
-		if f, err := strconv.ParseFloat(strings.TrimSpace(t.value.text), 64); err == nil {
+func newTerm(t Term) termExpr {
+	e := termExpr{sel: newSelector(t.Field), val: t.Value}
+	if !t.Value.Wildcard() {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(t.Value.Text), 64); err == nil {
 			e.num, e.isNum = f, true
 		}
-		e.toks = logs.Tokens(t.value.text)
+		e.toks = logs.Tokens(t.Value.Text)
 	} else {
 		e.tokWild = true
-		for _, p := range t.value.parts {
+		for _, p := range t.Value.Parts {
 			lp := strings.ToLower(p)
 			if len(logs.Tokens(lp)) > 1 || (lp != "" && len(logs.Tokens(lp)) == 0) || strings.TrimSpace(lp) != lp {
 				e.tokWild = false // spans several words: only whole values can match
@@ -256,10 +261,10 @@ func newTerm(t termNode) termExpr {
 
 // matchesAny says whether the value is a pattern of stars alone.
 func (t termExpr) matchesAny() bool {
-	if !t.val.wildcard() {
+	if !t.val.Wildcard() {
 		return false
 	}
-	for _, p := range t.val.parts {
+	for _, p := range t.val.Parts {
 		if p != "" {
 			return false
 		}
@@ -267,7 +272,7 @@ func (t termExpr) matchesAny() bool {
 	return true
 }
 
-func (t termExpr) phrase() bool { return t.val.quoted && len(t.toks) > 1 }
+func (t termExpr) phrase() bool { return t.val.Quoted && len(t.toks) > 1 }
 
 // Value kinds a clause compares as text.
 const (
@@ -282,8 +287,8 @@ func (t termExpr) block(b *logs.Block) (logs.Bits, bool) {
 			acc.Or(f.Present(b.N)) // any value at all
 			continue
 		}
-		if t.val.wildcard() {
-			acc.Or(f.MatchValues(b.N, anyKind, func(v string) bool { return matchParts(t.val.parts, v) }))
+		if t.val.Wildcard() {
+			acc.Or(f.MatchValues(b.N, anyKind, func(v string) bool { return matchParts(t.val.Parts, v) }))
 			if t.tokWild && f.HasText() {
 				acc.Or(f.MatchWords(b.N, func(words []string) bool {
 					for _, w := range words {
@@ -296,7 +301,7 @@ func (t termExpr) block(b *logs.Block) (logs.Bits, bool) {
 			}
 			continue
 		}
-		acc.Or(f.Term(b.N, t.val.text))
+		acc.Or(f.Term(b.N, t.val.Text))
 		if t.isNum && f.HasNumbers() {
 			acc.Or(f.NumMatch(b.N, func(v float64) bool { return v == t.num }))
 		}
@@ -331,8 +336,8 @@ func (t termExpr) event(fields []logs.Field) bool {
 		if f.Kind == logs.KindNull || !t.sel.matches(f.Path) {
 			continue
 		}
-		if t.val.wildcard() {
-			if matchParts(t.val.parts, f.Str) {
+		if t.val.Wildcard() {
+			if matchParts(t.val.Parts, f.Str) {
 				return true
 			}
 			if t.tokWild && f.Kind == logs.KindString && logs.IsText(f.Path, f.Str) {
@@ -344,7 +349,7 @@ func (t termExpr) event(fields []logs.Field) bool {
 			}
 			continue
 		}
-		if f.Str == t.val.text || (t.isNum && f.Kind == logs.KindNumber && f.Num == t.num) {
+		if f.Str == t.val.Text || (t.isNum && f.Kind == logs.KindNumber && f.Num == t.num) {
 			return true
 		}
 		if f.Kind == logs.KindString && len(t.toks) > 0 && logs.IsText(f.Path, f.Str) {
@@ -419,19 +424,19 @@ type rangeExpr struct {
 	isDate bool
 }
 
-func newRange(n rangeNode, now time.Time) (expr, error) {
-	e := rangeExpr{sel: newSelector(n.field), op: n.op, text: n.value.text}
-	if f, err := strconv.ParseFloat(strings.TrimSpace(n.value.text), 64); err == nil {
+func newRange(n Range, now time.Time) (expr, error) {
+	e := rangeExpr{sel: newSelector(n.Field), op: n.Op, text: n.Value.Text}
+	if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value.Text), 64); err == nil {
 		e.num, e.isNum = f, true
 	}
-	roundUp := n.op == "<=" || n.op == ">"
-	if t, err := ParseDateMath(n.value.text, now, roundUp); err == nil {
+	roundUp := n.Op == "<=" || n.Op == ">"
+	if t, err := ParseDateMath(n.Value.Text, now, roundUp); err == nil {
 		e.date, e.isDate = t.UnixMilli(), true
-	} else if isTimestampField(n.field.text) && !e.isNum {
-		return nil, &SyntaxError{Pos: n.value.pos, Expected: []string{"a date or date math such as now-15m or 2026-01-02T15:04:05Z"},
-			Found: strconv.Quote(n.value.text)}
+	} else if isTimestampField(n.Field.Text) && !e.isNum {
+		return nil, &SyntaxError{Pos: n.Value.Pos, Expected: []string{"a date or date math such as now-15m or 2026-01-02T15:04:05Z"},
+			Found: strconv.Quote(n.Value.Text)}
 	}
-	if isTimestampField(n.field.text) && e.isNum && !e.isDate {
+	if isTimestampField(n.Field.Text) && e.isNum && !e.isDate {
 		e.date, e.isDate = int64(e.num), true // epoch milliseconds, as Elasticsearch reads them
 	}
 	return e, nil

@@ -10,21 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obs-dev/obs/query/kql/kqltest"
 	"github.com/obs-dev/obs/store/logs"
 )
 
-var base = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-
-// corpus: the seed's event shape plus edge cases. ev[i] has "n": i.
-var corpus = []string{
-	`{"@timestamp":"2026-11-20T12:00:00Z","app":"web-api","severity":"error","type":"http","message":"Connection refused by recipe-api","fields":{"path":"/recipes/42","status":500,"latency":120.5}}`,
-	`{"@timestamp":"2026-11-20T12:00:01Z","app":"web-api","severity":"warn","type":"http","message":"slow response from recipe-api","fields":{"path":"/recipes/7","status":200,"latency":900}}`,
-	`{"@timestamp":"2026-11-20T12:00:02Z","app":"web-api","severity":"info","type":"http","message":"request done","fields":{"path":"/recipes/42","status":200,"latency":12}}`,
-	`{"@timestamp":"2026-11-20T12:00:03Z","app":"recipe-api","severity":"error","type":"db","message":"refused connection to postgres","fields":{"status":503}}`,
-	`{"@timestamp":"2026-11-20T12:00:04Z","app":"recipe-api","severity":"debug","type":"db","message":"query ok","tags":["slow","db"],"user":null}`,
-	`{"@timestamp":"2026-11-09T12:00:00Z","app":"web-api","severity":"info","type":"cron","message":"nightly job","fields":{"status":"200"},"weird key":"a:b(c)"}`,
-	`{"@timestamp":"2026-11-20T12:00:05Z","app":"Web-API","severity":"ERROR","message":"case differs","ok":true,"traceId":"00000000000000aa"}`,
-}
+var (
+	base   = kqltest.Base
+	corpus = kqltest.Corpus
+	cases  = kqltest.Cases
+)
 
 func eventN(t *testing.T, raw []byte) int {
 	var v struct{ N int }
@@ -32,65 +26,6 @@ func eventN(t *testing.T, raw []byte) int {
 		t.Fatal(err)
 	}
 	return v.N
-}
-
-var cases = []struct {
-	q    string
-	want []int
-}{
-	{``, []int{0, 1, 2, 3, 4, 5, 6}},
-	{`*`, []int{0, 1, 2, 3, 4, 5, 6}},
-	{`app:"web-api" AND (severity:error OR severity:warn)`, []int{0, 1}},
-	{`app:web-api and severity:(error or warn)`, []int{0, 1}},
-	{`app:web-api AND NOT severity:info`, []int{0, 1}},
-	{`not app:web-api`, []int{3, 4, 6}},
-	{`severity:error or severity:warn and app:recipe-api`, []int{0, 3}}, // AND binds tighter
-	{`(severity:error or severity:warn) and app:recipe-api`, []int{3}},
-	{`app:WEB-API`, []int{}},  // keywords are exact
-	{`app:Web-API`, []int{6}}, // case-sensitive
-	{`app:web*`, []int{0, 1, 2, 5}},
-	{`app:*api`, []int{0, 1, 2, 3, 4, 5}},
-	{`app:w*-a*i`, []int{0, 1, 2, 5}},
-	{`fields.path:"/recipes/42"`, []int{0, 2}},
-	{`fields.status:200`, []int{1, 2, 5}},
-	{`fields.status >= 500`, []int{0, 3}},
-	{`fields.status < 300`, []int{1, 2}},
-	{`fields.latency > 100`, []int{0, 1}},
-	{`fields.latency <= 12`, []int{2}},
-	{`fields.*:200`, []int{1, 2, 5}},
-	{`fields.latency:*`, []int{0, 1, 2}},
-	{`user:*`, []int{}}, // null is no value
-	{`tags:slow`, []int{4}},
-	{`tags:(slow and db)`, []int{4}},
-	{`message:refused`, []int{0, 3}},
-	{`message:"connection refused"`, []int{0}},
-	{`message:"refused connection"`, []int{3}},
-	{`message:connection refused`, []int{0, 3}}, // unquoted: match any word
-	{`message:recipe*`, []int{0, 1}},
-	{`refused`, []int{0, 3}},
-	{`"recipe-api"`, []int{0, 1, 3, 4}}, // free text: exact value or the phrase in text
-	{`recipe-api`, []int{0, 1, 3, 4}},
-	{`"refused by recipe"`, []int{0}},
-	{`ok:true`, []int{6}},
-	{`weird key:a\:b\(c\)`, []int{5}},
-	{`"weird key":"a:b(c)"`, []int{5}},
-	{`@timestamp < "2026-11-19"`, []int{5}},
-	{`@timestamp >= "2026-11-20T12:00:03Z"`, []int{3, 4, 6}},
-	{`@timestamp > "2026-11-20T12:00:03Z" and @timestamp < "2026-11-20T12:00:05Z"`, []int{4}},
-	{`@timestamp < now-1d`, []int{5}},
-	{`@timestamp >= now-1d/d`, []int{0, 1, 2, 3, 4, 6}},
-	{`traceId:*`, []int{6}},
-	{`NOT (app:web-api or app:recipe-api)`, []int{6}},
-	{`app:web-api AND NOT message:"request done" AND NOT type:cron`, []int{0, 1}},
-	{`type:http and not fields.latency > 100`, []int{2}},
-	{`n:3`, []int{3}},
-	{`severity:(error OR warn) AND NOT app:(recipe-api or Web-API)`, []int{0, 1}},
-}
-
-func init() {
-	for i := range corpus {
-		corpus[i] = strings.Replace(corpus[i], "{", fmt.Sprintf(`{"n":%d,`, i), 1)
-	}
 }
 
 func entries(t *testing.T) []logs.Entry {
@@ -127,12 +62,12 @@ func TestQueries(t *testing.T) {
 	st.Sync()
 	check := func(stage string) {
 		for _, c := range cases {
-			q, err := Compile(c.q, now)
+			q, err := Compile(c.Q, now)
 			if err != nil {
-				t.Errorf("%s: Compile(%q): %v", stage, c.q, err)
+				t.Errorf("%s: Compile(%q): %v", stage, c.Q, err)
 				continue
 			}
-			want := append([]int{}, c.want...)
+			want := append([]int{}, c.Want...)
 			sort.Ints(want)
 			var got []int
 			for i, e := range es {
@@ -141,11 +76,11 @@ func TestQueries(t *testing.T) {
 				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
-				t.Errorf("event: %q = %v, want %v", c.q, got, want)
+				t.Errorf("event: %q = %v, want %v", c.Q, got, want)
 			}
 			res, err := st.Search(context.Background(), logs.SearchRequest{Match: q, Limit: 100})
 			if err != nil {
-				t.Fatalf("%s: search %q: %v", stage, c.q, err)
+				t.Fatalf("%s: search %q: %v", stage, c.Q, err)
 			}
 			got = got[:0]
 			for _, h := range res.Hits {
@@ -153,11 +88,11 @@ func TestQueries(t *testing.T) {
 			}
 			sort.Ints(got)
 			if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
-				t.Errorf("%s: %q = %v, want %v", stage, c.q, got, want)
+				t.Errorf("%s: %q = %v, want %v", stage, c.Q, got, want)
 			}
 			n, err := st.CountMatches(context.Background(), q, logs.Range{})
 			if err != nil || n != len(want) {
-				t.Errorf("%s: count %q = %d, %v; want %d", stage, c.q, n, err, len(want))
+				t.Errorf("%s: count %q = %d, %v; want %d", stage, c.Q, n, err, len(want))
 			}
 		}
 	}
@@ -260,7 +195,7 @@ func corpusBlock(f *testing.F) *logs.Block {
 func FuzzParse(f *testing.F) {
 	blk := corpusBlock(f)
 	for _, c := range cases {
-		f.Add(c.q)
+		f.Add(c.Q)
 	}
 	f.Add(`fields:{ a:b }`)
 	f.Add(`a\:b:"x\"y" or not (c >= now-1d/d)`)

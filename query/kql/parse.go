@@ -36,61 +36,122 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("KQL syntax error at position %d: expected %s but found %s", e.Pos, strings.Join(e.Expected, ", "), e.Found)
 }
 
-// node is a parsed query.
-type node interface{ String() string }
-
-type orNode struct{ kids []node }
-type andNode struct{ kids []node }
-type notNode struct{ kid node }
-type matchAllNode struct{}
-
-// termNode is field:value; field "" means every field (free text).
-type termNode struct {
-	field literal // may hold wildcards
-	value literal
+// CompileError is a parsed query that a compiler to another query language
+// (the Elasticsearch DSL, LogsQL) cannot express: which construct, where it
+// is in the query, and why.
+type CompileError struct {
+	Target    string // the language compiled to
+	Pos       int    // byte offset in the query
+	Construct string // the construct, as KQL
+	Msg       string
 }
 
-type existsNode struct{ field literal }
-
-type rangeNode struct {
-	field literal
-	op    string
-	value literal
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("KQL to %s: %s at position %d: %s", e.Target, e.Construct, e.Pos, e.Msg)
 }
 
-// literal is a quoted or unquoted string. For unquoted ones, parts holds the
-// text split at unescaped wildcards (len(parts) > 1 means a wildcard).
-type literal struct {
-	pos    int // where it starts in the query
-	text   string
-	quoted bool
-	parts  []string
+// Node is a parsed query: Or, And, Not, MatchAll, Term, Range or Nested. The
+// tree is the one Kibana's grammar builds (is, range, nested, and, or, not),
+// so that compilers to other query languages (Elasticsearch DSL, LogsQL)
+// can reproduce what Kibana would send; the evaluator in this package reads
+// the same tree.
+type Node interface {
+	String() string
+	kqlNode()
 }
 
-func (l literal) wildcard() bool { return len(l.parts) > 1 }
+// Or matches what any of Nodes matches (two or more).
+type Or struct{ Nodes []Node }
 
-func (l literal) String() string {
-	if l.quoted {
-		return fmt.Sprintf("%q", l.text)
+// And matches what all of Nodes match (two or more).
+type And struct{ Nodes []Node }
+
+// Not matches what Node does not.
+type Not struct{ Node Node }
+
+// MatchAll is the empty query.
+type MatchAll struct{}
+
+// Term is field:value, Kibana's "is". Free marks free text (no field
+// given): Field is then the enclosing nested group's path prefix ("a." in
+// a:{ x }), or empty at the top. A value of stars alone ("f:*") asks
+// whether the field has a value.
+type Term struct {
+	Field Literal // the full path (nested prefixes applied); may hold wildcards
+	Value Literal
+	Free  bool
+}
+
+// Range is field < value and friends; Op is one of < <= > >=.
+type Range struct {
+	Field Literal
+	Op    string
+	Value Literal
+}
+
+// Nested is path:{ query }. Path is the full path (an enclosing group's path
+// and a dot before it), and the field names inside Query are full paths too.
+type Nested struct {
+	Path  Literal
+	Query Node
+}
+
+func (Or) kqlNode()       {}
+func (And) kqlNode()      {}
+func (Not) kqlNode()      {}
+func (MatchAll) kqlNode() {}
+func (Term) kqlNode()     {}
+func (Range) kqlNode()    {}
+func (Nested) kqlNode()   {}
+
+// Literal is a quoted or unquoted string. For unquoted ones, Parts holds the
+// text split at unescaped wildcards (len(Parts) > 1 means a wildcard); Text
+// is Parts joined with "*".
+type Literal struct {
+	Pos    int // where it starts in the query
+	Text   string
+	Quoted bool
+	Parts  []string
+}
+
+// Wildcard says whether the literal holds an unescaped *.
+func (l Literal) Wildcard() bool { return len(l.Parts) > 1 }
+
+// OnlyStars says whether the literal is unquoted stars alone ("*", "**"):
+// as a value it asks whether a field has any value.
+func (l Literal) OnlyStars() bool { return !l.Quoted && l.Wildcard() && allStars(l) }
+
+// Matches says whether s is the literal's text or, when it holds wildcards,
+// matches it as a pattern (* stands for any run of characters).
+func (l Literal) Matches(s string) bool { return matchParts(l.Parts, s) }
+
+func (l Literal) String() string {
+	if l.Quoted {
+		return fmt.Sprintf("%q", l.Text)
 	}
-	return strings.Join(l.parts, "*")
+	return strings.Join(l.Parts, "*")
 }
 
-func (n orNode) String() string       { return "(" + join(n.kids, " OR ") + ")" }
-func (n andNode) String() string      { return "(" + join(n.kids, " AND ") + ")" }
-func (n notNode) String() string      { return "NOT " + n.kid.String() }
-func (n matchAllNode) String() string { return "*" }
-func (n termNode) String() string     { return fieldStr(n.field) + ":" + n.value.String() }
-func (n existsNode) String() string   { return n.field.String() + ":*" }
-func (n rangeNode) String() string    { return n.field.String() + n.op + n.value.String() }
-func fieldStr(f literal) string {
-	if f.text == "" && !f.wildcard() {
+func (n Or) String() string       { return "(" + join(n.Nodes, " OR ") + ")" }
+func (n And) String() string      { return "(" + join(n.Nodes, " AND ") + ")" }
+func (n Not) String() string      { return "NOT " + n.Node.String() }
+func (n MatchAll) String() string { return "*" }
+func (n Term) String() string {
+	if !n.Free && n.Value.OnlyStars() {
+		return n.Field.String() + ":*"
+	}
+	return fieldStr(n) + ":" + n.Value.String()
+}
+func (n Range) String() string  { return n.Field.String() + n.Op + n.Value.String() }
+func (n Nested) String() string { return n.Path.String() + ":{" + n.Query.String() + "}" }
+func fieldStr(n Term) string {
+	if n.Free {
 		return "*"
 	}
-	return f.String()
+	return n.Field.String()
 }
 
-func join(ns []node, sep string) string {
+func join(ns []Node, sep string) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
 		s[i] = n.String()
@@ -106,11 +167,15 @@ type parser struct {
 	expected []string
 }
 
-func parse(q string) (node, error) {
+// Parse parses a KQL query into its tree; a *SyntaxError says where it
+// stopped making sense.
+func Parse(q string) (Node, error) { return parse(q) }
+
+func parse(q string) (Node, error) {
 	p := &parser{s: q}
 	p.spaces()
 	if p.pos == len(p.s) {
-		return matchAllNode{}, nil
+		return MatchAll{}, nil
 	}
 	n, ok := p.or("")
 	if ok {
@@ -200,12 +265,12 @@ func notAt(s string, i int) int {
 }
 
 // or parses a disjunction. prefix is prepended to field names (nested queries).
-func (p *parser) or(prefix string) (node, bool) {
+func (p *parser) or(prefix string) (Node, bool) {
 	first, ok := p.and(prefix)
 	if !ok {
 		return nil, false
 	}
-	kids := []node{first}
+	kids := []Node{first}
 	for {
 		n := keywordAt(p.s, p.pos, "or")
 		if n == 0 {
@@ -224,7 +289,7 @@ func (p *parser) or(prefix string) (node, bool) {
 	if len(kids) == 1 {
 		return first, true
 	}
-	return orNode{kids}, true
+	return Or{kids}, true
 }
 
 func (p *parser) peekSpaces() int {
@@ -235,12 +300,12 @@ func (p *parser) peekSpaces() int {
 	return i - p.pos
 }
 
-func (p *parser) and(prefix string) (node, bool) {
+func (p *parser) and(prefix string) (Node, bool) {
 	first, ok := p.not(prefix)
 	if !ok {
 		return nil, false
 	}
-	kids := []node{first}
+	kids := []Node{first}
 	for {
 		n := keywordAt(p.s, p.pos, "and")
 		if n == 0 {
@@ -257,16 +322,16 @@ func (p *parser) and(prefix string) (node, bool) {
 	if len(kids) == 1 {
 		return first, true
 	}
-	return andNode{kids}, true
+	return And{kids}, true
 }
 
-func (p *parser) not(prefix string) (node, bool) {
+func (p *parser) not(prefix string) (Node, bool) {
 	if n := notAt(p.s, p.pos); n > 0 {
 		save := p.pos
 		p.pos += n
 		k, ok := p.sub(prefix)
 		if ok {
-			return notNode{k}, true
+			return Not{k}, true
 		}
 		// "not" may also begin a plain value ("notable"): fall through.
 		p.pos = save
@@ -274,7 +339,7 @@ func (p *parser) not(prefix string) (node, bool) {
 	return p.sub(prefix)
 }
 
-func (p *parser) sub(prefix string) (node, bool) {
+func (p *parser) sub(prefix string) (Node, bool) {
 	if p.pos < len(p.s) && p.s[p.pos] == '(' {
 		p.pos++
 		p.spaces()
@@ -293,7 +358,7 @@ func (p *parser) sub(prefix string) (node, bool) {
 	return p.expression(prefix)
 }
 
-func (p *parser) expression(prefix string) (node, bool) {
+func (p *parser) expression(prefix string) (Node, bool) {
 	lit, ok := p.literal(true)
 	if !ok {
 		p.fail(p.pos, "NOT", `"("`, "field name", "value")
@@ -310,7 +375,7 @@ func (p *parser) expression(prefix string) (node, bool) {
 			if p.pos < len(p.s) && p.s[p.pos] == '{' {
 				p.pos++
 				p.spaces()
-				n, ok := p.or(field.text + ".")
+				n, ok := p.or(field.Text + ".")
 				if !ok {
 					return nil, false
 				}
@@ -320,7 +385,7 @@ func (p *parser) expression(prefix string) (node, bool) {
 					return nil, false
 				}
 				p.pos++
-				return n, true
+				return Nested{Path: field, Query: n}, true
 			}
 			return p.listOfValues(field)
 		case c == '<' || c == '>':
@@ -336,18 +401,15 @@ func (p *parser) expression(prefix string) (node, bool) {
 				p.fail(p.pos, "value")
 				return nil, false
 			}
-			return rangeNode{field: prefixed(prefix, lit), op: op, value: v}, true
+			return Range{Field: prefixed(prefix, lit), Op: op, Value: v}, true
 		}
 	}
 	p.pos = save
-	if !lit.quoted && lit.text == "" && lit.wildcard() && allStars(lit) {
-		return matchAllNode{}, true
-	}
-	return termNode{field: literal{text: prefix, parts: []string{prefix}}, value: lit}, true
+	return Term{Field: Literal{Text: prefix, Parts: []string{prefix}}, Value: lit, Free: true}, true
 }
 
-func allStars(l literal) bool {
-	for _, p := range l.parts {
+func allStars(l Literal) bool {
+	for _, p := range l.Parts {
 		if strings.TrimSpace(p) != "" {
 			return false
 		}
@@ -355,20 +417,20 @@ func allStars(l literal) bool {
 	return true
 }
 
-func prefixed(prefix string, l literal) literal {
+func prefixed(prefix string, l Literal) Literal {
 	if prefix == "" {
 		return l
 	}
-	out := literal{text: prefix + l.text, quoted: l.quoted, parts: append([]string(nil), l.parts...)}
-	if len(out.parts) == 0 {
-		out.parts = []string{""}
+	out := Literal{Text: prefix + l.Text, Quoted: l.Quoted, Parts: append([]string(nil), l.Parts...)}
+	if len(out.Parts) == 0 {
+		out.Parts = []string{""}
 	}
-	out.parts[0] = prefix + out.parts[0]
+	out.Parts[0] = prefix + out.Parts[0]
 	return out
 }
 
 // listOfValues parses what follows "field:".
-func (p *parser) listOfValues(field literal) (node, bool) {
+func (p *parser) listOfValues(field Literal) (Node, bool) {
 	if p.pos < len(p.s) && p.s[p.pos] == '(' {
 		p.pos++
 		p.spaces()
@@ -387,24 +449,21 @@ func (p *parser) listOfValues(field literal) (node, bool) {
 	return p.value(field)
 }
 
-func (p *parser) value(field literal) (node, bool) {
+func (p *parser) value(field Literal) (Node, bool) {
 	v, ok := p.literal(false)
 	if !ok {
 		p.fail(p.pos, `"("`, "value")
 		return nil, false
 	}
-	if !v.quoted && v.wildcard() && allStars(v) {
-		return existsNode{field: field}, true
-	}
-	return termNode{field: field, value: v}, true
+	return Term{Field: field, Value: v}, true
 }
 
-func (p *parser) orValues(field literal) (node, bool) {
+func (p *parser) orValues(field Literal) (Node, bool) {
 	first, ok := p.andValues(field)
 	if !ok {
 		return nil, false
 	}
-	kids := []node{first}
+	kids := []Node{first}
 	for {
 		n := keywordAt(p.s, p.pos, "or")
 		if n == 0 {
@@ -421,15 +480,15 @@ func (p *parser) orValues(field literal) (node, bool) {
 	if len(kids) == 1 {
 		return first, true
 	}
-	return orNode{kids}, true
+	return Or{kids}, true
 }
 
-func (p *parser) andValues(field literal) (node, bool) {
+func (p *parser) andValues(field Literal) (Node, bool) {
 	first, ok := p.notValues(field)
 	if !ok {
 		return nil, false
 	}
-	kids := []node{first}
+	kids := []Node{first}
 	for {
 		n := keywordAt(p.s, p.pos, "and")
 		if n == 0 {
@@ -446,15 +505,15 @@ func (p *parser) andValues(field literal) (node, bool) {
 	if len(kids) == 1 {
 		return first, true
 	}
-	return andNode{kids}, true
+	return And{kids}, true
 }
 
-func (p *parser) notValues(field literal) (node, bool) {
+func (p *parser) notValues(field Literal) (Node, bool) {
 	if n := notAt(p.s, p.pos); n > 0 {
 		save := p.pos
 		p.pos += n
 		if k, ok := p.listOfValues(field); ok {
-			return notNode{k}, true
+			return Not{k}, true
 		}
 		p.pos = save
 	}
@@ -465,7 +524,7 @@ const specials = `\():<>"*{}`
 
 // literal parses a quoted string or an unquoted literal. In field position
 // (asField) a literal may not start with "not " — that is the NOT operator.
-func (p *parser) literal(asField bool) (literal, bool) {
+func (p *parser) literal(asField bool) (Literal, bool) {
 	if p.pos < len(p.s) && p.s[p.pos] == '"' {
 		return p.quoted()
 	}
@@ -478,7 +537,7 @@ func (p *parser) literal(asField bool) (literal, bool) {
 			r, n, ok := unescape(p.s[p.pos:], false)
 			if !ok {
 				p.fail(p.pos, "escape sequence")
-				return literal{}, false
+				return Literal{}, false
 			}
 			cur.WriteString(r)
 			p.pos += n
@@ -504,7 +563,7 @@ func (p *parser) literal(asField bool) (literal, bool) {
 		p.pos += n
 	}
 	if p.pos == start {
-		return literal{}, false
+		return Literal{}, false
 	}
 	parts = append(parts, cur.String())
 	// Unquoted literals are trimmed (Kibana trims the joined characters).
@@ -513,12 +572,12 @@ func (p *parser) literal(asField bool) (literal, bool) {
 	if len(parts) == 1 && parts[0] == "" {
 		// Only spaces: not a literal.
 		p.pos = start
-		return literal{}, false
+		return Literal{}, false
 	}
-	return literal{pos: start, text: strings.Join(parts, "*"), parts: parts}, true
+	return Literal{Pos: start, Text: strings.Join(parts, "*"), Parts: parts}, true
 }
 
-func (p *parser) quoted() (literal, bool) {
+func (p *parser) quoted() (Literal, bool) {
 	start := p.pos
 	p.pos++ // opening quote
 	var b strings.Builder
@@ -527,12 +586,12 @@ func (p *parser) quoted() (literal, bool) {
 		switch c {
 		case '"':
 			p.pos++
-			return literal{pos: start, text: b.String(), quoted: true, parts: []string{b.String()}}, true
+			return Literal{Pos: start, Text: b.String(), Quoted: true, Parts: []string{b.String()}}, true
 		case '\\':
 			r, n, ok := unescape(p.s[p.pos:], true)
 			if !ok {
 				p.fail(p.pos, "escape sequence")
-				return literal{}, false
+				return Literal{}, false
 			}
 			b.WriteString(r)
 			p.pos += n
@@ -543,7 +602,7 @@ func (p *parser) quoted() (literal, bool) {
 		}
 	}
 	p.fail(p.pos, `closing '"' for the quote at position `+fmt.Sprint(start))
-	return literal{}, false
+	return Literal{}, false
 }
 
 // unescape decodes one backslash escape at the start of s.
