@@ -289,6 +289,16 @@ func ValidateLogsStorage(l LogsConfig) error {
 		if l.Remote.QueueMaxSize != 0 && l.Remote.QueueMaxSize < 1<<20 {
 			return errors.New("logs.remote.queue_max_size: must be at least 1MiB (or 0 for 1GiB)")
 		}
+		if l.Remote.QueryURL != "" {
+			if u, err := url.Parse(l.Remote.QueryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("logs.remote.query_url: want the http(s) URL of VictoriaLogs (or a vlselect), e.g. http://vl:9428")
+			}
+		}
+		switch l.Remote.Read {
+		case "", StorageRemote, StorageEmbedded:
+		default:
+			return fmt.Errorf("logs.remote.read: %q is not remote or embedded", l.Remote.Read)
+		}
 	case StorageRemote:
 		return errors.New("logs.storage: remote is not supported yet (searches read obs's own copy): use both")
 	default:
@@ -355,6 +365,9 @@ type LogsConfig struct {
 	// through a disk queue; searches read obs's own copy.
 	Storage string       `yaml:"storage"`
 	Remote  RemoteConfig `yaml:"remote"`
+	// Remote.QueryURL, when set, is VictoriaLogs (or a vlselect): searches,
+	// Discover and log checks read it (KQL compiled to LogsQL) unless
+	// Remote.Read is embedded.
 	// Index names the forwarded events' index, Logstash's way: the
 	// seed's nodejs-%{+YYYY.MM.dd} by default.
 	Index string `yaml:"index"`

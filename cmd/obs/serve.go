@@ -60,6 +60,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "traces-remote-query", Usage: "the base URL of the engine's Jaeger query API (http://jaeger:16686)", EnvVars: []string{"OBS_TRACES_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "logs-storage", Usage: "where log events go: embedded, or both (also forwarded to Elasticsearch, OpenSearch or VictoriaLogs by the _bulk API; docs/SCALING.md)", EnvVars: []string{"OBS_LOGS_STORAGE"}},
 			&cli.StringFlag{Name: "logs-remote-write", Usage: "the store's _bulk URL (http://es:9200/_bulk, http://vl:9428/insert/elasticsearch/_bulk)", EnvVars: []string{"OBS_LOGS_REMOTE_WRITE"}},
+			&cli.StringFlag{Name: "logs-remote-query", Usage: "VictoriaLogs (or a vlselect) that searches, Discover and log checks read, KQL compiled to LogsQL (http://vl:9428)", EnvVars: []string{"OBS_LOGS_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "logs-index", Usage: "the forwarded events' index, Logstash's way (default nodejs-%{+YYYY.MM.dd})", EnvVars: []string{"OBS_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
@@ -135,7 +136,8 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		"metrics-remote-write": &cfg.Metrics.Remote.WriteURL, "metrics-remote-query": &cfg.Metrics.Remote.QueryURL,
 		"traces-storage": &cfg.Zipkin.Storage, "traces-remote-write": &cfg.Zipkin.Remote.WriteURL,
 		"traces-remote-query": &cfg.Zipkin.Remote.QueryURL, "logs-storage": &cfg.Logs.Storage,
-		"logs-remote-write": &cfg.Logs.Remote.WriteURL, "logs-index": &cfg.Logs.Index} {
+		"logs-remote-write": &cfg.Logs.Remote.WriteURL, "logs-remote-query": &cfg.Logs.Remote.QueryURL,
+		"logs-index": &cfg.Logs.Index} {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
 		}
@@ -254,6 +256,12 @@ func runServe(c *cli.Context) error {
 	if closeForward == nil {
 		closeForward = func() error { return nil }
 	}
+	logRead, err := openLogsReader(cfg, logStore, log)
+	if err != nil {
+		closeForward()
+		logStore.Close()
+		return err
+	}
 
 	logMetrics := logudp.NewMetrics(reg)
 	bounds := logudp.Bounds{MaxFuture: cfg.Logs.MaxFuture.D(), MaxPast: cfg.Logs.Retention.D()}
@@ -332,7 +340,7 @@ func runServe(c *cli.Context) error {
 	}
 	startBudget(ctx, cfg, reg, health, log, signals...)
 
-	engine, err := newAlertEngine(cfg, log, logStore, mb)
+	engine, err := newAlertEngine(cfg, log, logRead, mb)
 	if err != nil {
 		stopAll()
 		return err
@@ -355,7 +363,7 @@ func runServe(c *cli.Context) error {
 	}
 	go web.RecordSelf(ctx, reg, mb.write, 10*time.Second)
 
-	srv := web.New(web.Deps{Logs: logStore, Tail: tail, Registry: reg, Health: health, Log: log,
+	srv := web.New(web.Deps{Logs: logRead, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logSink, logMetrics, logudp.HTTPOptions{
 			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
 		Metrics: mb.read, PromQL: mb.prom, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
@@ -402,7 +410,7 @@ func shutdownContext(log *slog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(sig); cancel() }
 }
 
-func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore *logs.Store, mb *metricsBackend) (*alert.Engine, error) {
+func newAlertEngine(cfg configs.Config, log *slog.Logger, logStore logReader, mb *metricsBackend) (*alert.Engine, error) {
 	var tw *alert.Twilio
 	if cfg.Twilio.AccountSID != "" || cfg.Twilio.AuthToken != "" || cfg.Twilio.From != "" {
 		var err error

@@ -13,6 +13,7 @@ import (
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/remote/esbulk"
 	"github.com/obs-dev/obs/store/remote/queue"
+	"github.com/obs-dev/obs/store/remote/vlogs"
 	"github.com/obs-dev/obs/web"
 )
 
@@ -77,4 +78,26 @@ func (t teeLogs) Commit(ctx context.Context, entries []logs.Entry) error {
 		return err
 	}
 	return t.fwd.Commit(ctx, entries)
+}
+
+// logReader is what searches, Discover and log checks read.
+type logReader interface {
+	web.LogStore
+	CountMatches(context.Context, logs.Matcher, logs.Range) (int, error)
+}
+
+// openLogsReader is the store searches read: VictoriaLogs when
+// logs.remote.query_url is set (and read is not embedded), else obs's own.
+func openLogsReader(cfg configs.Config, store *logs.Store, log *slog.Logger) (logReader, error) {
+	r := cfg.Logs.Remote
+	if cfg.Logs.Storage != configs.StorageBoth || r.QueryURL == "" || r.Read == configs.StorageEmbedded {
+		return store, nil
+	}
+	vl, err := vlogs.New(endpoint.Config{URL: r.QueryURL, Username: r.Username, Password: r.Password,
+		BearerToken: r.BearerToken, Headers: r.Headers, Timeout: r.Timeout.D()})
+	if err != nil {
+		return nil, fmt.Errorf("logs.remote.query_url: %w", err)
+	}
+	log.Info("logs read from VictoriaLogs", "query", vl.String())
+	return vl, nil
 }

@@ -539,7 +539,11 @@ func (r rangeExpr) event(fields []logs.Field) bool {
 var _ logs.Matcher = (*Query)(nil)
 
 // Counter counts events matching KQL in a logs store (log checks use it).
-type Counter struct{ Store *logs.Store }
+type Counter struct {
+	Store interface {
+		CountMatches(context.Context, logs.Matcher, logs.Range) (int, error)
+	}
+}
 
 // CountKQL counts matches of q over the last window.
 func (c Counter) CountKQL(ctx context.Context, q string, window time.Duration) (int, error) {

@@ -537,12 +537,18 @@ func (s *Store) Fields(ctx context.Context, m Matcher, r Range, sample, top int)
 	if err != nil {
 		return nil, err
 	}
+	return FieldStats(res.Hits, top), nil
+}
+
+// FieldStats is the field sidebar of a sample of hits: for every field,
+// how many hits have it and its top most frequent values.
+func FieldStats(hits []Hit, top int) []FieldStat {
 	type acc struct {
 		n    int
 		vals map[string]int
 	}
 	stats := map[string]*acc{}
-	for _, h := range res.Hits {
+	for _, h := range hits {
 		fields, err := Flatten(h.Raw)
 		if err != nil {
 			continue
@@ -564,7 +570,7 @@ func (s *Store) Fields(ctx context.Context, m Matcher, r Range, sample, top int)
 	var out []FieldStat
 	for _, name := range sortedKeys(stats) {
 		a := stats[name]
-		fs := FieldStat{Field: name, Count: a.n, Sample: len(res.Hits)}
+		fs := FieldStat{Field: name, Count: a.n, Sample: len(hits)}
 		for v, c := range a.vals {
 			fs.Top = append(fs.Top, ValueCount{v, c})
 		}
@@ -579,5 +585,5 @@ func (s *Store) Fields(ctx context.Context, m Matcher, r Range, sample, top int)
 		}
 		out = append(out, fs)
 	}
-	return out, nil
+	return out
 }

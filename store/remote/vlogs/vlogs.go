@@ -1,0 +1,366 @@
+// Package vlogs reads logs back from VictoriaLogs (a single node or a
+// cluster's vlselect) for obs's searches: the KQL obs was asked is
+// compiled to LogsQL (query/logsql) and sent to /select/logsql/query, and
+// the answers are made into what the embedded store answers (hits newest
+// first with a cursor, a histogram, the field sidebar, counts for log
+// checks), so the CLI, Discover, the HTTP API and log checks work over it
+// unchanged.
+//
+// What VictoriaLogs gives back is not the bytes obs sent: it keeps every
+// value as text and flattens objects into dotted names. Events are rebuilt
+// as JSON: dotted names nested again, the message and @timestamp under
+// their own names, a value that reads back as the same JSON number, true,
+// false or array/object text becomes that JSON value again. A string that
+// happened to look like a number ("007" stays a string, "7" does not) is
+// the one change a reader can see.
+package vlogs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/obs-dev/obs/query/logsql"
+	"github.com/obs-dev/obs/store/logs"
+	"github.com/obs-dev/obs/store/remote/endpoint"
+)
+
+// Reader queries one VictoriaLogs.
+type Reader struct {
+	ep   *endpoint.Endpoint
+	opts logsql.Options
+}
+
+// New returns a reader of the VictoriaLogs at e.URL (the base: http://vl:9428
+// or a vlselect's).
+func New(e endpoint.Config) (*Reader, error) {
+	ep, err := endpoint.New(e)
+	if err != nil {
+		return nil, fmt.Errorf("logs query url: %w", err)
+	}
+	return &Reader{ep: ep, opts: logsql.Options{MessageField: "message", TimeField: "@timestamp"}}, nil
+}
+
+func (r *Reader) String() string { return r.ep.String() }
+
+// filter compiles the matcher obs built from the KQL (a *kql.Query, whose
+// String is its source) to a LogsQL filter over rng.
+func (r *Reader) filter(m logs.Matcher, rng logs.Range) (string, error) {
+	src := ""
+	if s, ok := m.(fmt.Stringer); ok {
+		src = s.String()
+	} else if m != nil {
+		return "", fmt.Errorf("logs over VictoriaLogs: a %T is not a KQL query", m)
+	}
+	opts := r.opts
+	opts.Now = time.Now()
+	f, err := logsql.Compile(src, opts)
+	if err != nil {
+		return "", err
+	}
+	from, to := rng.From, rng.To
+	if from.IsZero() {
+		from = time.Unix(0, 0)
+	}
+	if to.IsZero() {
+		to = time.Now().Add(366 * 24 * time.Hour)
+	}
+	return logsql.Within(f, from, to), nil
+}
+
+// query runs LogsQL and calls row for each JSON line of the answer.
+func (r *Reader) query(ctx context.Context, q string, row func(map[string]string) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.ep.URL("/select/logsql/query").String(),
+		strings.NewReader(url.Values{"query": {q}}.Encode()))
+	if err != nil {
+		return r.ep.Errorf("logs query", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.ep.Authorize(req)
+	resp, err := r.ep.Client.Do(req)
+	if err != nil {
+		return r.ep.Errorf("logs query", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return r.ep.Errorf("logs query", fmt.Errorf("HTTP %s: %s", resp.Status, bytes.TrimSpace(msg)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var m map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return r.ep.Errorf("logs query", fmt.Errorf("an answer line is not a JSON object of strings: %w", err))
+		}
+		if err := row(m); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return r.ep.Errorf("logs query", err)
+	}
+	return nil
+}
+
+// cursor is where the next page starts: at and before (or after, oldest
+// first) the time of the last hit, skipping the hits at that very time
+// already returned.
+type cursor struct {
+	ts   int64 // unix ns
+	skip int
+}
+
+func (c cursor) String() string { return fmt.Sprintf("vl:%d:%d", c.ts, c.skip) }
+
+func parseCursor(s string) (cursor, error) {
+	var c cursor
+	if _, err := fmt.Sscanf(s, "vl:%d:%d", &c.ts, &c.skip); err != nil || c.skip < 0 {
+		return c, fmt.Errorf("cursor %q: not one of this store's", s)
+	}
+	return c, nil
+}
+
+// Search returns matching events newest first (oldest first with Oldest).
+func (r *Reader) Search(ctx context.Context, req logs.SearchRequest) (logs.SearchResult, error) {
+	if req.Limit <= 0 {
+		req.Limit = 100
+	}
+	rng := req.Range
+	var cur cursor
+	if req.Cursor != "" {
+		c, err := parseCursor(req.Cursor)
+		if err != nil {
+			return logs.SearchResult{}, err
+		}
+		cur = c
+		if req.Oldest {
+			rng.From = time.Unix(0, c.ts)
+		} else {
+			rng.To = time.Unix(0, c.ts)
+		}
+	}
+	f, err := r.filter(req.Match, rng)
+	if err != nil {
+		return logs.SearchResult{}, err
+	}
+	order := "_time desc"
+	if req.Oldest {
+		order = "_time"
+	}
+	// One more than asked says whether there is a next page.
+	q := fmt.Sprintf("%s | sort by (%s) | offset %d | limit %d", f, order, cur.skip, req.Limit+1)
+	var hits []logs.Hit
+	err = r.query(ctx, q, func(row map[string]string) error {
+		h, err := r.hit(row, len(hits))
+		if err != nil {
+			return err
+		}
+		hits = append(hits, h)
+		return nil
+	})
+	if err != nil {
+		return logs.SearchResult{}, err
+	}
+	res := logs.SearchResult{Hits: hits}
+	if len(hits) > req.Limit {
+		res.Hits = hits[:req.Limit]
+		last := res.Hits[len(res.Hits)-1].TS.UnixNano()
+		next := cursor{ts: last}
+		for _, h := range res.Hits {
+			if h.TS.UnixNano() == last {
+				next.skip++
+			}
+		}
+		if last == cur.ts {
+			next.skip += cur.skip
+		}
+		res.Next = next.String()
+	}
+	return res, nil
+}
+
+// hit rebuilds one event from VictoriaLogs' flat fields.
+func (r *Reader) hit(row map[string]string, n int) (logs.Hit, error) {
+	ts, err := time.Parse(time.RFC3339Nano, row["_time"])
+	if err != nil {
+		return logs.Hit{}, fmt.Errorf("logs query: _time %q: %w", row["_time"], err)
+	}
+	raw, err := Rebuild(row, r.opts.MessageField, r.opts.TimeField)
+	if err != nil {
+		return logs.Hit{}, err
+	}
+	day := "logs-" + ts.UTC().Format("2006.01.02")
+	return logs.Hit{ID: logs.ID{Day: day, Row: uint16(n)}, TS: ts, Raw: raw}, nil
+}
+
+// Rebuild makes a JSON event of one row of VictoriaLogs fields: its own
+// fields (_stream, _stream_id) dropped, _msg and _time under msgField and
+// timeField, dotted names nested again.
+func Rebuild(row map[string]string, msgField, timeField string) (json.RawMessage, error) {
+	root := map[string]any{}
+	keys := make([]string, 0, len(row))
+	for k := range row {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // "a" before "a.b": a parent written as text is kept as text
+	for _, k := range keys {
+		v := row[k]
+		switch k {
+		case "_stream", "_stream_id":
+			continue
+		case "_msg":
+			if v == "missing _msg field; see https://docs.victoriametrics.com/victorialogs/keyconcepts/#message-field" {
+				continue
+			}
+			k = msgField
+		case "_time":
+			k = timeField
+		}
+		setPath(root, strings.Split(k, "."), value(v))
+	}
+	b, err := json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild an event: %w", err)
+	}
+	return b, nil
+}
+
+// setPath puts v at path, making objects on the way; where a part is
+// already a non-object value the rest of the path is kept as one name.
+func setPath(m map[string]any, path []string, v any) {
+	for i, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			if _, taken := m[p]; taken {
+				m[strings.Join(path[i:], ".")] = v
+				return
+			}
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+// value is what a stored text was sent as: the JSON value it spells when
+// spelling that value gives the same text back, else the text.
+func value(s string) any {
+	switch s {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	if s == "" {
+		return s
+	}
+	if c := s[0]; c == '-' || c >= '0' && c <= '9' {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			if b, _ := json.Marshal(f); string(b) == s {
+				return json.Number(s)
+			}
+		}
+		return s
+	}
+	if c := s[0]; (c == '[' || c == '{') && json.Valid([]byte(s)) {
+		return json.RawMessage(s)
+	}
+	return s
+}
+
+// CountMatches counts matching events (log checks).
+func (r *Reader) CountMatches(ctx context.Context, m logs.Matcher, rng logs.Range) (int, error) {
+	f, err := r.filter(m, rng)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = r.query(ctx, logsql.Count(f), func(row map[string]string) error {
+		c, err := strconv.Atoi(row["hits"])
+		if err != nil {
+			return fmt.Errorf("logs query: count %q: %w", row["hits"], err)
+		}
+		n += c
+		return nil
+	})
+	return n, err
+}
+
+// Histogram counts matches per interval, buckets at multiples of interval
+// since the epoch, every bucket of the range listed (as the embedded
+// store's).
+func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, interval time.Duration) ([]logs.Bucket, int, error) {
+	if rng.From.IsZero() || rng.To.IsZero() {
+		return nil, 0, fmt.Errorf("histogram needs a closed time range")
+	}
+	if interval < time.Millisecond {
+		return nil, 0, fmt.Errorf("histogram interval must be at least 1ms")
+	}
+	iv := interval.Milliseconds()
+	from, to := rng.From.UnixMilli(), rng.To.UnixMilli()
+	first := from - ((from%iv)+iv)%iv
+	nb := int((to-first)/iv) + 1
+	if nb > 100000 {
+		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
+	}
+	f, err := r.filter(m, rng)
+	if err != nil {
+		return nil, 0, err
+	}
+	q, err := logsql.Histogram(f, time.Duration(iv)*time.Millisecond, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	counts := make([]int, nb)
+	total := 0
+	err = r.query(ctx, q, func(row map[string]string) error {
+		t, err := time.Parse(time.RFC3339Nano, row["_time"])
+		if err != nil {
+			return fmt.Errorf("logs query: bucket %q: %w", row["_time"], err)
+		}
+		c, err := strconv.Atoi(row["hits"])
+		if err != nil {
+			return fmt.Errorf("logs query: bucket count %q: %w", row["hits"], err)
+		}
+		if i := (t.UnixMilli() - first) / iv; i >= 0 && int(i) < nb {
+			counts[i] += c
+			total += c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]logs.Bucket, nb)
+	for i := range out {
+		out[i] = logs.Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
+	}
+	return out, total, nil
+}
+
+// Fields is the field sidebar over the newest sample matching events, as
+// the embedded store computes it.
+func (r *Reader) Fields(ctx context.Context, m logs.Matcher, rng logs.Range, sample, top int) ([]logs.FieldStat, error) {
+	res, err := r.Search(ctx, logs.SearchRequest{Match: m, Range: rng, Limit: sample})
+	if err != nil {
+		return nil, err
+	}
+	return logs.FieldStats(res.Hits, top), nil
+}
+
+// Verify has nothing of obs's to check: the store is VictoriaLogs'.
+func (r *Reader) Verify(context.Context) logs.VerifyReport { return logs.VerifyReport{} }
