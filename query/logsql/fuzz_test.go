@@ -21,7 +21,7 @@ func FuzzLogsQL(f *testing.F) {
 	}
 	f.Add(`a:{ b:{ *:* } or c < now-1d/d } and not "x\"y" or z*:(1 and *2)`)
 	f.Add(`@timestamp:"2026-01-02" or x >= "\u00ff" or message:"a\tb" or n < -Inf`)
-	fields := []string{"@timestamp", "message", "app", "a.b", `we"ird`}
+	fields := []string{"@timestamp", "message", "app", "a.b", `we"ird`, "_time", "_msg", "_stream", "_stream_id"}
 	f.Fuzz(func(t *testing.T, q string) {
 		n, err := kql.Parse(q)
 		if err != nil {

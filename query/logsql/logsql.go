@@ -41,6 +41,10 @@
 //     (_time:[t, t]); obs compares @timestamp's text, so another spelling of
 //     the same instant matches here and not there. Text and patterns on the
 //     time field are an error (LogsQL has none on _time).
+//   - VictoriaLogs' own field names keep their meaning: _msg is the
+//     message and _time the time, however a query spells them; _stream and
+//     _stream_id take only stream filters, so a query naming them is an
+//     error (free text and wildcard field names leave them out).
 //   - Nested groups (a:{ ... }) are their inner query with full field names:
 //     neither obs nor VictoriaLogs keeps nested documents.
 //   - Case: obs and LogsQL agree (exact and patterns case-sensitive, words
@@ -213,43 +217,62 @@ func (c compiler) nodes(ns []kql.Node) ([]expr, error) {
 
 // ref is how a LogsQL filter names an obs field.
 func (c compiler) ref(field string) string {
-	switch field {
-	case c.opts.MessageField:
+	switch {
+	case field == c.opts.MessageField || field == "_msg":
 		return "_msg"
-	case c.opts.TimeField:
+	case c.isTime(field):
 		return "_time"
 	}
 	return quote(field)
 }
+
+// isTime says whether a field is the time: obs's time field, or _time,
+// which VictoriaLogs reads as its own whatever the quoting.
+func (c compiler) isTime(field string) bool { return field == c.opts.TimeField || field == "_time" }
+
+// streamFields are VictoriaLogs' stream fields, which take only its stream
+// filters: no KQL value compiles to one.
+var streamFields = map[string]bool{"_stream": true, "_stream_id": true}
 
 // quote writes a string as a Go-quoted token, which LogsQL reads with
 // strconv.Unquote: any text, keywords and special characters included.
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
 // fields are the obs fields a field literal stands for (all for free text
-// and "*"), as obs's evaluator picks them.
-func (c compiler) fields(lit kql.Literal, free bool, n kql.Node) ([]string, error) {
+// and "*"), as obs's evaluator picks them. explicit says the literal names
+// one field itself: a field that cannot take the filter is then an error,
+// where an expansion leaves it out.
+func (c compiler) fields(lit kql.Literal, free bool, n kql.Node) (fields []string, explicit bool, err error) {
 	all := free && lit.Text == "" || !free && (lit.Text == "" && !lit.Wildcard() || lit.OnlyStars())
 	switch {
 	case free && !all:
 		// Free text inside a nested group: obs looks for a field named
 		// "path." and finds none.
-		return nil, nil
+		return nil, false, nil
 	case all && c.opts.Fields == nil:
-		return []string{c.opts.MessageField}, nil
+		return []string{c.opts.MessageField}, false, nil
 	case all:
-		return c.opts.Fields, nil
+		fields = c.opts.Fields
 	case !lit.Quoted && lit.Wildcard():
 		if c.opts.Fields == nil {
-			return nil, errorAt(lit.Pos, n, fmt.Sprintf("the wildcard field name %s needs the store's field names (Options.Fields)", lit))
+			return nil, false, errorAt(lit.Pos, n, fmt.Sprintf("the wildcard field name %s needs the store's field names (Options.Fields)", lit))
 		}
-		var out []string
 		for _, f := range c.opts.Fields {
 			if lit.Matches(f) {
-				out = append(out, f)
+				fields = append(fields, f)
 			}
 		}
-		return out, nil
+	default:
+		if streamFields[lit.Text] {
+			return nil, true, errorAt(lit.Pos, n, lit.Text+" is VictoriaLogs' stream field, which takes stream filters only")
+		}
+		return []string{lit.Text}, true, nil
 	}
-	return []string{lit.Text}, nil
+	var out []string
+	for _, f := range fields {
+		if !streamFields[f] {
+			out = append(out, f)
+		}
+	}
+	return out, false, nil
 }

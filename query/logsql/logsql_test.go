@@ -107,6 +107,9 @@ func TestCompileErrors(t *testing.T) {
 		{`fields.*:200`, `needs the store's field names`, 0},
 		{`@timestamp:2026*`, `the time field takes a date`, 11},
 		{`@timestamp:yesterday`, `the time field takes a date`, 11},
+		{`_time:yesterday`, `the time field takes a date`, 6},
+		{`_stream:x`, `stream field`, 0},
+		{`a:1 or _stream_id < 5`, `stream field`, 7},
 	} {
 		_, err := Compile(c.kql, Options{Now: now})
 		var ce *kql.CompileError

@@ -22,7 +22,7 @@ const (
 // term compiles field:value (Kibana's is) as obs's evaluator matches it:
 // one clause set per field the name stands for, any of them.
 func (c compiler) term(t kql.Term) (expr, error) {
-	fields, err := c.fields(t.Field, t.Free, t)
+	fields, explicit, err := c.fields(t.Field, t.Free, t)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +35,8 @@ func (c compiler) term(t kql.Term) (expr, error) {
 	for _, f := range fields {
 		var e expr
 		switch {
-		case f == c.opts.TimeField:
-			e, err = c.timeTerm(t, exists)
+		case c.isTime(f):
+			e, err = c.timeTerm(t, exists, explicit)
 		case exists || anyValue(t.Value):
 			e = leaf(c.ref(f) + ":*")
 		case t.Value.Wildcard():
@@ -70,7 +70,7 @@ func anyValue(v kql.Literal) bool {
 // timeTerm is a term on the time field, stored as _time: a value that
 // reads as a date is that instant. Free text and wildcard field names
 // leave the time field out rather than fail.
-func (c compiler) timeTerm(t kql.Term, exists bool) (expr, error) {
+func (c compiler) timeTerm(t kql.Term, exists, explicit bool) (expr, error) {
 	if exists || anyValue(t.Value) {
 		return everything, nil // every event has a time
 	}
@@ -80,7 +80,7 @@ func (c compiler) timeTerm(t kql.Term, exists bool) (expr, error) {
 			return leaf("_time:[" + ts + ", " + ts + "]"), nil
 		}
 	}
-	if t.Free || t.Field.Wildcard() {
+	if !explicit {
 		return nil, nil
 	}
 	return nil, errorAt(t.Value.Pos, t, "the time field takes a date (2026-01-02T15:04:05Z) or date math (now-15m); LogsQL has no text or pattern filter on _time")
@@ -189,7 +189,7 @@ func (c compiler) rangeFilter(r kql.Range) (expr, error) {
 	if !ops[r.Op] {
 		return nil, errorAt(r.Field.Pos, r, "unknown operator "+r.Op)
 	}
-	fields, err := c.fields(r.Field, false, r)
+	fields, explicit, err := c.fields(r.Field, false, r)
 	if err != nil {
 		return nil, err
 	}
@@ -203,13 +203,13 @@ func (c compiler) rangeFilter(r kql.Range) (expr, error) {
 	for _, f := range fields {
 		ref := c.ref(f)
 		switch {
-		case f == c.opts.TimeField && isDate:
+		case c.isTime(f) && isDate:
 			out = append(out, leaf("_time:"+r.Op+timestamp(date)))
-		case f == c.opts.TimeField && isNum:
+		case c.isTime(f) && isNum:
 			// Epoch milliseconds, as Elasticsearch reads a number there.
 			out = append(out, leaf("_time:"+r.Op+timestamp(time.UnixMilli(int64(num)))))
-		case f == c.opts.TimeField:
-			if r.Field.Wildcard() {
+		case c.isTime(f):
+			if !explicit {
 				continue
 			}
 			return nil, errorAt(r.Value.Pos, r, "the time field takes a date (2026-01-02T15:04:05Z) or date math (now-15m)")

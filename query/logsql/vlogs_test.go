@@ -194,6 +194,45 @@ func testPipes(t *testing.T, base string) {
 	}
 }
 
+// awkward are queries whose LogsQL needs quoting of every kind; VictoriaLogs'
+// parser must take them all.
+var awkward = []string{
+	`"a\"b|c":x`,
+	`foo:\\\(\)\:\<\>\"\*`,
+	`foo:"\\"`,
+	`x:"tab\there" or y:"new\nline"`,
+	`message:"(?i)[a-z]+ $1 \\p"`,
+	`ключ:значение*`,
+	`a > "b c" and a <= "\u00ff"`,
+	`n < Inf or n >= -1e300`,
+	`x:*\**`,
+	`x:\or or y:\and`,
+	`limit:1 or sort:* or stats:(a or b)`,
+	`_msg:x or _time:* or _time < now`,
+	`"":x`,
+	`x:"" or not x:""`,
+	`x:'single' or x:` + "`back`",
+	`a:{ b:{ c:"d e" and f > 3 } }`,
+	`@timestamp >= "2026-11-20T12:00:03.123456789Z" and @timestamp < now+1M/M`,
+	`message:a* and message:*b and message:*c* and message:d*e*f`,
+	`message:"  spaced  words  "`,
+	`x:|pipe| or y:#hash or z:!bang or w:-dash or v:~tilde or u:=eq`,
+}
+
+func testAccepted(t *testing.T, base string) {
+	opts := Options{Fields: corpusFields(t), Now: kqltest.Base}
+	for _, q := range awkward {
+		lq, err := Compile(q, opts)
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		if _, err := query(base, lq); err != nil {
+			t.Errorf("%s as %s: %v", q, lq, err)
+		}
+	}
+}
+
 // query runs a LogsQL query and returns the n of each event it found,
 // sorted.
 func query(base, q string) ([]int, error) {
@@ -331,6 +370,7 @@ func TestVictoriaLogsDifferential(t *testing.T) {
 	base := victoriaLogs(t)
 	ingest(t, base, kqltest.Corpus)
 	t.Run("pipes", func(t *testing.T) { testPipes(t, base) })
+	t.Run("accepted", func(t *testing.T) { testAccepted(t, base) })
 	now := kqltest.Base.Add(time.Hour)
 	for _, mode := range []struct {
 		name   string
