@@ -22,12 +22,27 @@ import (
 )
 
 // victoriaLogs runs the VictoriaLogs build the scale-out tests use
-// (../shared/peers/bin/victoria-logs.xz, or $OBS_VICTORIA_LOGS) on a free
+// ($OBS_VICTORIA_LOGS, the e2e engine cache's, or
+// ../shared/peers/bin/victoria-logs.xz) on a free
 // loopback port with its data in a temporary directory, and returns its
 // base URL. It skips the test where the binary or xz is missing.
 func victoriaLogs(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("OBS_VICTORIA_LOGS")
+	if bin == "" {
+		// The build `make e2e-engines` caches (make test builds it first).
+		cache := os.Getenv("OBS_E2E_CACHE")
+		if cache == "" {
+			if home, err := os.UserHomeDir(); err == nil {
+				cache = filepath.Join(home, ".cache", "obs-e2e")
+			}
+		}
+		if p := filepath.Join(cache, "victoria-logs-v1.116.0"); cache != "" {
+			if _, err := os.Stat(p); err == nil {
+				bin = p
+			}
+		}
+	}
 	if bin == "" {
 		xzPath := findUp(t, filepath.Join("shared", "peers", "bin", "victoria-logs.xz"))
 		if xzPath == "" {

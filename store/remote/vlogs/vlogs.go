@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/obs-dev/obs/query/logsql"
@@ -38,6 +39,64 @@ import (
 type Reader struct {
 	ep   *endpoint.Endpoint
 	opts logsql.Options
+
+	// The store's field names, for free text (obs searches every field,
+	// a LogsQL filter one: free text becomes an OR over these) and
+	// wildcard field names; re-read every fieldsTTL.
+	mu       sync.Mutex
+	fields   []string
+	fieldsAt time.Time
+}
+
+// fieldsTTL: a field new in the store is searched by free text this long
+// after it first arrives at the latest.
+const fieldsTTL = 30 * time.Second
+
+// fieldNames are the store's field names as obs names them, over the last
+// 30 days (VictoriaLogs' /select/logsql/field_names).
+func (r *Reader) fieldNames(ctx context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fields != nil && time.Since(r.fieldsAt) < fieldsTTL {
+		return r.fields, nil
+	}
+	u := r.ep.URL("/select/logsql/field_names")
+	u.RawQuery = url.Values{"query": {"*"}, "start": {"30d"}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, r.ep.Errorf("logs field names", err)
+	}
+	r.ep.Authorize(req)
+	resp, err := r.ep.Client.Do(req)
+	if err != nil {
+		return nil, r.ep.Errorf("logs field names", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Values []struct {
+			Value string `json:"value"`
+		} `json:"values"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, r.ep.Errorf("logs field names", fmt.Errorf("HTTP %s", resp.Status))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&body); err != nil {
+		return nil, r.ep.Errorf("logs field names", err)
+	}
+	names := []string{}
+	for _, v := range body.Values {
+		switch v.Value {
+		case "_stream", "_stream_id":
+		case "_msg":
+			names = append(names, r.opts.MessageField)
+		case "_time":
+			names = append(names, r.opts.TimeField)
+		default:
+			names = append(names, v.Value)
+		}
+	}
+	r.fields, r.fieldsAt = names, time.Now()
+	return names, nil
 }
 
 // New returns a reader of the VictoriaLogs at e.URL (the base: http://vl:9428
@@ -54,7 +113,7 @@ func (r *Reader) String() string { return r.ep.String() }
 
 // filter compiles the matcher obs built from the KQL (a *kql.Query, whose
 // String is its source) to a LogsQL filter over rng.
-func (r *Reader) filter(m logs.Matcher, rng logs.Range) (string, error) {
+func (r *Reader) filter(ctx context.Context, m logs.Matcher, rng logs.Range) (string, error) {
 	src := ""
 	if s, ok := m.(fmt.Stringer); ok {
 		src = s.String()
@@ -63,6 +122,11 @@ func (r *Reader) filter(m logs.Matcher, rng logs.Range) (string, error) {
 	}
 	opts := r.opts
 	opts.Now = time.Now()
+	fields, err := r.fieldNames(ctx)
+	if err != nil {
+		return "", err
+	}
+	opts.Fields = fields
 	f, err := logsql.Compile(src, opts)
 	if err != nil {
 		return "", err
@@ -152,7 +216,7 @@ func (r *Reader) Search(ctx context.Context, req logs.SearchRequest) (logs.Searc
 			rng.To = time.Unix(0, c.ts)
 		}
 	}
-	f, err := r.filter(req.Match, rng)
+	f, err := r.filter(ctx, req.Match, rng)
 	if err != nil {
 		return logs.SearchResult{}, err
 	}
@@ -284,7 +348,7 @@ func value(s string) any {
 
 // CountMatches counts matching events (log checks).
 func (r *Reader) CountMatches(ctx context.Context, m logs.Matcher, rng logs.Range) (int, error) {
-	f, err := r.filter(m, rng)
+	f, err := r.filter(ctx, m, rng)
 	if err != nil {
 		return 0, err
 	}
@@ -317,7 +381,7 @@ func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, 
 	if nb > 100000 {
 		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
 	}
-	f, err := r.filter(m, rng)
+	f, err := r.filter(ctx, m, rng)
 	if err != nil {
 		return nil, 0, err
 	}
