@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -73,6 +74,7 @@ func decode(req request, body []byte, asJSON bool) error {
 func (r *Receiver) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+PathTraces, r.httpSignal(sigTraces, r.httpTraces))
+	mux.Handle("POST "+PathLogs, r.httpSignal(sigLogs, r.httpLogs))
 	return mux
 }
 
@@ -83,6 +85,24 @@ func (r *Receiver) httpTraces(ctx context.Context, body []byte, asJSON bool) (re
 	}
 	p, err := r.traces(ctx, req.Traces(), transportHTTP)
 	return traceResponse(p), err
+}
+
+func (r *Receiver) httpLogs(ctx context.Context, body []byte, asJSON bool) (response, error) {
+	req := plogotlp.NewExportRequest()
+	if err := decode(req, body, asJSON); err != nil {
+		return nil, err
+	}
+	p, err := r.logs(ctx, req.Logs(), transportHTTP)
+	return logResponse(p), err
+}
+
+func logResponse(p partial) plogotlp.ExportResponse {
+	resp := plogotlp.NewExportResponse()
+	if p.rejected > 0 {
+		resp.PartialSuccess().SetRejectedLogRecords(p.rejected)
+		resp.PartialSuccess().SetErrorMessage(p.msg)
+	}
+	return resp
 }
 
 func traceResponse(p partial) ptraceotlp.ExportResponse {

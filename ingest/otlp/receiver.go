@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/obs-dev/obs/ingest/memguard"
@@ -101,7 +102,7 @@ func New(o Options) *Receiver {
 			Help: "Whole OTLP requests refused, by signal, transport and reason: decode (400), too_large (413), content_type (415), gzip (400), busy (503 / UNAVAILABLE: a store is behind or too much is in flight), store (500 / INTERNAL)."},
 			[]string{"signal", "transport", "reason"}),
 		cut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_otlp_fields_cut_total",
-			Help: "Attributes, events and links dropped from spans that had more than the per-span bounds."}, []string{"signal"}),
+			Help: "Attributes, events and links dropped from spans, and attributes from log records, past the per-item bounds."}, []string{"signal"}),
 	}
 	r.totals = map[string]*[2]atomic.Int64{}
 	for _, s := range []string{sigTraces, sigMetrics, sigLogs} {
@@ -188,4 +189,19 @@ func (r *Receiver) traces(ctx context.Context, td ptrace.Traces, transport strin
 	r.reject(sigTraces, "invalid_id", res.Rejected)
 	r.log.Debug("OTLP spans rejected", "rejected", res.Rejected, "first", res.Reason)
 	return partial{int64(res.Rejected), fmt.Sprintf("%d span(s) rejected; the first: %s", res.Rejected, res.Reason)}, nil
+}
+
+// logs maps and stores one request's log records.
+func (r *Receiver) logs(ctx context.Context, ld plog.Logs, transport string) (partial, error) {
+	res := entriesOf(ld, time.Now(), r.o.MaxFuture, r.o.MaxPast)
+	if len(res.Entries) > 0 {
+		if err := r.o.Logs.Commit(ctx, res.Entries); err != nil {
+			return partial{}, r.commitErr(sigLogs, transport, len(res.Entries), err)
+		}
+	}
+	r.stored(sigLogs, transport, len(res.Entries))
+	if res.Cut > 0 {
+		r.cut.WithLabelValues(sigLogs).Add(float64(res.Cut))
+	}
+	return partial{}, nil
 }
