@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -73,45 +74,48 @@ func decode(req request, body []byte, asJSON bool) error {
 // Handler is OTLP/HTTP: POST /v1/traces, /v1/metrics, /v1/logs.
 func (r *Receiver) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST "+PathTraces, r.httpSignal(sigTraces, r.httpTraces))
-	mux.Handle("POST "+PathLogs, r.httpSignal(sigLogs, r.httpLogs))
+	mux.Handle("POST "+PathTraces, r.httpSignal(sigTraces, httpExport(ptraceotlp.NewExportRequest, r.exportTraces)))
+	mux.Handle("POST "+PathMetrics, r.httpSignal(sigMetrics, httpExport(pmetricotlp.NewExportRequest, r.exportMetrics)))
+	mux.Handle("POST "+PathLogs, r.httpSignal(sigLogs, httpExport(plogotlp.NewExportRequest, r.exportLogs)))
 	return mux
 }
 
-func (r *Receiver) httpTraces(ctx context.Context, body []byte, asJSON bool) (response, error) {
-	req := ptraceotlp.NewExportRequest()
-	if err := decode(req, body, asJSON); err != nil {
-		return nil, err
+// httpExport decodes a body into a signal's request and exports it.
+func httpExport[Req request, Resp response](newReq func() Req, export func(context.Context, Req, string) (Resp, error)) exporter {
+	return func(ctx context.Context, body []byte, asJSON bool) (response, error) {
+		req := newReq()
+		if err := decode(req, body, asJSON); err != nil {
+			return nil, err
+		}
+		return export(ctx, req, transportHTTP)
 	}
-	p, err := r.traces(ctx, req.Traces(), transportHTTP)
-	return traceResponse(p), err
 }
 
-func (r *Receiver) httpLogs(ctx context.Context, body []byte, asJSON bool) (response, error) {
-	req := plogotlp.NewExportRequest()
-	if err := decode(req, body, asJSON); err != nil {
-		return nil, err
-	}
-	p, err := r.logs(ctx, req.Logs(), transportHTTP)
-	return logResponse(p), err
-}
+// The Export calls of the three services, for both transports: the
+// response's partial_success says what was dropped.
 
-func logResponse(p partial) plogotlp.ExportResponse {
-	resp := plogotlp.NewExportResponse()
-	if p.rejected > 0 {
-		resp.PartialSuccess().SetRejectedLogRecords(p.rejected)
-		resp.PartialSuccess().SetErrorMessage(p.msg)
-	}
-	return resp
-}
-
-func traceResponse(p partial) ptraceotlp.ExportResponse {
+func (r *Receiver) exportTraces(ctx context.Context, req ptraceotlp.ExportRequest, transport string) (ptraceotlp.ExportResponse, error) {
+	p, err := r.traces(ctx, req.Traces(), transport)
 	resp := ptraceotlp.NewExportResponse()
-	if p.rejected > 0 {
-		resp.PartialSuccess().SetRejectedSpans(p.rejected)
-		resp.PartialSuccess().SetErrorMessage(p.msg)
-	}
-	return resp
+	resp.PartialSuccess().SetRejectedSpans(p.rejected)
+	resp.PartialSuccess().SetErrorMessage(p.msg)
+	return resp, err
+}
+
+func (r *Receiver) exportMetrics(ctx context.Context, req pmetricotlp.ExportRequest, transport string) (pmetricotlp.ExportResponse, error) {
+	p, err := r.metrics(ctx, req.Metrics(), transport)
+	resp := pmetricotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedDataPoints(p.rejected)
+	resp.PartialSuccess().SetErrorMessage(p.msg)
+	return resp, err
+}
+
+func (r *Receiver) exportLogs(ctx context.Context, req plogotlp.ExportRequest, transport string) (plogotlp.ExportResponse, error) {
+	p, err := r.logs(ctx, req.Logs(), transport)
+	resp := plogotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedLogRecords(p.rejected)
+	resp.PartialSuccess().SetErrorMessage(p.msg)
+	return resp, err
 }
 
 // httpSignal reads, decodes and stores one signal's POSTs and answers as

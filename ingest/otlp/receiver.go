@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/obs-dev/obs/ingest/memguard"
@@ -55,6 +56,9 @@ type Options struct {
 	// Shed says whether the memory guard is shedding (gRPC; HTTP is
 	// wrapped by the guard's handler instead).
 	Shed func() bool
+	// MetricsMaxAge refuses data points older than this (the TSDB's
+	// retention; default a year).
+	MetricsMaxAge time.Duration
 	// MaxFuture and MaxPast keep a log record's day near its receive
 	// time, as for every other log intake (see logudp.Bounds).
 	MaxFuture, MaxPast time.Duration
@@ -94,9 +98,9 @@ func New(o Options) *Receiver {
 	}
 	r := &Receiver{o: o, log: o.Log,
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_otlp_items_total",
-			Help: "Items stored from OTLP: spans, data points, log records; by signal and transport (http, grpc)."}, []string{"signal", "transport"}),
+			Help: "Items taken from OTLP: spans, data points, log records; by signal and transport (http, grpc)."}, []string{"signal", "transport"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_otlp_rejected_total",
-			Help: "Items of accepted OTLP requests that were dropped (reported as partial_success), by signal and reason: invalid_id, delta (delta temporality), invalid (no type, unspecified temporality, bad name), store (the TSDB refused the sample)."},
+			Help: "Items of accepted OTLP requests that were dropped (reported as partial_success), by signal and reason: invalid_id (spans), delta (data points of delta temporality), invalid (no type, unspecified temporality, untranslatable), out_of_bounds (dated before the retention or over 10m ahead), store (samples the TSDB refused: out of order, duplicate)."},
 			[]string{"signal", "reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "obs_otlp_requests_refused_total",
 			Help: "Whole OTLP requests refused, by signal, transport and reason: decode (400), too_large (413), content_type (415), gzip (400), busy (503 / UNAVAILABLE: a store is behind or too much is in flight), store (500 / INTERNAL)."},
@@ -171,37 +175,69 @@ func (r *Receiver) commitErr(signal, transport string, n int, err error) error {
 	return &failure{"store", fmt.Errorf("store %s: %w", signal, err)}
 }
 
+// commit runs a store's write of n items, classifying its error.
+func (r *Receiver) commit(signal, transport string, n int, write func() error) error {
+	if n == 0 {
+		return nil
+	}
+	if err := write(); err != nil {
+		return r.commitErr(signal, transport, n, err)
+	}
+	return nil
+}
+
+// items name what a signal carries, for partial_success messages.
+var items = map[string]string{sigTraces: "span(s)", sigMetrics: "data point(s)", sigLogs: "log record(s)"}
+
+// finish counts a stored request and says what it lost.
+func (r *Receiver) finish(signal, transport string, stored, cut int, rej *rejections) partial {
+	r.stored(signal, transport, stored)
+	if cut > 0 {
+		r.cut.WithLabelValues(signal).Add(float64(cut))
+	}
+	if rej.total == 0 {
+		return partial{}
+	}
+	for reason, n := range rej.n {
+		r.reject(signal, reason, n)
+	}
+	r.log.Debug("OTLP items rejected", "signal", signal, "rejected", rej.total, "first", rej.first)
+	return partial{int64(rej.total), fmt.Sprintf("%d %s rejected; the first: %s", rej.total, items[signal], rej.first)}
+}
+
 // traces maps and stores one request's spans.
 func (r *Receiver) traces(ctx context.Context, td ptrace.Traces, transport string) (partial, error) {
 	res := spansOf(td)
-	if len(res.Spans) > 0 {
-		if err := r.o.Spans.Commit(ctx, res.Spans); err != nil {
-			return partial{}, r.commitErr(sigTraces, transport, len(res.Spans), err)
-		}
+	if err := r.commit(sigTraces, transport, len(res.Spans), func() error { return r.o.Spans.Commit(ctx, res.Spans) }); err != nil {
+		return partial{}, err
 	}
-	r.stored(sigTraces, transport, len(res.Spans))
-	if res.Cut > 0 {
-		r.cut.WithLabelValues(sigTraces).Add(float64(res.Cut))
-	}
-	if res.Rejected == 0 {
-		return partial{}, nil
-	}
-	r.reject(sigTraces, "invalid_id", res.Rejected)
-	r.log.Debug("OTLP spans rejected", "rejected", res.Rejected, "first", res.Reason)
-	return partial{int64(res.Rejected), fmt.Sprintf("%d span(s) rejected; the first: %s", res.Rejected, res.Reason)}, nil
+	var rej rejections
+	rej.add("invalid_id", res.Rejected, res.Reason)
+	return r.finish(sigTraces, transport, len(res.Spans), res.Cut, &rej), nil
 }
 
 // logs maps and stores one request's log records.
 func (r *Receiver) logs(ctx context.Context, ld plog.Logs, transport string) (partial, error) {
 	res := entriesOf(ld, time.Now(), r.o.MaxFuture, r.o.MaxPast)
-	if len(res.Entries) > 0 {
-		if err := r.o.Logs.Commit(ctx, res.Entries); err != nil {
-			return partial{}, r.commitErr(sigLogs, transport, len(res.Entries), err)
-		}
+	if err := r.commit(sigLogs, transport, len(res.Entries), func() error { return r.o.Logs.Commit(ctx, res.Entries) }); err != nil {
+		return partial{}, err
 	}
-	r.stored(sigLogs, transport, len(res.Entries))
-	if res.Cut > 0 {
-		r.cut.WithLabelValues(sigLogs).Add(float64(res.Cut))
+	return r.finish(sigLogs, transport, len(res.Entries), res.Cut, &rejections{}), nil
+}
+
+// metrics stores one request's data points: what Prometheus would not
+// store is removed (and reported), the rest written.
+func (r *Receiver) metrics(ctx context.Context, md pmetric.Metrics, transport string) (partial, error) {
+	now := time.Now()
+	maxAge := r.o.MetricsMaxAge
+	if maxAge <= 0 {
+		maxAge = defaultMaxAge
 	}
-	return partial{}, nil
+	var rej rejections
+	filterMetrics(md, now.Add(-maxAge).UnixMilli(), now.Add(maxAhead).UnixMilli(), &rej)
+	n := md.DataPointCount()
+	if err := r.commit(sigMetrics, transport, n, func() error { return writeMetrics(ctx, r.o.Metrics, md, &rej) }); err != nil {
+		return partial{}, err
+	}
+	return r.finish(sigMetrics, transport, max(n-rej.n["invalid"], 0), 0, &rej), nil
 }
