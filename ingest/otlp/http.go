@@ -175,10 +175,12 @@ func (r *Receiver) httpSignal(signal string, export exporter) http.Handler {
 			writeStatus(w, http.StatusBadRequest, asJSON, codes.InvalidArgument, fmt.Sprintf("cannot decode OTLP %s request: %v", signal, de.err))
 			return
 		case errors.As(err, &f) && f.reason == "busy":
+			r.refuse(signal, transportHTTP, "busy")
 			w.Header().Set("Retry-After", "1")
 			writeStatus(w, http.StatusServiceUnavailable, asJSON, codes.Unavailable, err.Error())
 			return
 		case err != nil:
+			r.refuse(signal, transportHTTP, "store")
 			writeStatus(w, http.StatusInternalServerError, asJSON, codes.Internal, err.Error())
 			return
 		}

@@ -164,14 +164,13 @@ func (r *Receiver) refuse(signal, transport, reason string) {
 	r.refused.WithLabelValues(signal, transport, reason).Inc()
 }
 
-// commitErr classifies a store's answer.
+// commitErr classifies a store's answer (each transport counts it as it
+// answers).
 func (r *Receiver) commitErr(signal, transport string, n int, err error) error {
 	if errors.Is(err, traces.ErrQueueFull) || errors.Is(err, logs.ErrQueueFull) {
-		r.refuse(signal, transport, "busy")
 		return &failure{"busy", fmt.Errorf("the %s store is behind, retry: %w", signal, err)}
 	}
-	r.log.Error("store OTLP items", "signal", signal, "items", n, "err", err)
-	r.refuse(signal, transport, "store")
+	r.log.Error("store OTLP items", "signal", signal, "transport", transport, "items", n, "err", err)
 	return &failure{"store", fmt.Errorf("store %s: %w", signal, err)}
 }
 
