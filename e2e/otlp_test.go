@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The OpenTelemetry Go SDK, unmodified, exporting traces, metrics and logs
+// over OTLP/gRPC to obs; each is then found the ways users look: the
+// Zipkin API, PromQL by Prometheus's name, KQL by trace_id.
+func TestOTLPGoSDKOverGRPC(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	res := resource.NewSchemaless(attribute.String("service.name", "go-shop"), attribute.String("service.namespace", "shop"),
+		attribute.String("service.instance.id", "i-7"), attribute.String("deployment.environment.name", "e2e"))
+
+	// Traces: a server span and its client call, which fails.
+	texp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(s.otlpGRPC), otlptracegrpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSyncer(texp))
+	tracer := tp.Tracer("e2e/checkout")
+	sctx, server := tracer.Start(ctx, "POST /checkout", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.Int("http.response.status_code", 502)))
+	cctx, client := tracer.Start(sctx, "charge", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("peer.service", "payments"), attribute.String("server.address", "10.1.2.3")))
+	client.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", 2)))
+	client.SetStatus(codes.Error, "card declined")
+	traceID := client.SpanContext().TraceID().String()
+
+	// Logs, emitted inside the client span: they carry its ids.
+	lexp, err := otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(s.otlpGRPC), otlploggrpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(sdklog.NewSimpleProcessor(lexp)))
+	var rec otellog.Record
+	rec.SetTimestamp(time.Now())
+	rec.SetBody(attribute.StringValue("payment declined for order A-17"))
+	rec.SetSeverity(otellog.SeverityError)
+	rec.SetSeverityText("ERROR")
+	rec.AddAttributes(attribute.String("order.id", "A-17"))
+	lp.Logger("e2e/checkout").Emit(cctx, rec)
+	client.End()
+	server.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("traces export: %v", err)
+	}
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatalf("logs export: %v", err)
+	}
+
+	// Metrics: a counter and a histogram; Shutdown exports them.
+	mexp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(s.otlpGRPC), otlpmetricgrpc.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)))
+	meter := mp.Meter("e2e/checkout")
+	orders, _ := meter.Int64Counter("orders.placed", metric.WithUnit("{order}"))
+	orders.Add(ctx, 3, metric.WithAttributes(attribute.String("payment.method", "card")))
+	dur, _ := meter.Float64Histogram("checkout.duration", metric.WithUnit("s"))
+	dur.Record(ctx, 0.25)
+	dur.Record(ctx, 1.5)
+	if err := mp.Shutdown(ctx); err != nil {
+		t.Fatalf("metrics export: %v", err)
+	}
+
+	// The trace, through the Zipkin API on the Zipkin port.
+	zipkinURL := fmt.Sprintf("http://127.0.0.1:%d", s.zipkin)
+	var spans []zspan
+	if code := s.getJSON(t, zipkinURL, "/api/v2/trace/"+traceID, &spans); code != 200 || len(spans) != 2 {
+		t.Fatalf("trace %s: %d, %d spans", traceID, code, len(spans))
+	}
+	for _, sp := range spans {
+		if sp.svc() != "go-shop" || sp.Tags["deployment.environment.name"] != "e2e" || sp.Tags["otel.scope.name"] != "e2e/checkout" {
+			t.Errorf("span %s: service %q tags %v", sp.Name, sp.svc(), sp.Tags)
+		}
+		switch sp.Kind {
+		case "CLIENT":
+			if sp.RemoteEndpoint["serviceName"] != "payments" || sp.RemoteEndpoint["ipv4"] != "10.1.2.3" || sp.Tags["error"] != "card declined" || sp.Name != "charge" {
+				t.Errorf("client span %+v", sp)
+			}
+		case "SERVER":
+			if sp.Name != "post /checkout" || sp.Tags["http.response.status_code"] != "502" || sp.ParentID != "" {
+				t.Errorf("server span %+v", sp)
+			}
+		default:
+			t.Errorf("kind %q", sp.Kind)
+		}
+	}
+
+	// A Zipkin reporter's span in the same trace: one trace.
+	zbody := fmt.Sprintf(`[{"traceId":"%s","id":"00000000000000aa","parentId":"%s","name":"authorize","kind":"SERVER","timestamp":%d,"duration":1000,"localEndpoint":{"serviceName":"payments"}}]`,
+		traceID, client.SpanContext().SpanID().String(), time.Now().UnixMicro())
+	resp, err := http.Post(zipkinURL+"/api/v2/spans", "application/json", bytes.NewReader([]byte(zbody)))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("zipkin post: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if code := s.getJSON(t, zipkinURL, "/api/v2/trace/"+traceID, &spans); code != 200 || len(spans) != 3 {
+		t.Errorf("mixed trace: %d, %d spans", code, len(spans))
+	}
+	deps := []map[string]any{}
+	s.getJSON(t, zipkinURL, fmt.Sprintf("/api/v2/dependencies?endTs=%d&lookback=3600000", time.Now().Add(time.Minute).UnixMilli()), &deps)
+	found := false
+	for _, d := range deps {
+		found = found || d["parent"] == "go-shop" && d["child"] == "payments"
+	}
+	if !found {
+		t.Errorf("dependency go-shop -> payments missing: %v", deps)
+	}
+
+	// The metrics, by the names Prometheus gives them.
+	for q, want := range map[string]float64{
+		`orders_placed_total{job="shop/go-shop",instance="i-7",payment_method="card"}`: 3,
+		`checkout_duration_seconds_count{job="shop/go-shop"}`:                          2,
+		`checkout_duration_seconds_bucket{job="shop/go-shop",le="+Inf"}`:               2,
+		`target_info{job="shop/go-shop",deployment_environment_name="e2e"}`:            1,
+	} {
+		r := s.promql(t, q)
+		if r.Status != "success" || len(r.Data.Result) != 1 || fmt.Sprint(r.Data.Result[0].Value[1]) != fmt.Sprint(want) {
+			t.Errorf("%s: %+v, want %v", q, r, want)
+		}
+	}
+
+	// The log event, by its trace id as the UI's trace page asks, and by
+	// service.name.
+	var evs []map[string]any
+	eventually(t, 30*time.Second, func() error {
+		evs = s.searchJSON(fmt.Sprintf(`trace_id:"%s"`, traceID))
+		if len(evs) != 1 {
+			return fmt.Errorf("%d events with trace_id %s", len(evs), traceID)
+		}
+		return nil
+	})
+	ev := evs[0]
+	if ev["message"] != "payment declined for order A-17" || ev["service.name"] != "go-shop" || ev["span_id"] != client.SpanContext().SpanID().String() ||
+		ev["severity_text"] != "ERROR" || ev["order.id"] != "A-17" {
+		t.Errorf("event %v", ev)
+	}
+	if n := len(s.searchJSON(`service.name:"go-shop" and severity_number >= 17`)); n != 1 {
+		t.Errorf("KQL by service.name and severity: %d", n)
+	}
+
+	// Counted per signal and transport, and shown by obs status.
+	// Two data points: the counter's and the histogram's.
+	for sig, want := range map[string]float64{"traces": 2, "logs": 1, "metrics": 2} {
+		if n := s.metric(fmt.Sprintf(`obs_otlp_items_total{signal="%s",transport="grpc"}`, sig)); n != want {
+			t.Errorf("%s over gRPC: %v, want %v", sig, n, want)
+		}
+	}
+	out, _ := s.obs("status")
+	if !strings.Contains(out, "2 spans") || !strings.Contains(out, "1 log records") {
+		t.Errorf("obs status: %s", out)
+	}
+}
