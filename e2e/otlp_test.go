@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +174,87 @@ func TestOTLPGoSDKOverGRPC(t *testing.T) {
 	out, _ := s.obs("status")
 	if !strings.Contains(out, "2 spans") || !strings.Contains(out, "1 log records") {
 		t.Errorf("obs status: %s", out)
+	}
+}
+
+// The OpenTelemetry JS SDK from npm (@opentelemetry/sdk-node with the
+// OTLP/HTTP exporters, JSON bodies, the traces gzipped) sends all three
+// signals; obs's own APIs find them.
+func TestOTLPNodeSDKOverHTTP(t *testing.T) {
+	s := newServer(t)
+	_, port, _ := strings.Cut(s.otlpHTTP, ":")
+	cmd := exec.Command("node", "otel-app.js", port)
+	cmd.Dir = nodeModules(t)
+	cmd.Env = append(os.Environ(), "OTEL_LOG_LEVEL=warn")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node otel-app.js: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	traceID := lines[len(lines)-1]
+	if len(lines) > 1 {
+		t.Errorf("the SDK complained:\n%s", out)
+	}
+
+	var spans []zspan
+	if code := s.getJSON(t, fmt.Sprintf("http://127.0.0.1:%d", s.zipkin), "/api/v2/trace/"+traceID, &spans); code != 200 || len(spans) != 2 {
+		t.Fatalf("trace %s: %d, %d spans", traceID, code, len(spans))
+	}
+	for _, sp := range spans {
+		if sp.svc() != "node-shop" {
+			t.Errorf("span %s of %q", sp.Name, sp.svc())
+		}
+		if sp.Kind == "CLIENT" && (sp.RemoteEndpoint["serviceName"] != "menu-db" || sp.Tags["error"] != "timeout" || sp.Name != "load menu") {
+			t.Errorf("client span %+v", sp)
+		}
+		if sp.Kind == "SERVER" && (sp.Name != "get /menu" || sp.Tags["http.route"] != "/menu") {
+			t.Errorf("server span %+v", sp)
+		}
+	}
+	// The traces UI lists the service.
+	if out, err := s.obs("traces", "search", "--service", "node-shop", "-o", "json"); err != nil || !strings.Contains(out, traceID) {
+		t.Errorf("obs traces search: %v %s", err, out)
+	}
+
+	for q, want := range map[string]string{
+		`menu_views_total{job="shop/node-shop",instance="n-1",menu_section="lunch"}`: "5",
+		`menu_render_duration_milliseconds_count{job="shop/node-shop"}`:              "1",
+		`menu_render_duration_milliseconds_sum{job="shop/node-shop"}`:                "12",
+	} {
+		r := s.promql(t, q)
+		if r.Status != "success" || len(r.Data.Result) != 1 || r.Data.Result[0].Value[1] != want {
+			t.Errorf("%s: %+v, want %s", q, r, want)
+		}
+	}
+
+	var evs []map[string]any
+	eventually(t, 30*time.Second, func() error {
+		evs = s.searchJSON(fmt.Sprintf(`trace_id:"%s"`, traceID))
+		if len(evs) != 2 {
+			return fmt.Errorf("%d events with trace_id %s", len(evs), traceID)
+		}
+		return nil
+	})
+	byMsg := map[string]map[string]any{}
+	for _, ev := range evs {
+		m, _ := ev["message"].(string)
+		if m == "" {
+			m, _ = ev["msg"].(string)
+		}
+		byMsg[m] = ev
+	}
+	if ev := byMsg["menu is stale"]; ev == nil || ev["severity_text"] != "WARN" || ev["menu.id"] != "m-1" || ev["service.name"] != "node-shop" {
+		t.Errorf("string body: %v", evs)
+	}
+	if ev := byMsg["structured"]; ev == nil || fmt.Sprint(ev["user"]) != "map[id:7]" {
+		t.Errorf("map body: %v", evs)
+	}
+	if n := len(s.searchJSON(`user.id:7 and service.name:"node-shop"`)); n != 1 {
+		t.Errorf("KQL on a map body's field: %d", n)
+	}
+	for sig, want := range map[string]float64{"traces": 2, "logs": 2, "metrics": 2} {
+		if n := s.metric(fmt.Sprintf(`obs_otlp_items_total{signal="%s",transport="http"}`, sig)); n != want {
+			t.Errorf("%s over HTTP: %v, want %v", sig, n, want)
+		}
 	}
 }
