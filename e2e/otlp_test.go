@@ -147,14 +147,7 @@ func TestOTLPGoSDKOverGRPC(t *testing.T) {
 
 	// The log event, by its trace id as the UI's trace page asks, and by
 	// service.name.
-	var evs []map[string]any
-	eventually(t, 30*time.Second, func() error {
-		evs = s.searchJSON(fmt.Sprintf(`trace_id:"%s"`, traceID))
-		if len(evs) != 1 {
-			return fmt.Errorf("%d events with trace_id %s", len(evs), traceID)
-		}
-		return nil
-	})
+	evs := s.waitEvents(fmt.Sprintf(`trace_id:"%s"`, traceID), 1)
 	ev := evs[0]
 	if ev["message"] != "payment declined for order A-17" || ev["service.name"] != "go-shop" || ev["span_id"] != client.SpanContext().SpanID().String() ||
 		ev["severity_text"] != "ERROR" || ev["order.id"] != "A-17" {
@@ -227,14 +220,7 @@ func TestOTLPNodeSDKOverHTTP(t *testing.T) {
 		}
 	}
 
-	var evs []map[string]any
-	eventually(t, 30*time.Second, func() error {
-		evs = s.searchJSON(fmt.Sprintf(`trace_id:"%s"`, traceID))
-		if len(evs) != 2 {
-			return fmt.Errorf("%d events with trace_id %s", len(evs), traceID)
-		}
-		return nil
-	})
+	evs := s.waitEvents(fmt.Sprintf(`trace_id:"%s"`, traceID), 2)
 	byMsg := map[string]map[string]any{}
 	for _, ev := range evs {
 		m, _ := ev["message"].(string)
@@ -257,4 +243,18 @@ func TestOTLPNodeSDKOverHTTP(t *testing.T) {
 			t.Errorf("%s over HTTP: %v, want %v", sig, n, want)
 		}
 	}
+}
+
+// waitEvents searches until q finds n events: committed events become
+// searchable once the store's writer has taken them.
+func (s *server) waitEvents(q string, n int) []map[string]any {
+	s.t.Helper()
+	var evs []map[string]any
+	eventually(s.t, 2*time.Minute, func() error {
+		if evs = s.searchJSON(q); len(evs) != n {
+			return fmt.Errorf("%s: %d events, want %d", q, len(evs), n)
+		}
+		return nil
+	})
+	return evs
 }
