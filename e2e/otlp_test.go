@@ -1,15 +1,27 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -22,6 +34,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -257,4 +270,136 @@ func (s *server) waitEvents(q string, n int) []map[string]any {
 		return nil
 	})
 	return evs
+}
+
+// Bad input against the real binary: each refused with a clear answer,
+// counted, and obs goes on serving.
+func TestOTLPBadInput(t *testing.T) {
+	s := newServer(t)
+	post := func(ct string, body []byte, hdr map[string]string) (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+s.otlpHTTP+"/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if h := hdr["Host"]; h != "" {
+			req.Host = h
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	good, _ := ptraceotlp.NewExportRequestFromTraces(otlpTrace("bad-input", 3)).MarshalProto()
+	if code, body := post("application/x-protobuf", good[:len(good)-5], nil); code != 400 || !strings.Contains(body, "cannot decode OTLP traces request") {
+		t.Errorf("truncated protobuf: %d %q", code, body)
+	}
+	if code, _ := post("text/plain", good, nil); code != 415 {
+		t.Errorf("text/plain: %d", code)
+	}
+	if code, _ := post("application/x-protobuf", good, map[string]string{"Host": "evil.example"}); code != 403 {
+		t.Errorf("DNS rebinding Host: %d", code)
+	}
+	// A declared 2 GB body, answered from the headers.
+	conn, err := net.Dial("tcp", s.otlpHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n", int64(2)<<30)
+	t0 := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	t.Logf("2GB answered in %v", time.Since(t0))
+	if err != nil || resp.StatusCode != 413 {
+		t.Errorf("2 GB declared: %v %v", err, resp)
+	}
+	conn.Close()
+	// gRPC: an unknown method.
+	cc, err := grpc.NewClient(s.otlpGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if err := cc.Invoke(context.Background(), "/opentelemetry.proto.collector.trace.v1.TraceService/Query", &emptypb.Empty{}, &emptypb.Empty{}); status.Code(err) != grpccodes.Unimplemented {
+		t.Errorf("unknown method: %v", err)
+	}
+	for reason, want := range map[string]float64{"decode": 1, "content_type": 1, "too_large": 1} {
+		if n := s.metric(fmt.Sprintf(`obs_otlp_requests_refused_total{reason="%s",signal="traces",transport="http"}`, reason)); n != want {
+			t.Errorf("%s: %v", reason, n)
+		}
+	}
+	if n := s.metric(`obs_otlp_requests_refused_total{reason="unimplemented",signal="unknown",transport="grpc"}`); n != 1 {
+		t.Errorf("unimplemented: %v", n)
+	}
+	// Still serving: the good request is stored.
+	if code, body := post("application/x-protobuf", good, nil); code != 200 {
+		t.Fatalf("good request after: %d %q", code, body)
+	}
+	if out, err := s.obs("traces", "search", "--service", "bad-input", "-o", "json"); err != nil || !strings.Contains(out, "bad-input") {
+		t.Errorf("search: %v %s", err, out)
+	}
+}
+
+// Off loopback the OTLP listeners need the auth token, as SDKs send it
+// (authorization: Bearer …); on loopback they do not.
+func TestOTLPTokenOffLoopback(t *testing.T) {
+	s := newServer(t, "--otlp-http", "0.0.0.0:0", "--otlp-grpc", "0.0.0.0:0", "--auth-token", "e2e-token")
+	_, hport, _ := net.SplitHostPort(s.otlpHTTP)
+	_, gport, _ := net.SplitHostPort(s.otlpGRPC)
+	body, _ := ptraceotlp.NewExportRequestFromTraces(otlpTrace("tok-otlp", 1)).MarshalProto()
+	for _, c := range []struct {
+		token string
+		code  int
+	}{{"", 401}, {"wrong", 401}, {"e2e-token", 200}} {
+		req, _ := http.NewRequest("POST", "http://127.0.0.1:"+hport+"/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("HTTP with token %q: %d, want %d", c.token, resp.StatusCode, c.code)
+		}
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		headers map[string]string
+		code    grpccodes.Code
+	}{{nil, grpccodes.Unauthenticated}, {map[string]string{"authorization": "Bearer e2e-token"}, grpccodes.OK}} {
+		exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint("127.0.0.1:"+gport), otlptracegrpc.WithInsecure(),
+			otlptracegrpc.WithHeaders(c.headers), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}})
+		err = exp.ExportSpans(ctx, []sdktrace.ReadOnlySpan{tracetest.SpanStub{Name: "x", SpanContext: sc}.Snapshot()})
+		if status.Code(err) != c.code {
+			t.Errorf("gRPC with headers %v: %v, want %v", c.headers, err, c.code)
+		}
+		exp.Shutdown(ctx)
+	}
+}
+
+// otlpTrace is n spans of one service in one trace.
+func otlpTrace(service string, n int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", service)
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	now := time.Now()
+	for i := range n {
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(pcommon.TraceID{0: 0xab, 15: byte(n)})
+		sp.SetSpanID(pcommon.SpanID{7: byte(i + 1)})
+		sp.SetName(fmt.Sprintf("op-%d", i))
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+	}
+	return td
 }

@@ -130,14 +130,14 @@ func (r *Receiver) httpSignal(signal string, export exporter) http.Handler {
 		asJSON := ct == ctJSON
 		if ct != ctProto && !asJSON {
 			r.refuse(signal, transportHTTP, "content_type")
-			drain(req)
+			drain(w, req)
 			writeStatus(w, http.StatusUnsupportedMediaType, asJSON, codes.InvalidArgument,
 				fmt.Sprintf("unsupported content type %q: OTLP/HTTP takes %s or %s", req.Header.Get("Content-Type"), ctProto, ctJSON))
 			return
 		}
 		if enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc != "" && enc != "gzip" && enc != "identity" {
 			r.refuse(signal, transportHTTP, "content_type")
-			drain(req)
+			drain(w, req)
 			writeStatus(w, http.StatusUnsupportedMediaType, asJSON, codes.InvalidArgument,
 				fmt.Sprintf("unsupported content encoding %q: send gzip or none", enc))
 			return
@@ -145,6 +145,7 @@ func (r *Receiver) httpSignal(signal string, export exporter) http.Handler {
 		if req.ContentLength > r.o.MaxBody {
 			// Refused before reading: a declared 2 GB body costs nothing.
 			r.refuse(signal, transportHTTP, "too_large")
+			w.Header().Set("Connection", "close")
 			writeStatus(w, http.StatusRequestEntityTooLarge, asJSON, codes.InvalidArgument,
 				fmt.Sprintf("body of %d bytes is over the limit of %d", req.ContentLength, r.o.MaxBody))
 			return
@@ -152,7 +153,7 @@ func (r *Receiver) httpSignal(signal string, export exporter) http.Handler {
 		hold := r.holdFor(req.ContentLength)
 		if !r.o.Inflight.TryAcquire(hold) {
 			r.refuse(signal, transportHTTP, "busy")
-			drain(req)
+			drain(w, req)
 			w.Header().Set("Retry-After", "1")
 			writeStatus(w, http.StatusServiceUnavailable, asJSON, codes.Unavailable, "too many OTLP requests in flight, retry")
 			return
@@ -199,8 +200,15 @@ func (r *Receiver) holdFor(contentLength int64) int64 {
 }
 
 // drain reads a little of a refused body so that the connection can be
-// reused; a large one is left and the connection closed.
-func drain(req *http.Request) { io.Copy(io.Discard, io.LimitReader(req.Body, 64<<10)) }
+// reused; a larger one is left and the connection closed after the
+// answer. Saying so matters: net/http would otherwise read on (up to
+// 256 KiB) before answering, waiting on a client that sends slowly or
+// not at all, because the listener's body watch hides the body's size.
+func drain(w http.ResponseWriter, req *http.Request) {
+	if n, _ := io.Copy(io.Discard, io.LimitReader(req.Body, 64<<10)); n == 64<<10 {
+		w.Header().Set("Connection", "close")
+	}
+}
 
 // writeStatus answers with a google.rpc.Status in the request's encoding,
 // as OTLP/HTTP wants for every error.
