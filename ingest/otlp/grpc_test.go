@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
@@ -120,8 +121,8 @@ func TestGRPCMalformed(t *testing.T) {
 }
 
 func TestGRPCRefusals(t *testing.T) {
-	shed := false
-	g := newRig(t, func(o *Options) { o.Shed = func() bool { return shed }; o.MaxBody = 64 << 10 })
+	var shed atomic.Bool
+	g := newRig(t, func(o *Options) { o.Shed = shed.Load; o.MaxBody = 64 << 10 })
 	conn := serveGRPC(t, g, GRPCOptions{Token: "s3cret", Loopback: false})
 	client := ptraceotlp.NewGRPCClient(conn)
 	req := ptraceotlp.NewExportRequestFromTraces(oneSpan(nil, nil))
@@ -137,7 +138,7 @@ func TestGRPCRefusals(t *testing.T) {
 	if _, err := client.Export(auth, req); err != nil {
 		t.Errorf("token: %v", err)
 	}
-	shed = true
+	shed.Store(true)
 	_, err := client.Export(auth, req)
 	st, _ := status.FromError(err)
 	retry := false
@@ -147,7 +148,7 @@ func TestGRPCRefusals(t *testing.T) {
 	if st.Code() != codes.ResourceExhausted || !retry {
 		t.Errorf("shedding: %v, RetryInfo %v", err, retry)
 	}
-	shed = false
+	shed.Store(false)
 	big := oneSpan(nil, nil)
 	big.ResourceSpans().At(0).Resource().Attributes().PutStr("padding", strings.Repeat("x", 100<<10))
 	if _, err := client.Export(auth, ptraceotlp.NewExportRequestFromTraces(big)); status.Code(err) != codes.ResourceExhausted {
