@@ -55,8 +55,8 @@ test: e2e-deps e2e-engines
 	$(GO) test -count=1 -timeout 30m ./...
 	# The logs intake and store under the race detector (short sizes).
 	$(GO) test -race -short -count=1 ./store/logs/... ./ingest/logudp ./ingest/framing ./store/remote/...
-	# The span store and the Zipkin collector under the race detector.
-	$(GO) test -race -short -count=1 ./store/traces ./ingest/zipkin
+	# The span store, the Zipkin collector and the OTLP receiver under the race detector.
+	$(GO) test -race -short -count=1 ./store/traces ./ingest/zipkin ./ingest/otlp
 
 # Benchmarks behind the BENCHMARKS.md numbers. Long: the logs ingest run
 # alone sustains load for 60 s.
@@ -98,6 +98,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPairs$$' -fuzztime $(FUZZTIME) ./send
 	$(GO) test -run '^$$' -fuzz '^FuzzReadRecord$$' -fuzztime $(FUZZTIME) ./store/remote/queue
 	$(GO) test -run '^$$' -fuzz '^FuzzTrace$$' -fuzztime $(FUZZTIME) ./store/remote/jaegerapi
+	$(GO) test -run '^$$' -fuzz '^FuzzTraces$$' -fuzztime $(FUZZTIME) ./ingest/otlp
+	$(GO) test -run '^$$' -fuzz '^FuzzMetrics$$' -fuzztime $(FUZZTIME) ./ingest/otlp
+	$(GO) test -run '^$$' -fuzz '^FuzzLogs$$' -fuzztime $(FUZZTIME) ./ingest/otlp
 
 # The reliability suite at full size (RELIABILITY.md); CI runs it small.
 # The disk-full test needs root (it mounts a tmpfs).

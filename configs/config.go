@@ -58,6 +58,7 @@ type Config struct {
 	Metrics        MetricsConfig `yaml:"metrics"`
 	Carbon         CarbonConfig  `yaml:"carbon"`
 	Zipkin         ZipkinConfig  `yaml:"zipkin"`
+	OTLP           OTLPConfig    `yaml:"otlp"`
 
 	Twilio TwilioConfig `yaml:"twilio"`
 	Users  []UserConfig `yaml:"users"`
@@ -342,6 +343,20 @@ func ValidateStorage(key, storage string, r RemoteConfig) error {
 	return errors.Join(errs...)
 }
 
+// OTLPConfig configures the OpenTelemetry receiver's listeners. Spans,
+// log records and data points go to the same stores as Zipkin spans,
+// Logstash events and StatsD metrics; a body's limit is zipkin.max_body.
+type OTLPConfig struct {
+	// HTTP is OTLP/HTTP (POST /v1/traces, /v1/metrics, /v1/logs); "off"
+	// turns it off.
+	HTTP string `yaml:"http"`
+	// GRPC is OTLP/gRPC (the three Export services); "off" turns it off.
+	GRPC string `yaml:"grpc"`
+}
+
+// Off is the address that turns a listener off.
+const Off = "off"
+
 // CarbonConfig configures the Graphite plaintext listener.
 type CarbonConfig struct {
 	Addr string `yaml:"addr"`
@@ -388,6 +403,7 @@ func Default() Config {
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour), Storage: StorageEmbedded,
 			Remote: RemoteConfig{Read: StorageRemote, Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
 		Carbon: CarbonConfig{Addr: "127.0.0.1:2003"},
+		OTLP:   OTLPConfig{HTTP: "127.0.0.1:4318", GRPC: "127.0.0.1:4317"},
 		Zipkin: ZipkinConfig{Addr: "127.0.0.1:9411", Retention: Duration(7 * 24 * time.Hour), MaxBody: 16 << 20,
 			Storage: StorageEmbedded, Remote: RemoteConfig{Read: StorageRemote, Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
 		Twilio: TwilioConfig{AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"), AuthToken: os.Getenv("TWILIO_AUTH_TOKEN"),
@@ -583,6 +599,11 @@ func (c *Config) validate(root *yaml.Node) error {
 	for key, addr := range map[string]string{"http": c.HTTP, "logs.udp": c.Logs.UDP, "statsd.addr": c.StatsD.Addr, "carbon.addr": c.Carbon.Addr, "zipkin.addr": c.Zipkin.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "want host:port, got %q", addr)
+		}
+	}
+	for key, addr := range map[string]string{"otlp.http": c.OTLP.HTTP, "otlp.grpc": c.OTLP.GRPC} {
+		if _, _, err := net.SplitHostPort(addr); err != nil && addr != Off {
+			bad(key, "want host:port or %q, got %q", Off, addr)
 		}
 	}
 	if c.MaxMemory < 64<<20 {

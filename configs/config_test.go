@@ -183,3 +183,25 @@ func TestTracesStorageKeys(t *testing.T) {
 		}
 	}
 }
+
+// otlp.http and otlp.grpc are addresses or "off"; a bad one is named with
+// its key and line, an unknown key under otlp too.
+func TestOTLPKeys(t *testing.T) {
+	cfg := Default()
+	if err := Parse([]byte("otlp: {http: \"0.0.0.0:4318\", grpc: \"off\"}\n"), &cfg); err != nil || cfg.OTLP.HTTP != "0.0.0.0:4318" || cfg.OTLP.GRPC != Off {
+		t.Fatalf("%v %+v", err, cfg.OTLP)
+	}
+	if d := Default(); d.OTLP.HTTP != "127.0.0.1:4318" || d.OTLP.GRPC != "127.0.0.1:4317" {
+		t.Errorf("defaults %+v", d.OTLP)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"otlp:\n  http: 4318\n", `line 2: otlp.http: want host:port or "off", got "4318"`},
+		{"otlp:\n  grpc: \"\"\n", `otlp.grpc: want host:port or "off", got ""`},
+		{"otlp:\n  htp: 1\n", "unknown key htp"},
+	} {
+		cfg := Default()
+		if err := Parse([]byte(c.yaml), &cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
+		}
+	}
+}

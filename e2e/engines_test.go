@@ -32,6 +32,9 @@ import (
 //
 // Jaeger v2 is ./cmd/jaeger of the module's v1.x tags (the module path has
 // no /v2: v1.76.0 is the release tagged v2.13.0 too).
+//
+// telemetrygen is the OpenTelemetry Collector's load generator, not an
+// engine: it is built and cached the same way for the OTLP load tests.
 var engineModules = map[string]struct{ module, version, pkg, tags string }{
 	"jaeger":           {"github.com/jaegertracing/jaeger", "v1.76.0", "./cmd/jaeger", ""},
 	"thanos":           {"github.com/thanos-io/thanos", "v0.41.0", "./cmd/thanos", "slicelabels"},
@@ -39,6 +42,7 @@ var engineModules = map[string]struct{ module, version, pkg, tags string }{
 	// VictoriaLogs of the same module: its cluster mode (-storageNode) is
 	// in this release; newer VictoriaLogs modules are not on the proxy.
 	"victoria-logs": {"github.com/VictoriaMetrics/VictoriaMetrics", "v1.116.0", "./app/victoria-logs", ""},
+	"telemetrygen":  {"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen", "v0.161.0", ".", ""},
 }
 
 func engineCache() string {

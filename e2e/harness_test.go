@@ -51,7 +51,9 @@ type server struct {
 	statsd  int
 	carbon  int
 	zipkin  int
-	extra   []string
+	// otlpHTTP and otlpGRPC are the OpenTelemetry receiver's host:port.
+	otlpHTTP, otlpGRPC string
+	extra              []string
 	// prefix, when set, runs obs through it (a shell that lowers a limit):
 	// the command gets obs's path and arguments after it.
 	prefix []string
@@ -142,7 +144,8 @@ func logValue(line, key string) string {
 func (s *server) start() time.Duration {
 	s.t.Helper()
 	args := append([]string{"serve", "--data", s.data, "--http", "127.0.0.1:0", "--logs-udp", "127.0.0.1:0",
-		"--statsd", "127.0.0.1:0", "--carbon", "127.0.0.1:0", "--zipkin", "127.0.0.1:0"}, s.extra...)
+		"--statsd", "127.0.0.1:0", "--carbon", "127.0.0.1:0", "--zipkin", "127.0.0.1:0",
+		"--otlp-http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0"}, s.extra...)
 	if len(s.prefix) > 0 {
 		s.cmd = exec.Command(s.prefix[0], append(append(s.prefix[1:], obsBin), args...)...)
 	} else {
@@ -166,6 +169,9 @@ func (s *server) start() time.Duration {
 		return n
 	}
 	s.http = logValue(line, "http")
+	port("otlp_http")
+	port("otlp_grpc")
+	s.otlpHTTP, s.otlpGRPC = logValue(line, "otlp_http"), logValue(line, "otlp_grpc")
 	s.logsUDP, s.statsd, s.carbon, s.zipkin = port("logs"), port("statsd"), port("carbon"), port("zipkin")
 	port("http")
 	for {

@@ -16,7 +16,7 @@ func TestMakeRunCtrlC(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("make", "-C", "..", "run", "OBS="+obsBin, "ARGS=--data "+t.TempDir()+
-		" --http 127.0.0.1:0 --logs-udp 127.0.0.1:0 --statsd 127.0.0.1:0 --carbon 127.0.0.1:0 --zipkin 127.0.0.1:0 --demo-health "+dead.addr)
+		" --http 127.0.0.1:0 --logs-udp 127.0.0.1:0 --statsd 127.0.0.1:0 --carbon 127.0.0.1:0 --zipkin 127.0.0.1:0 --otlp-http 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 --demo-health "+dead.addr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := newLineWatch(`msg="obs serving"`)
 	cmd.Stdout, cmd.Stderr = out, out

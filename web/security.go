@@ -190,6 +190,15 @@ var IntakePaths = map[string]bool{
 	"/api/logs":     false,
 }
 
+// OTLPIntakePaths are OTLP/HTTP's routes on the --otlp-http listener. The
+// OpenTelemetry Collector allows no cross-origin POST unless configured,
+// and neither does obs: a web page cannot feed it spans.
+var OTLPIntakePaths = map[string]bool{
+	"/v1/traces":  false,
+	"/v1/metrics": false,
+	"/v1/logs":    false,
+}
+
 // IsLoopback says whether a listen address only takes local connections.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)

@@ -50,6 +50,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "flush-interval", Usage: "StatsD flush interval (default 10s)", EnvVars: []string{"OBS_FLUSH_INTERVAL"}},
 			&cli.StringFlag{Name: "carbon", Usage: "Graphite plaintext, TCP and UDP (default 127.0.0.1:2003)", EnvVars: []string{"OBS_CARBON"}},
 			&cli.StringFlag{Name: "zipkin", Usage: "Zipkin collector and API (default 127.0.0.1:9411)", EnvVars: []string{"OBS_ZIPKIN"}},
+			&cli.StringFlag{Name: "otlp-http", Usage: "OpenTelemetry OTLP/HTTP: /v1/traces, /v1/metrics, /v1/logs (default 127.0.0.1:4318; off: none)", EnvVars: []string{"OBS_OTLP_HTTP"}},
+			&cli.StringFlag{Name: "otlp-grpc", Usage: "OpenTelemetry OTLP/gRPC (default 127.0.0.1:4317; off: none)", EnvVars: []string{"OBS_OTLP_GRPC"}},
 			&cli.StringFlag{Name: "traces-retention", Usage: "keep spans this long, whole days (default 7d)", EnvVars: []string{"OBS_TRACES_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-retention", Usage: "keep metrics this long (default 15d)", EnvVars: []string{"OBS_METRICS_RETENTION"}},
 			&cli.StringFlag{Name: "metrics-storage", Usage: "where metrics live: embedded, remote (a distributed engine) or both (docs/SCALING.md)", EnvVars: []string{"OBS_METRICS_STORAGE"}},
@@ -127,6 +129,12 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if c.IsSet("zipkin") {
 		cfg.Zipkin.Addr = c.String("zipkin")
 	}
+	if c.IsSet("otlp-http") {
+		cfg.OTLP.HTTP = c.String("otlp-http")
+	}
+	if c.IsSet("otlp-grpc") {
+		cfg.OTLP.GRPC = c.String("otlp-grpc")
+	}
 	if c.Bool("demo") {
 		if err := demo.AddServices(&cfg, c.String("demo-health")); err != nil {
 			return cfg, err
@@ -151,8 +159,15 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 	if err := configs.ValidateLogsStorage(cfg.Logs); err != nil {
 		return cfg, err
 	}
-	// Every listener that serves reads needs the token off loopback.
-	for flag, addr := range map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr} {
+	// Every listener that serves reads needs the token off loopback, and
+	// so do OTLP's: telemetry from other machines is not anyone's to send.
+	listeners := map[string]string{"--http": cfg.HTTP, "--zipkin": cfg.Zipkin.Addr}
+	for flag, addr := range map[string]string{"--otlp-http": cfg.OTLP.HTTP, "--otlp-grpc": cfg.OTLP.GRPC} {
+		if addr != configs.Off {
+			listeners[flag] = addr
+		}
+	}
+	for flag, addr := range listeners {
 		if err := checkExposure(flag, addr, cfg.AuthToken); err != nil {
 			return cfg, err
 		}
@@ -331,6 +346,17 @@ func runServe(c *cli.Context) error {
 	// Stop the Zipkin listener before the store closes.
 	closers = append(closers, func() error { <-zipkinDone; return nil })
 
+	// The log HTTP intake and OTLP share one bound on what requests hold.
+	inflight := &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}
+	otlpSrv, err := startOTLP(ctx, cfg, otlpDeps{spans: tb.sink, logs: logSink, metrics: mb.write, guard: guard,
+		inflight: inflight, reg: reg, health: health, log: log.With("component", "otlp")})
+	if err != nil {
+		stopAll()
+		return err
+	}
+	// Stopped before the stores close (closers run newest first).
+	closers = append(closers, otlpSrv.stop)
+
 	signals := []budget.Signal{budget.Logs(logStore)}
 	if mb.local != nil {
 		signals = append(signals, budget.Metrics(mb.local))
@@ -365,12 +391,13 @@ func runServe(c *cli.Context) error {
 
 	srv := web.New(web.Deps{Logs: logRead, Tail: tail, Registry: reg, Health: health, Log: log,
 		LogsIntake: guard.HTTP("logs_http", logudp.HTTPHandler(logSink, logMetrics, logudp.HTTPOptions{
-			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: &memguard.Inflight{Max: max(int64(cfg.MaxMemory)/8, 16<<20)}})),
+			MaxBody: cfg.Zipkin.MaxBody, Log: log, Bounds: bounds, Inflight: inflight})),
 		Metrics: mb.read, PromQL: mb.prom, MetricsStep: cfg.StatsD.FlushInterval.D(), Zipkin: zipkinAPI, MaxBody: cfg.Zipkin.MaxBody, Alerts: engine,
 		Dashboards: dashStore, Security: web.Security{Token: cfg.AuthToken, Loopback: web.IsLoopback(cfg.HTTP),
 			AllowedHosts: cfg.AllowedHosts, Intake: web.IntakePaths}})
 	log.Info("obs serving", "version", versionString(), "http", ln.Addr().String(), "logs", logSrv.UDPAddr().String(),
-		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(), "data", cfg.Data)
+		"statsd", statsdSrv.UDPAddr().String(), "carbon", carbon.TCPAddr().String(), "zipkin", zln.Addr().String(),
+		"otlp_http", otlpSrv.httpAddr, "otlp_grpc", otlpSrv.grpcAddr, "data", cfg.Data)
 
 	httpErr := web.Serve(ctx, ln, srv.Handler(), log)
 

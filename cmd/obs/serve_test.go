@@ -24,17 +24,7 @@ func TestCheckExposure(t *testing.T) {
 // The --traces-* flags set zipkin.storage and zipkin.remote, and a
 // missing URL is an error naming its key.
 func TestTracesStorageFlags(t *testing.T) {
-	run := func(args ...string) (configs.Config, error) {
-		var cfg configs.Config
-		var lerr error
-		cmd := serveCommand()
-		cmd.Action = func(c *cli.Context) error { cfg, lerr = loadConfig(c); return nil }
-		app := &cli.App{Commands: []*cli.Command{cmd}}
-		if err := app.Run(append([]string{"obs", "serve"}, args...)); err != nil {
-			t.Fatal(err)
-		}
-		return cfg, lerr
-	}
+	run := func(args ...string) (configs.Config, error) { return loadArgs(t, args...) }
 	cfg, err := run("--traces-storage", "remote", "--traces-remote-write", "http://j:9411/api/v2/spans",
 		"--traces-remote-query", "http://j:16686")
 	if err != nil || cfg.Zipkin.Storage != "remote" || cfg.Zipkin.Remote.WriteURL != "http://j:9411/api/v2/spans" ||
@@ -47,4 +37,39 @@ func TestTracesStorageFlags(t *testing.T) {
 	if _, err := run("--traces-storage", "cloud"); err == nil || !strings.Contains(err.Error(), "zipkin.storage") {
 		t.Errorf("unknown storage: %v", err)
 	}
+}
+
+// --otlp-http and --otlp-grpc set otlp.http and otlp.grpc; "off" turns
+// one off; off loopback either needs the token, as the other listeners do.
+func TestOTLPFlags(t *testing.T) {
+	run := func(args ...string) (configs.Config, error) { return loadArgs(t, args...) }
+	cfg, err := run()
+	if err != nil || cfg.OTLP.HTTP != "127.0.0.1:4318" || cfg.OTLP.GRPC != "127.0.0.1:4317" {
+		t.Errorf("defaults: %v %+v", err, cfg.OTLP)
+	}
+	t.Setenv("OBS_OTLP_GRPC", "off")
+	cfg, err = run("--otlp-http", "127.0.0.1:14318")
+	if err != nil || cfg.OTLP.HTTP != "127.0.0.1:14318" || cfg.OTLP.GRPC != "off" {
+		t.Errorf("flag and env: %v %+v", err, cfg.OTLP)
+	}
+	if _, err := run("--otlp-http", "0.0.0.0:4318"); err == nil || !strings.Contains(err.Error(), "--otlp-http 0.0.0.0:4318 is reachable from other machines") {
+		t.Errorf("non-loopback without a token: %v", err)
+	}
+	if _, err := run("--otlp-grpc", "0.0.0.0:4317", "--auth-token", "t"); err != nil {
+		t.Errorf("non-loopback with a token: %v", err)
+	}
+}
+
+// loadArgs is the config obs serve would run with these arguments.
+func loadArgs(t *testing.T, args ...string) (configs.Config, error) {
+	t.Helper()
+	var cfg configs.Config
+	var lerr error
+	cmd := serveCommand()
+	cmd.Action = func(c *cli.Context) error { cfg, lerr = loadConfig(c); return nil }
+	app := &cli.App{Commands: []*cli.Command{cmd}}
+	if err := app.Run(append([]string{"obs", "serve"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, lerr
 }

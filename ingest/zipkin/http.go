@@ -2,19 +2,17 @@ package zipkin
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/obs-dev/obs/ingest/httpbody"
 	"github.com/obs-dev/obs/store/traces"
 )
 
@@ -90,14 +88,14 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Thrift spans are not supported: send JSON to /api/v1/spans, or JSON or protobuf (application/x-protobuf) to /api/v2/spans")
 		return
 	}
-	body, reason, code, err := c.readBody(w, r)
-	if err != nil {
-		c.refuse(w, reason, code, err.Error())
+	body, bad := httpbody.Read(w, r, c.maxBody)
+	if bad != nil {
+		c.refuse(w, bad.Reason, bad.Code, bad.Error())
 		return
 	}
 	// Nothing decoded points into the body (strings and span JSON are
 	// copies), so its buffer serves the next request.
-	defer putBody(body)
+	defer httpbody.Release(body)
 	// An empty body, or an empty JSON list, is accepted as nothing.
 	if t := bytes.TrimSpace(body); len(body) == 0 || enc != encProto && string(t) == "[]" {
 		w.WriteHeader(http.StatusAccepted)
@@ -108,6 +106,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d Decoded
+	var err error
 	switch enc {
 	case encJSONV2:
 		d, err = decodeV2JSON(body)
@@ -142,44 +141,6 @@ func (c *Collector) refuse(w http.ResponseWriter, reason string, code int, msg s
 	http.Error(w, msg, code)
 }
 
-// readBody reads the body, gunzipping it when Content-Encoding says so;
-// the size limit applies after decompression too (gzip bombs).
-func (c *Collector) readBody(w http.ResponseWriter, r *http.Request) ([]byte, string, int, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, c.maxBody)
-	var body io.Reader = r.Body
-	if strings.Contains(strings.ToLower(r.Header.Get("Content-Encoding")), "gzip") {
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, "", 0, nil // empty body
-			}
-			return nil, "gzip", http.StatusBadRequest, fmt.Errorf("Cannot gunzip spans: %w", err)
-		}
-		defer gz.Close()
-		body = io.LimitReader(gz, c.maxBody+1)
-	}
-	var b []byte
-	var err error
-	if n := r.ContentLength; n > 0 && n <= c.maxBody && body == io.Reader(r.Body) {
-		// The usual case: the length is known (the server holds the
-		// client to it), read into a pooled buffer.
-		b = getBody(int(n))
-		var m int
-		m, err = io.ReadFull(body, b)
-		b = b[:m]
-	} else {
-		b, err = io.ReadAll(body)
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || int64(len(b)) > c.maxBody {
-		return nil, "too_large", http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", c.maxBody)
-	}
-	if err != nil {
-		return nil, "gzip", http.StatusBadRequest, fmt.Errorf("read body: %w", err) // truncated or corrupt stream
-	}
-	return b, "", 0, nil
-}
-
 // checkFormat is SpanBytesDecoderDetector.decoderForListMessage and
 // ZipkinHttpCollector.testForUnexpectedFormat: a body must be a list in
 // the route's encoding; a v1 list sent to the v2 route (or the reverse) is
@@ -199,19 +160,4 @@ func checkFormat(enc string, body []byte) string {
 		return "Expected a JSON_V1 encoded list, but received: JSON_V2"
 	}
 	return ""
-}
-
-var bodies sync.Pool // *[]byte
-
-func getBody(n int) []byte {
-	if p, ok := bodies.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:n]
-	}
-	return make([]byte, n)
-}
-
-func putBody(b []byte) {
-	if cap(b) > 0 && cap(b) <= 4<<20 {
-		bodies.Put(&b)
-	}
 }

@@ -2,7 +2,6 @@ package zipkin
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/openzipkin/zipkin-go/model"
 
+	"github.com/obs-dev/obs/ingest/httpbody"
 	"github.com/obs-dev/obs/store/traces"
 )
 
@@ -20,14 +20,6 @@ type post struct {
 	body                []byte
 	code                int
 	msg                 string
-}
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
 }
 
 const v1Body = `[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","name":"get","binaryAnnotations":[{"key":"http.path","value":"/"}]}]`
@@ -41,7 +33,7 @@ var posts = []post{
 	{name: "v2 JSON", path: "/api/v2/spans", ct: "application/json", body: []byte(`[{"traceId":"1","id":"2"}]`), code: 202},
 	{name: "v2 JSON as text/plain (the catch-all route reads JSON)", path: "/api/v2/spans", ct: "text/plain", body: []byte(`[{"traceId":"1","id":"3"}]`), code: 202},
 	{name: "v2 JSON without a content type", path: "/api/v2/spans", body: []byte(`[{"traceId":"1","id":"4"}]`), code: 202},
-	{name: "v2 JSON gzipped", path: "/api/v2/spans", ct: "application/json", enc: "gzip", body: gz([]byte(`[{"traceId":"1","id":"5"}]`)), code: 202},
+	{name: "v2 JSON gzipped", path: "/api/v2/spans", ct: "application/json", enc: "gzip", body: httpbody.Gzip([]byte(`[{"traceId":"1","id":"5"}]`)), code: 202},
 	{name: "v2 proto, Brave-style 8-byte trace id", path: "/api/v2/spans", ct: "application/x-protobuf", body: protoList(braveSpan()), code: 202},
 	{name: "v1 JSON", path: "/api/v1/spans", ct: "application/json", body: []byte(v1Body), code: 202},
 	{name: "a v1 list sent to the v2 route", path: "/api/v2/spans", ct: "application/json", body: []byte(v1Body), code: 400,
@@ -116,7 +108,7 @@ func TestCollector(t *testing.T) {
 	if code, _ := big.do(t, srv.URL); code != 413 {
 		t.Errorf("big body: %d", code)
 	}
-	bomb := post{path: "/api/v2/spans", ct: "application/json", enc: "gzip", body: gz(bytes.Repeat([]byte(" "), 4<<20))}
+	bomb := post{path: "/api/v2/spans", ct: "application/json", enc: "gzip", body: httpbody.Gzip(bytes.Repeat([]byte(" "), 4<<20))}
 	if code, _ := bomb.do(t, srv.URL); code != 413 {
 		t.Errorf("gzip bomb: %d", code)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -102,51 +103,89 @@ func (s *Store) Queryable() storage.Queryable { return s.db }
 // append by reference skips hashing and looking up the labels). Commit
 // counts what was written and failed, as Write does.
 func (s *Store) Appender(ctx context.Context) storage.Appender {
-	return &appender{Appender: s.db.Appender(ctx), s: s}
+	a := s.db.Appender(ctx)
+	return &appender{Appender: a, tally: tally{s: s, commit: a.Commit, rollback: a.Rollback}}
 }
 
-// appender counts per transaction; samples the TSDB refuses (too old,
+// AppenderV2 is one transaction in Prometheus's second appender
+// interface (a storage.AppendableV2: the OTLP translator writes through
+// it), floats and native histograms alike, counted as Appender counts.
+func (s *Store) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	a := s.db.AppenderV2(ctx)
+	return &appenderV2{AppenderV2: a, tally: tally{s: s, commit: a.Commit, rollback: a.Rollback}}
+}
+
+// tally counts one transaction; samples the TSDB refuses (too old,
 // duplicates with another value) are counted, not fatal for the rest.
-type appender struct {
-	storage.Appender
-	s        *Store
-	n        int
-	failed   int
-	firstErr error
+type tally struct {
+	s                *Store
+	commit, rollback func() error
+	n                int
+	failed           int
+	firstErr         error
 }
 
-func (a *appender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
-	a.n++
-	r, err := a.Appender.Append(ref, l, t, v)
+func (t *tally) note(l labels.Labels, err error) {
+	t.n++
 	if err != nil {
-		a.failed++
-		if a.firstErr == nil {
-			a.firstErr = fmt.Errorf("append %s: %w", l.Get(labels.MetricName), err)
+		t.failed++
+		if t.firstErr == nil {
+			t.firstErr = fmt.Errorf("append %s: %w", l.Get(labels.MetricName), err)
 		}
 	}
-	return r, err
 }
 
 // Commit returns the commit's error, else the first refused sample's.
-func (a *appender) Commit() error {
-	s := a.s
-	if a.n == 0 {
-		return a.Appender.Rollback()
+func (t *tally) Commit() error {
+	s := t.s
+	if t.n == 0 {
+		return t.rollback()
 	}
-	if err := a.Appender.Commit(); err != nil {
-		s.Failed.Add(int64(a.n))
+	if err := t.commit(); err != nil {
+		s.Failed.Add(int64(t.n))
 		s.setErr(err)
-		return fmt.Errorf("commit %d samples: %w", a.n, err)
+		return fmt.Errorf("commit %d samples: %w", t.n, err)
 	}
-	s.Written.Add(int64(a.n - a.failed))
-	if a.failed > 0 {
-		s.Failed.Add(int64(a.failed))
-		s.setErr(a.firstErr)
-		return a.firstErr
+	s.Written.Add(int64(t.n - t.failed))
+	if t.failed > 0 {
+		s.Failed.Add(int64(t.failed))
+		s.setErr(t.firstErr)
+		return t.firstErr
 	}
 	s.lastErr.Store(nil)
 	return nil
 }
+
+type appender struct {
+	storage.Appender
+	tally
+}
+
+func (a *appender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	r, err := a.Appender.Append(ref, l, t, v)
+	a.note(l, err)
+	return r, err
+}
+
+func (a *appender) Commit() error { return a.tally.Commit() }
+
+type appenderV2 struct {
+	storage.AppenderV2
+	tally
+}
+
+func (a *appenderV2) Append(ref storage.SeriesRef, l labels.Labels, st, t int64, v float64, h *histogram.Histogram,
+	fh *histogram.FloatHistogram, opts storage.AOptions) (storage.SeriesRef, error) {
+	r, err := a.AppenderV2.Append(ref, l, st, t, v, h, fh, opts)
+	var partial *storage.AppendPartialError
+	if errors.As(err, &partial) {
+		err = nil // the sample is in; only exemplars were not (obs keeps none)
+	}
+	a.note(l, err)
+	return r, err
+}
+
+func (a *appenderV2) Commit() error { return a.tally.Commit() }
 
 // Write writes samples in one transaction (see Appender).
 func (s *Store) Write(ctx context.Context, samples []Sample) error {

@@ -205,7 +205,8 @@ healthBanner();
 
 // Overview, in the order someone paged wants it: what is firing and who
 // acknowledged what, then each service's last errors, then obs's own intake.
-const ERROR_Q = 'severity:(error or fatal or critical or ERROR or FATAL) or level:(error or fatal or 50 or 60)';
+// OTLP log records say it by number: 17-20 ERROR, 21-24 FATAL.
+const ERROR_Q = 'severity:(error or fatal or critical or ERROR or FATAL) or level:(error or fatal or 50 or 60) or severity_number >= 17';
 pages.overview = async (app) => {
   const firing = h('div', { class: 'tiles', id: 'firing' }), acked = h('div', { class: 'tiles', id: 'acked-services' }), passing = h('div', { class: 'tiles', id: 'passing' });
   const errs = h('div', { id: 'recent-errors' }), rates = h('div', { class: 'tiles', id: 'ingest' });
@@ -236,7 +237,7 @@ pages.overview = async (app) => {
     passing.replaceChildren(...svcs.filter(s => s.status === 'PASSING' && !isAck(s)).map(tile));
     // The last three errors of each app, newest first.
     const by = {};
-    for (const x of errHits.hits) { const ev = x.event || {}, a = String(ev.app || ev.service || '(no app)'); (by[a] = by[a] || []).push(x); }
+    for (const x of errHits.hits) { const ev = x.event || {}, a = appOf(ev) || '(no app)'; (by[a] = by[a] || []).push(x); }
     errs.replaceChildren(...(Object.keys(by).length ? Object.entries(by).map(([a, xs]) => h('div', { class: 'svc-errors' },
       h('h3', {}, a, ' ', h('a', { href: '#/logs?q=' + encodeURIComponent(`app:"${a}" and (${ERROR_Q})`), class: 'small' }, `${xs.length}${xs.length === 300 ? '+' : ''} in the last hour`)),
       xs.slice(0, 3).map(x => plainRow(x)))) : [h('div', { class: 'muted' }, 'No errors logged in the last hour.')]));
@@ -279,7 +280,7 @@ function getPath(ev, path) {
 const fieldText = v => v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
 const firstLine = v => typeof v === 'string' ? v.split('\n')[0] : v && typeof v === 'object' && typeof v.message === 'string' ? v.message.split('\n')[0] : null;
 // The row's own columns (time, app, severity) and what the lead already says.
-const SUMMARY_SKIP = new Set(['@timestamp', 'timestamp', 'time', 'app', 'service', 'severity', 'level', 'message', 'msg', '@version', 'v', 'pid', 'hostname', 'host', 'type', 'environment', 'env', 'spanId', 'span_id', 'parentId']);
+const SUMMARY_SKIP = new Set(['@timestamp', 'timestamp', 'time', 'app', 'service', 'severity', 'level', 'message', 'msg', '@version', 'v', 'pid', 'hostname', 'host', 'type', 'environment', 'env', 'spanId', 'span_id', 'parentId', 'service.name', 'severity_text', 'severity_number', 'observed_timestamp']);
 // Fields that tell most about an event come first in its summary.
 const TELLING = /(^|\.)(method|path|url|route|status|statuscode|status_code|code|duration|took|ms|elapsed|user|error|err|reason|name)$/i;
 // summary is the one line Discover shows for an event without columns:
@@ -293,16 +294,20 @@ function eventSummary(ev) {
   kv.sort((a, b) => TELLING.test(b[0]) - TELLING.test(a[0]));
   return { type: typeof ev.type === 'string' ? ev.type : null, lead, fields: kv.slice(0, 8) };
 }
+// An event's app and severity as the seed's loggers name them, else as
+// OTLP log records do (service.name, severity_text).
+const appOf = ev => String(ev.app || ev.service || ev['service.name'] || '');
+const sevOf = ev => String(ev.severity || ev.level || ev.severity_text || '');
 function fmtStamp(t) { const d = new Date(t); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`; }
 // discoverRow builds one hit: a line, and the document it opens.
 // ctx: {cols, compact, onFilter(field, value), onColumn(field), onSurrounding(hit)};
 // without the handlers the document has no tools.
 function discoverRow(hit, ctx) {
   const ev = hit.event && typeof hit.event === 'object' && !Array.isArray(hit.event) ? hit.event : { value: hit.event };
-  const sev = String(ev.severity || ev.level || ''), tid = findTraceId(ev);
+  const sev = sevOf(ev), tid = findTraceId(ev);
   const stop = e => e.stopPropagation();
   // ctx.compact: a narrow list (a span's events): the time of day only, no trace link.
-  const cells = [h('span', { class: 'c-time mono' }, ctx.compact ? fmtStamp(hit['@timestamp']).slice(11) : fmtStamp(hit['@timestamp'])), h('span', { class: 'c-app', title: String(ev.app || ev.service || '') }, String(ev.app || ev.service || '')),
+  const cells = [h('span', { class: 'c-time mono' }, ctx.compact ? fmtStamp(hit['@timestamp']).slice(11) : fmtStamp(hit['@timestamp'])), h('span', { class: 'c-app', title: appOf(ev) }, appOf(ev)),
     h('span', { class: 'c-sev sev-' + sev.toLowerCase() }, sev)];
   if (ctx.cols.length) for (const c of ctx.cols) { const t = fieldText(getPath(ev, c)); cells.push(h('span', { class: 'c-col', title: t.slice(0, 500) }, t.split('\n')[0])); }
   else {
