@@ -71,7 +71,7 @@ bench-graphite: e2e-deps
 # Samples/s and spans/s forwarded to a remote engine beside the embedded stores', in one
 # run, for BENCHMARKS.md (builds the engines on first use).
 bench-remote:
-	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^(TestRemoteWriteThroughput|TestRemoteSpansThroughput)$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
+	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^(TestRemoteWriteThroughput|TestRemoteSpansThroughput|TestRemoteLogsThroughput)$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -397,4 +398,81 @@ func TestRemoteLogsClusterOutage(t *testing.T) {
 			t.Errorf("%v events dropped (%s)", d, reason)
 		}
 	}
+}
+
+// TestRemoteLogsThroughput (make bench-remote; OBS_BENCH_REMOTE=1) is the
+// BENCHMARKS.md figure for log forwarding: one obs with logs.storage both
+// takes varied events over UDP, TCP and HTTP into its embedded store and
+// forwards them to a VictoriaLogs cluster, in one run, and reports both
+// rates; then the same KQL searches and counts are timed through that obs
+// (its own store) and through a second obs that reads the cluster.
+// Knob: OBS_BENCH_EVENTS (200,000).
+func TestRemoteLogsThroughput(t *testing.T) {
+	if os.Getenv("OBS_BENCH_REMOTE") == "" {
+		t.Skip("set OBS_BENCH_REMOTE=1 (make bench-remote)")
+	}
+	total := benchEnv("OBS_BENCH_EVENTS", 200000)
+	vl := startVictoriaLogsCluster(t)
+	s := newServer(t, "--logs-storage", "both", "--logs-remote-write", vl.insertURL)
+	seed := uint64(time.Now().UnixNano())
+	r := rand.New(rand.NewPCG(seed, 40))
+	now := time.Now().UTC()
+	run := fmt.Sprintf("tp%d", seed%1e6)
+	sets := map[string][]logstest.Event{
+		"udp":  logstest.Gen(r, run+"u", total/4, logstest.Options{MaxSize: 4 << 10, Now: now}),
+		"tcp":  logstest.Gen(r, run+"t", total/2, logstest.Options{MaxSize: 4 << 10, Now: now}),
+		"http": logstest.Gen(r, run+"h", total/4, logstest.Options{MaxSize: 4 << 10, Now: now}),
+	}
+	n := len(sets["udp"]) + len(sets["tcp"]) + len(sets["http"])
+	start := time.Now()
+	if err := s.sendIntakes(sets, 4, rand.New(rand.NewPCG(seed, 41))); err != nil {
+		t.Fatal(err)
+	}
+	var embedded, forwarded time.Duration
+	for deadline := time.Now().Add(10 * time.Minute); (embedded == 0 || forwarded == 0) && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if embedded == 0 && s.metric("obs_logs_stored_total") >= float64(n) {
+			embedded = time.Since(start)
+		}
+		if forwarded == 0 && s.metric("obs_logs_remote_events_sent_total") >= float64(n) {
+			forwarded = time.Since(start)
+		}
+	}
+	if embedded == 0 || forwarded == 0 {
+		t.Fatalf("not done in 10 minutes: embedded %v, forwarded %v", embedded, forwarded)
+	}
+	t.Logf("figures: %d varied events over UDP, TCP and HTTP: embedded store %.0f events/s (%s), forwarded to the VictoriaLogs cluster %.0f events/s (%s until it had them all); retries %v",
+		n, float64(n)/embedded.Seconds(), embedded.Round(10*time.Millisecond), float64(n)/forwarded.Seconds(),
+		forwarded.Round(10*time.Millisecond), s.metric("obs_logs_remote_retries_total"))
+
+	// The same queries through obs's own store and through an obs reading
+	// the cluster; p50 of 9 runs each, after one to warm up.
+	reader := newServer(t, "--logs-storage", "both", "--logs-remote-write", vl.insertURL, "--logs-remote-query", vl.selectURL)
+	time.Sleep(3 * time.Second) // VictoriaLogs makes fresh rows searchable within a few seconds
+	for _, q := range logstest.Queries(run + "t")[:5] {
+		var lat [2][]time.Duration
+		for k, srv := range []*server{s, reader} {
+			api := apiAnswers{srv, now}
+			for i := range 10 {
+				t0 := time.Now()
+				if _, err := api.Count(q.KQL); err != nil {
+					t.Fatal(err)
+				}
+				var res map[string]any
+				if err := getJSONErr(srv.url()+"/api/logs/search?limit=100&q="+url.QueryEscape(q.KQL)+api.window(), &res); err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 {
+					lat[k] = append(lat[k], time.Since(t0))
+				}
+			}
+		}
+		t.Logf("figures: %s: count + newest 100 over %d events, p50: embedded %s, VictoriaLogs cluster %s",
+			q.KQL, n, median(lat[0]).Round(100*time.Microsecond), median(lat[1]).Round(100*time.Microsecond))
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
