@@ -115,6 +115,12 @@ func (g *connGuard) bodies(d time.Duration, next http.Handler) http.Handler {
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
 			if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
 				g.setBody(c, true)
+				// On a copy of the request: net/http looks at the original's
+				// Body after the handler, and only its own body type tells
+				// it how much is unread. Seeing another type, it tries to
+				// drain the body before answering, so a refusal of a 2 GB
+				// declared body (413) waited for the read deadline.
+				r = r.WithContext(r.Context())
 				r.Body = &bodyWatch{ReadCloser: r.Body, done: func() { g.setBody(c, false) }}
 			}
 		}
