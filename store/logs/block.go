@@ -197,17 +197,29 @@ func (d *colData) size() int64 {
 	return s
 }
 
+// size is what the meta holds in memory, headers and the name map
+// included: the cache bound is only as true as this (the first estimate,
+// without them, let the metas alone take 1.5x the whole bound).
 func (bm *blockMetaV2) size() int64 {
 	s := int64(len(bm.ts)*8+len(bm.rowShape)*4) + 256
 	for _, sh := range bm.shapes {
-		s += int64(len(sh.bytes)+len(sh.cols)*4) + 48
+		s += int64(len(sh.bytes)+len(sh.cols)*4) + 48 + 56
+	}
+	for _, n := range bm.names {
+		s += int64(len(n)) + 16 + 64 // the slice's header, a byName entry
 	}
 	for i := range bm.cols {
 		c := &bm.cols[i]
-		s += int64(len(c.name)) + 160
+		s += int64(len(c.name)) + 200
 		for _, v := range c.dict {
-			s += int64(len(v)) * 2
+			s += int64(len(v)) + 16
 		}
+		if len(c.dictText) > 0 && len(c.dict) > 0 && &c.dictText[0] != &c.dict[0] {
+			for _, v := range c.dictText {
+				s += int64(len(v)) + 16
+			}
+		}
+		s += int64(len(c.dictNums)) * 8
 	}
 	return s
 }
