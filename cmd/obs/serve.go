@@ -242,7 +242,7 @@ func runServe(c *cli.Context) error {
 		Retention: cfg.Logs.Retention.D(), RetentionEvery: cfg.RetentionCheck.D(), QueueSize: cfg.Logs.QueueSize, Logger: log.With("component", "logs"),
 		// What waits for the writer is a share of the memory bound.
 		QueueBytes: max(int64(cfg.MaxMemory)/8, 16<<20),
-		CacheBytes: cfg.MemoryShare(64, 8<<20, 64<<20),
+		CacheBytes: cfg.MemoryShare(16, 8<<20, 64<<20),
 		OnAppend:   tail.Publish,
 	})
 	if err != nil {

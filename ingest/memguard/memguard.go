@@ -79,10 +79,11 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var lastGC, lastLog, lastFit time.Time
+	var lastGC, lastLog, lastFit, lastScavenge time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -108,6 +109,15 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 		}
 		g.update(live, now)
 		g.tuneGC(live)
+		// The runtime keeps freed heap pages mapped, up to about its heap
+		// goal, and returns them slowly: after each GC cycle a daemon's RSS
+		// sits near the goal, not the live heap. Handing free pages back
+		// every half minute (one extra collection, tens of milliseconds)
+		// keeps RSS near what is in use.
+		if free := int64(samples[3].Value.Uint64()); free > scavengeOver && now.Sub(lastScavenge) >= scavengeEvery {
+			debug.FreeOSMemory()
+			lastScavenge = now
+		}
 		if g.shedding.Load() && now.Sub(lastLog) >= time.Minute {
 			g.logger().Warn("memory bound reached: shedding input", "detail", g.Detail())
 			lastLog = now
@@ -163,6 +173,13 @@ const (
 	gcMinPct  = 50
 	gcDefault = 100
 	gcStepPct = 5 // change the setting only by at least this much
+)
+
+// Free heap pages over scavengeOver are handed back to the OS at most every
+// scavengeEvery.
+const (
+	scavengeOver  = 32 << 20
+	scavengeEvery = 30 * time.Second
 )
 
 // tuneGC sets GOGC so that the next GC comes after about
