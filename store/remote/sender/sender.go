@@ -179,9 +179,6 @@ func (s *Sender) Run(ctx context.Context) {
 		if !s.deliver(ctx, recs) {
 			return
 		}
-		for _, r := range recs {
-			s.q.Ack(r)
-		}
 	}
 }
 
@@ -193,8 +190,9 @@ func (s *Sender) peek(ctx context.Context) ([]queue.Record, error) {
 	return s.q.PeekBatch(ctx, max(s.c.BatchItems, 1), max(s.c.BatchBytes, 1))
 }
 
-// deliver sends records until the engine takes or refuses them; false
-// when ctx ended first (they stay queued).
+// deliver sends records until the engine takes or refuses them, and
+// acknowledges them in the queue; false when ctx ended first (they stay
+// queued).
 func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 	count := 0
 	body := recs[0].Data
@@ -218,6 +216,9 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 	for attempt := 0; ; attempt++ {
 		wait, rejected, err := s.send(ctx, body, gzipped, attempt)
 		if err == nil {
+			// Out of the queue before counted as sent: whoever sees sent
+			// reach a figure sees pending down by as much.
+			s.ack(recs)
 			s.sent.Add(int64(count) - rejected.n)
 			s.lastOK.Store(time.Now().UnixMilli())
 			if rejected.n > 0 {
@@ -230,6 +231,7 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
+			s.ack(recs)
 			n := int64(count) - perm.written
 			s.rejected.Add(n)
 			s.sent.Add(perm.written)
@@ -256,6 +258,13 @@ func (s *Sender) deliver(ctx context.Context, recs []queue.Record) bool {
 			return false
 		case <-time.After(wait):
 		}
+	}
+}
+
+// ack takes delivered (or refused for good) records out of the queue.
+func (s *Sender) ack(recs []queue.Record) {
+	for _, r := range recs {
+		s.q.Ack(r)
 	}
 }
 
