@@ -242,7 +242,7 @@ func TestRemoteLogsVictoriaLogsCluster(t *testing.T) {
 		src := sent[ev["rid"].(string)]
 		for _, path := range [][]string{{"message"}, {"app"}, {"fields", "status"}, {"fields", "latency_ms"}, {"fields", "ok"},
 			{"fields", "path"}, {"fields", "nested", "deep", "x"}, {"tags"}} {
-			if a, b := fmt.Sprint(dig(ev, path)), fmt.Sprint(dig(src, path)); a != b {
+			if a, b := fmt.Sprint(field(path...)(ev)), fmt.Sprint(field(path...)(src)); a != b {
 				t.Errorf("%s: %v = %s, sent %s", ev["rid"], path, a, b)
 			}
 		}
@@ -252,21 +252,9 @@ func TestRemoteLogsVictoriaLogsCluster(t *testing.T) {
 		queries, differ, rebuilt)
 }
 
-// dig reads a decoded event's value at path (nil when absent).
-func dig(ev map[string]any, path []string) any {
-	var cur any = ev
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[p]
-	}
-	return cur
-}
-
 // TestRemoteLogsClusterOutage: obs forwards events POSTed at a steady rate
-// while one vlstorage node is killed (kill -9), then the whole cluster;
+// while one vlstorage node is stopped, then the whole cluster (SIGTERM;
+// OBS_OUTAGE_KILL9=1: kill -9);
 // after it is back, every acknowledged event is in VictoriaLogs exactly as
 // many times as it was sent and the queue drains. Rate: OBS_SOAK=1 sends
 // the 20,000 events/s, CI 1,000. The figures go to RELIABILITY.md.
