@@ -268,9 +268,6 @@ func runServe(c *cli.Context) error {
 		logStore.Close()
 		return err
 	}
-	if closeForward == nil {
-		closeForward = func() error { return nil }
-	}
 	logRead, err := openLogsReader(cfg, logStore, log)
 	if err != nil {
 		closeForward()

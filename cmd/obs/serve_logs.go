@@ -26,11 +26,11 @@ type logSink interface {
 }
 
 // openLogsForward starts the _bulk forwarder when logs.storage is both and
-// returns the sink the intakes use and the forwarder's closer (nil when
-// nothing is forwarded).
+// returns the sink the intakes use and the forwarder's closer (a no-op
+// when nothing is forwarded).
 func openLogsForward(ctx context.Context, cfg configs.Config, store *logs.Store, reg prometheus.Registerer, health *web.Health, log *slog.Logger) (logSink, func() error, error) {
 	if cfg.Logs.Storage != configs.StorageBoth {
-		return store, nil, nil
+		return store, func() error { return nil }, nil
 	}
 	r := cfg.Logs.Remote
 	fwd, err := esbulk.Open(filepath.Join(cfg.Data, "remote", "logs"), esbulk.Options{
