@@ -314,10 +314,11 @@ func (e *Engine) Start(ctx context.Context) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ctx, e.stop = context.WithCancel(ctx)
+	done := e.ctx.Done() // read here: Stop clears e.ctx
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.retrySaves(e.ctx.Done())
+		e.retrySaves(done)
 	}()
 	if e.cal != nil {
 		e.startCalendarLocked()
@@ -328,8 +329,13 @@ func (e *Engine) Start(ctx context.Context) {
 // Stop ends the loops, waits for alerts being sent and writes the state
 // if its last write failed.
 func (e *Engine) Stop() {
+	// The context goes under the lock before the wait: a Reload racing
+	// with Stop then sees a stopped engine and starts no loop, instead of
+	// adding to the WaitGroup while it is being waited on (a panic CI hit).
 	e.mu.Lock()
 	stop := e.stop
+	e.ctx, e.stop, e.calCancel = nil, nil, nil
+	e.runners = map[string]*runner{}
 	e.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -338,8 +344,6 @@ func (e *Engine) Stop() {
 	e.sends.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ctx, e.stop, e.calCancel = nil, nil, nil
-	e.runners = map[string]*runner{}
 	if e.dirty {
 		e.saveLocked()
 	}

@@ -304,7 +304,10 @@ func TestRemoteLogsClusterOutage(t *testing.T) {
 	// SIGTERM, vlinsert first (OBS_OUTAGE_KILL9=1: kill -9, to see that
 	// loss).
 	kill9 := os.Getenv("OBS_OUTAGE_KILL9") != ""
-	vlinsertLossSeconds := 4
+	// Measured: 4 s here, 5 s on CI's loaded 2-core box (2,860 events of
+	// seconds 15-19), so the window is 7 s; an event obs lost outside it,
+	// or a duplicate, still fails.
+	vlinsertLossSeconds := 7
 	if kill9 {
 		vlinsertLossSeconds = 12 // vlstorage's unflushed data too
 	}
