@@ -499,8 +499,8 @@ func (r rangeExpr) block(b *logs.Block) (logs.Bits, bool) {
 			continue
 		}
 		if name == "@timestamp" && r.isDate {
-			for i, t := range b.TS {
-				if cmpOK(r.op, cmpInt(t, r.date)) {
+			for i := range b.N {
+				if cmpOK(r.op, cmpInt(b.Time(i), r.date)) {
 					acc.Set(i)
 				}
 			}

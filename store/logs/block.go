@@ -36,9 +36,9 @@ const (
 // only for the columns a query names.
 type blockMetaV2 struct {
 	n        int
-	ts       []int64
+	ts       stamps
 	shapes   []shape
-	rowShape []int32 // nil when every row has shape 0
+	rowShape []uint16 // nil when every row has shape 0 (a block has at most BlockSize rows)
 	cols     []colMeta
 	names    []string // searchable paths, sorted
 	byName   map[string]int
@@ -201,7 +201,7 @@ func (d *colData) size() int64 {
 // included: the cache bound is only as true as this (the first estimate,
 // without them, let the metas alone take 1.5x the whole bound).
 func (bm *blockMetaV2) size() int64 {
-	s := int64(len(bm.ts)*8+len(bm.rowShape)*4) + 256
+	s := bm.ts.size() + int64(len(bm.rowShape)*2) + 256
 	for _, sh := range bm.shapes {
 		s += int64(len(sh.bytes)+len(sh.cols)*4) + 48 + 56
 	}
@@ -245,7 +245,6 @@ func (b *builtBlock) colBloom(i int) (bloom, error)   { return b.blooms[i], nil 
 // row, and its columns by field path, read on first use.
 type Block struct {
 	N     int
-	TS    []int64 // unix milliseconds, one per row
 	m     *blockMetaV2
 	src   colSource
 	err   error
@@ -261,8 +260,11 @@ func NewBlock(entries []Entry) *Block {
 }
 
 func newBlock(m *blockMetaV2, src colSource) *Block {
-	return &Block{N: m.n, TS: m.ts, m: m, src: src}
+	return &Block{N: m.n, m: m, src: src}
 }
+
+// Time is row r's @timestamp in unix milliseconds.
+func (b *Block) Time(r int) int64 { return b.m.ts.at(r) }
 
 // Fields returns the block's field paths, sorted.
 func (b *Block) Fields() []string { return b.m.names }

@@ -31,7 +31,7 @@ type blockBuilder struct {
 	overflow int32 // the overflow column, -1 until needed
 	shapes   []shape
 	shapeIDs map[string]int32
-	rowShape []int32
+	rowShape []uint16
 	rejected int64
 
 	sp    splitter
@@ -123,7 +123,7 @@ func (bb *blockBuilder) add(tsMillis int64, raw []byte) {
 		}
 		bb.shapes = append(bb.shapes, sh)
 	}
-	bb.rowShape = append(bb.rowShape, id)
+	bb.rowShape = append(bb.rowShape, uint16(id)) // id < BlockSize
 	for _, l := range bb.sp.leaves {
 		bb.cols[l.col].add(row, raw[l.start:l.end], l.kind, l.escaped)
 	}
@@ -248,7 +248,7 @@ func (bb *blockBuilder) build() *builtBlock {
 	for newPos, old := range order {
 		pos[old] = int32(newPos)
 	}
-	out := &builtBlock{meta: &blockMetaV2{n: n, ts: bb.ts, shapes: bb.shapes, rowShape: bb.rowShape}}
+	out := &builtBlock{meta: &blockMetaV2{n: n, ts: newStamps(bb.ts), shapes: bb.shapes, rowShape: bb.rowShape}}
 	for si := range out.meta.shapes {
 		sh := &out.meta.shapes[si]
 		for k, c := range sh.cols {

@@ -78,7 +78,8 @@ func (cd *codec) encode(b *builtBlock) (meta, data []byte) {
 func (bm *blockMetaV2) appendTo(buf []byte) []byte {
 	buf = binary.AppendUvarint(buf, uint64(bm.n))
 	prev := int64(0)
-	for _, t := range bm.ts {
+	for i := range bm.ts.len() {
+		t := bm.ts.at(i)
 		buf = binary.AppendVarint(buf, t-prev)
 		prev = t
 	}
@@ -150,7 +151,7 @@ func (d *colData) appendTo(buf []byte, m *colMeta, bm *blockMetaV2) []byte {
 		}
 	case encTime:
 		for i, t := range d.t {
-			buf = binary.AppendVarint(buf, t-bm.ts[d.row(i)])
+			buf = binary.AppendVarint(buf, t-bm.ts.at(d.row(i)))
 		}
 	case encPlain:
 		prev := uint32(0)
@@ -178,12 +179,14 @@ func decodeMeta(b []byte, dataLen int) (*blockMetaV2, error) {
 	if r.err != nil || n == 0 || n > BlockSize {
 		return nil, fmt.Errorf("%w: %d rows", errCorrupt, n)
 	}
-	bm := &blockMetaV2{n: n, ts: make([]int64, n)}
+	bm := &blockMetaV2{n: n}
+	ts := make([]int64, n)
 	prev := int64(0)
-	for i := range bm.ts {
+	for i := range ts {
 		prev += r.varint()
-		bm.ts[i] = prev
+		ts[i] = prev
 	}
+	bm.ts = newStamps(ts)
 	ns := r.count(3)
 	if ns == 0 && r.err == nil {
 		r.err = errCorrupt
@@ -214,10 +217,10 @@ func decodeMeta(b []byte, dataLen int) (*blockMetaV2, error) {
 		bm.shapes = append(bm.shapes, sh)
 	}
 	if ns > 1 {
-		bm.rowShape = make([]int32, n)
+		bm.rowShape = make([]uint16, n)
 		for i := range bm.rowShape {
 			if s := r.uvarint(); s < uint64(ns) {
-				bm.rowShape[i] = int32(s)
+				bm.rowShape[i] = uint16(s) // ns <= n <= BlockSize
 			} else {
 				r.err = errCorrupt
 			}
@@ -340,7 +343,7 @@ func decodeColData(b []byte, m *colMeta, bm *blockMetaV2) (*colData, error) {
 	case encTime:
 		d.t = make([]int64, m.nvals)
 		for i := range d.t {
-			d.t[i] = bm.ts[d.row(i)] + r.varint()
+			d.t[i] = bm.ts.at(d.row(i)) + r.varint()
 		}
 	case encPlain:
 		d.ends = make([]uint32, m.nvals)

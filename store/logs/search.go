@@ -196,8 +196,8 @@ func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
 		return nil, nil, s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
 	}
 	if u.meta.MinTS < from || u.meta.MaxTS > to {
-		for i, t := range b.TS {
-			if (t < from || t > to) && bits.Has(i) {
+		for i := range b.N {
+			if t := b.Time(i); (t < from || t > to) && bits.Has(i) {
 				bits[i>>6] &^= 1 << uint(i&63)
 			}
 		}
@@ -345,7 +345,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 		}
 		blocks[ui] = blk
 		bits.Each(func(r int) {
-			k := sortKey{blk.TS[r], u.p.name, u.meta.Seq, uint16(r)}
+			k := sortKey{blk.Time(r), u.p.name, u.meta.Seq, uint16(r)}
 			if after != nil && !better(*after, k) {
 				return
 			}
@@ -431,7 +431,7 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 	}
 	err = s.scan(ctx, units, m, from, to, workers, func(w int, b *Block, bits Bits) {
 		c := counts[w]
-		bits.Each(func(row int) { c[(b.TS[row]-first)/iv]++ })
+		bits.Each(func(row int) { c[(b.Time(row)-first)/iv]++ })
 	})
 	if err != nil {
 		return nil, 0, err

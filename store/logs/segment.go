@@ -55,10 +55,10 @@ func encodeBlock(cd *codec, seq uint32, b *builtBlock) ([]byte, blockMeta) {
 	metaZ, data := cd.encode(b)
 	m := blockMeta{Seq: seq, Ver: 2, N: b.meta.n, RawLen: len(metaZ), IdxLen: len(data)}
 	m.CRC = crc32.Update(crc32.Checksum(metaZ, crcTable), crcTable, data)
-	ts := b.meta.ts
-	m.MinTS, m.MaxTS = ts[0], ts[0]
-	for _, t := range ts {
-		m.MinTS, m.MaxTS = min(m.MinTS, t), max(m.MaxTS, t)
+	ts := &b.meta.ts
+	m.MinTS, m.MaxTS = ts.at(0), ts.at(0)
+	for i := range ts.len() {
+		m.MinTS, m.MaxTS = min(m.MinTS, ts.at(i)), max(m.MaxTS, ts.at(i))
 	}
 	out := make([]byte, blockHeaderSize, blockHeaderSize+len(metaZ)+len(data))
 	copy(out, blockMagicV2[:])

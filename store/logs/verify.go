@@ -130,7 +130,7 @@ func (s *Store) verifyBlock(p *partition, m blockMeta, problem func(string, ...a
 			problem("block %d: %v", m.Seq, err)
 			return
 		}
-		ts = stored.meta.ts
+		ts = stored.meta.ts.all()
 		b := newBlock(stored.meta, stored)
 		for r := 0; r < m.N; r++ {
 			raw, err := b.rebuild(nil, r)
