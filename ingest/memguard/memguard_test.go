@@ -91,8 +91,8 @@ func TestInflight(t *testing.T) {
 	}
 }
 
-// The GC may let max(64 MiB, half the live heap) of garbage pile up: the
-// default GOGC for small heaps, down to 50 for large ones, back up when
+// The GC may let max(64 MiB, a quarter of the live heap) of garbage pile
+// up: the default GOGC for small heaps, down to 25 for large ones, back up when
 // the heap shrinks, and never over a GOGC the user set.
 func TestTuneGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
@@ -101,7 +101,7 @@ func TestTuneGC(t *testing.T) {
 	for _, s := range []struct {
 		live int64
 		want int
-	}{{10 << 20, 100}, {64 << 20, 100}, {100 << 20, 64}, {102 << 20, 64}, {128 << 20, 50}, {1 << 30, 50}, {32 << 20, 100}} {
+	}{{10 << 20, 100}, {64 << 20, 100}, {100 << 20, 64}, {102 << 20, 64}, {128 << 20, 50}, {200 << 20, 32}, {256 << 20, 25}, {1 << 30, 25}, {32 << 20, 100}} {
 		g.tuneGC(s.live)
 		if got := debug.SetGCPercent(-1); got != s.want {
 			t.Errorf("live %d MiB: GOGC %d, want %d", s.live>>20, got, s.want)
