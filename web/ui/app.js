@@ -338,7 +338,8 @@ function plainRow(hit, compact = false) { return discoverRow(hit, { cols: [], co
 function discoverGrid(cols) { return `14em 8em 5.5em ${cols.length ? cols.map(() => 'minmax(6em,1fr)').join(' ') : 'minmax(0,1fr)'} 3em`; }
 pages.logs = async (app) => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  const state = { q: params.get('q') || '', from: null, to: null, cols: (params.get('cols') || '').split(',').filter(Boolean), next: '', shown: 0, total: 0, qs: '' };
+  // from/to (epoch ms) in the URL: a window another page links to (the incident view), or a zoom kept over a reload.
+  const state = { q: params.get('q') || '', from: +params.get('from') || null, to: +params.get('to') || null, cols: (params.get('cols') || '').split(',').filter(Boolean), next: '', shown: 0, total: 0, qs: '' };
   const size = Math.min(+params.get('size') || 100, 5000);
   const q = h('input', { class: 'grow', id: 'kql', placeholder: 'KQL, e.g. app:"web-api" and severity:(error or warn)', value: state.q });
   const range = h('select', { id: 'range' }, Object.keys(RANGES).map(k => h('option', { value: k }, 'Last ' + k)), h('option', { value: 'custom' }, 'Custom'));
@@ -357,6 +358,7 @@ pages.logs = async (app) => {
   saved.onchange = () => { const s = savedList()[saved.value]; if (s) { q.value = s.q; state.cols.splice(0, state.cols.length, ...(s.cols || [])); run(); } }; // in place: ctx.cols is this array
   saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value, cols: state.cols }])); fillSaved(); } };
   range.onchange = () => { const c = range.value === 'custom'; from.style.display = to.style.display = c ? '' : 'none'; if (!c) { state.from = state.to = null; run(); } };
+  if (state.from) { range.value = 'custom'; from.style.display = to.style.display = ''; from.value = localInput(state.from); to.value = localInput(state.to || Date.now()); }
   q.addEventListener('keydown', e => { if (e.key === 'Enter') run(); });
   function window_() {
     if (state.from) return [state.from, state.to];
@@ -414,7 +416,8 @@ pages.logs = async (app) => {
     if (!(await validate())) return;
     const [f, t] = window_();
     state.qs = `q=${encodeURIComponent(q.value)}&from=${Math.floor(f)}&to=${Math.ceil(t)}`;
-    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value) + (state.cols.length ? '&cols=' + encodeURIComponent(state.cols.join(',')) : '') + (size !== 100 ? '&size=' + size : ''));
+    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value) + (state.cols.length ? '&cols=' + encodeURIComponent(state.cols.join(',')) : '') + (size !== 100 ? '&size=' + size : '') +
+      (state.from ? `&from=${Math.floor(f)}&to=${Math.ceil(t)}` : ''));
     try {
       const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${state.qs}&limit=${size}`), api(`/api/logs/histogram?${state.qs}`), api(`/api/logs/fields?${state.qs}`)]);
       if (my !== running) return;
@@ -455,6 +458,8 @@ pages.logs = async (app) => {
   onLeave(() => clearInterval(timer));
   await run();
 };
+// localInput is a time as a datetime-local input shows it.
+function localInput(ms) { const d = new Date(ms); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; }
 function parseDur(s) { let ms = 0; for (const [, n, u] of s.matchAll(/([0-9.]+)(h|m|s|ms)/g)) ms += +n * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[u]; return ms || 60e3; }
 
 // Dashboards.
@@ -642,6 +647,11 @@ pages.traces = async (app, args) => {
   const minD = h('input', { placeholder: 'min ms', size: 6 }), maxD = h('input', { placeholder: 'max ms', size: 6 });
   const lb = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
   const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card', id: 'deps' });
+  // ?service=web-api&range=1h&tag=error: a search another page links to (the incident view).
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  if (params.get('service')) { if (!services.includes(params.get('service'))) svc.append(h('option', { value: params.get('service') }, params.get('service'))); svc.value = params.get('service'); }
+  if (RANGES[params.get('range')]) lb.value = params.get('range');
+  if (params.get('tag')) tags.value = params.get('tag');
   app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), deps, results);
   async function find() {
     const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
@@ -808,6 +818,7 @@ pages.services = async (app, args) => {
           h('td', {}, h('button', { onclick: async () => { const r = await api(`/api/checks/${encodeURIComponent(c.name)}/run`, { method: 'POST' }); msg.textContent = `${c.name}: ${r.ok ? 'passing' : r.reason}`; setTimeout(route, 800); } }, 'Run now'))),
         c.last_failure && c.last_failure.raw_data ? h('tr', {}, h('td', { colspan: 6 }, h('details', { class: 'raw-data' }, h('summary', { class: 'muted' }, `raw data of the last failure (${new Date(c.last_failure.time).toLocaleString()})`),
           h('pre', { class: 'mono', style: 'white-space:pre-wrap;max-height:240px;overflow:auto' }, c.last_failure.raw_data)))) : null]).flat())),
+    incidentView(name, v),
     report,
     h('div', { class: 'card' }, h('h3', {}, 'Alerts'), alerts.length ? h('table', {}, alerts.map(a => h('tr', {}, h('td', {}, new Date(a.time).toLocaleString()), h('td', {}, a.kind), h('td', {}, `${a.previous} → ${a.status}`),
       h('td', {}, (a.channels || []).map(ch => h('div', { class: ch.ok ? '' : 'sev-error' }, `${ch.channel} ${ch.user || ''} ${ch.to || ''}: ${ch.ok ? 'sent ' + (ch.sid || '') : ch.error}`)))))) : h('div', { class: 'muted' }, 'No alerts sent.')));
@@ -819,6 +830,70 @@ pages.services = async (app, args) => {
   const t = setInterval(async () => { const nv = await api('/api/services/' + encodeURIComponent(name)).catch(() => null); if (nv && nv.status !== v.status) route(); }, 5000);
   onLeave(() => clearInterval(t));
 };
+// The incident view: what explains a service's state, over the window of
+// its current failure (the incident API's default) or one chosen: failing
+// checks, its log events (errors first, the messages grouped), its failing
+// and slow traces, its dashboard's panels; each a click from its full page.
+const INCIDENT_RANGES = { '': 'current failure', '15m': 'last 15m', '1h': 'last 1h', '6h': 'last 6h', '24h': 'last 24h' };
+// serviceKQL is alert/incident's ServiceKQL: app (the seed), service, service.name (OTLP).
+// JSON's string quoting is KQL's: \" and \\ escaped.
+function serviceKQL(name) { const q = JSON.stringify(name); return `app:${q} or service:${q} or service.name:${q}`; }
+function incidentView(name, v) {
+  const since = new URLSearchParams(location.hash.split('?')[1] || '').get('since') || '';
+  const sel = h('select', { id: 'incident-range' }, Object.entries(INCIDENT_RANGES).map(([k, label]) => h('option', { value: k, selected: k === since ? 'selected' : null }, label)));
+  sel.onchange = () => { location.hash = `#/services/${encodeURIComponent(name)}` + (sel.value ? '?since=' + sel.value : ''); };
+  const win = h('span', { class: 'muted', id: 'incident-window' }, 'loading…');
+  const checks = h('div', { id: 'incident-checks' }), history = h('div', { id: 'incident-history' }), logs = h('div', { id: 'incident-logs' }), traces = h('div', { id: 'incident-traces' }), metrics = h('div', { id: 'incident-metrics' });
+  const card = h('div', { class: 'card', id: 'incident' }, h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, 'Incident'), win, sel),
+    checks, history, h('h3', {}, 'Log events'), logs, h('h3', {}, 'Traces'), traces, h('h3', {}, 'Metrics'), metrics);
+  (async () => {
+    const rep = await api(`/api/incident/${encodeURIComponent(name)}` + (since ? '?since=' + encodeURIComponent(since) : ''));
+    const f = Date.parse(rep.window.from), t = Date.parse(rep.window.to);
+    win.textContent = `${fmtTime(f)} – ${fmtTime(t)}`;
+    const failing = rep.checks.filter(c => c.status !== 'PASSING');
+    checks.replaceChildren(h('h3', {}, 'Failing checks'), failing.length ? h('table', {}, failing.map(c => h('tr', { class: 'incident-check' }, h('td', { class: 'sev-' + c.status.toLowerCase() }, c.status), h('td', {}, h('b', {}, c.name)), h('td', {}, c.reason))))
+      : h('div', { class: 'muted' }, 'No check is failing.'));
+    // The status changes in the window, and the one it started from.
+    const hist = (v.status_history || []).map(x => ({ ...x, t: Date.parse(x.time) })), inWin = hist.filter(x => x.t >= f), before = hist.filter(x => x.t < f).pop();
+    history.replaceChildren(h('h3', {}, 'Status history'), [before, ...inWin].filter(Boolean).length ? h('div', { class: 'row' }, [before, ...inWin].filter(Boolean).map(x => h('span', { class: `tile ${x.status} status-change`, style: 'padding:2px 8px' }, `${x.status} ${x.t < f ? 'before' : 'at'} ${new Date(x.t).toLocaleTimeString()}`)))
+      : h('div', { class: 'muted' }, 'No status change recorded.'));
+    // Logs: the counts, the messages grouped, then the events, errors first.
+    const svcQ = serviceKQL(rep.service), errQ = `(${svcQ}) and (${ERROR_Q})`, restQ = `(${svcQ}) and not (${ERROR_Q})`;
+    const discover = (q, a = f, z = t) => `#/logs?q=${encodeURIComponent(q)}&from=${Math.floor(a)}&to=${Math.ceil(z) + 1}`;
+    const window_ = `from=${Math.floor(f)}&to=${Math.ceil(t) + 1}`;
+    const [errs, rest] = await Promise.all([api(`/api/logs/search?q=${encodeURIComponent(errQ)}&${window_}&limit=15`), api(`/api/logs/search?q=${encodeURIComponent(restQ)}&${window_}&limit=5`)]);
+    // replaceChildren would write a null as the text "null": h() drops them.
+    logs.replaceChildren(h('div', {}, h('div', { class: 'row', id: 'incident-log-counts' }, h('span', { class: rep.logs.errors ? 'sev-error' : '' }, `${rep.logs.errors.toLocaleString()} errors`), `in ${rep.logs.total.toLocaleString()} events`,
+      h('a', { href: discover(errQ), id: 'incident-discover-errors' }, 'errors in Discover'), h('a', { href: discover(svcQ), id: 'incident-discover' }, 'all events in Discover')),
+      rep.logs.top.length ? h('table', { id: 'incident-groups' }, h('tr', {}, ['count', 'message', 'first', 'last'].map(x => h('th', {}, x))),
+        rep.logs.top.map(g => h('tr', { class: 'incident-group' }, h('td', {}, g.count.toLocaleString()), h('td', { class: 'mono' }, h('a', { href: discover(errQ, Date.parse(g.first), Date.parse(g.last)), title: 'these errors in Discover' }, g.message)),
+          h('td', {}, new Date(g.first).toLocaleTimeString()), h('td', {}, new Date(g.last).toLocaleTimeString())))) : null,
+      h('div', { id: 'incident-events' }, [...errs.hits, ...rest.hits].map(x => plainRow(x))),
+      errs.hits.length + rest.hits.length ? null : h('div', { class: 'muted' }, 'No log events of this service in the window.')));
+    // Traces: failing first, then those over the checks' latency threshold (else the slowest).
+    const range = Object.keys(RANGES).find(k => RANGES[k] >= Date.now() - f) || '7d';
+    traces.replaceChildren(rep.traces.length ? h('table', {}, rep.traces.map(x => h('tr', { class: 'incident-trace' }, h('td', {}, x.error ? h('span', { class: 'sev-error' }, 'error') : 'slow'),
+      h('td', {}, h('a', { href: `#/traces/${encodeURIComponent(x.traceId)}`, class: 'mono' }, x.traceId)), h('td', {}, x.rootSpan), h('td', {}, fmtDur(x.durationMs * 1000))))) : h('div', { class: 'muted' }, 'No failing or slow traces in the window.'),
+      h('div', { class: 'row' }, h('a', { href: `#/traces?service=${encodeURIComponent(rep.service.toLowerCase())}&range=${range}&tag=error` }, 'failing traces in Traces'), h('a', { href: `#/traces?service=${encodeURIComponent(rep.service.toLowerCase())}&range=${range}` }, 'all traces')));
+    // Metrics: the panels of each dashboard with a $service variable, for this service.
+    const dashes = (await api('/api/dashboards').catch(() => [])).filter(d => (d.variables || []).some(x => x.name === 'service'));
+    const fromS = Math.floor(f / 1000), untilS = Math.ceil(t / 1000), vals = { service: rep.service };
+    metrics.replaceChildren(...(dashes.length ? [] : [h('div', { class: 'muted' }, 'No dashboard has a $service variable.')]));
+    for (const d of dashes) {
+      const grid = h('div', { class: 'grid' });
+      metrics.append(h('div', { class: 'row' }, h('b', {}, d.title), h('a', { href: `#/dashboards/${encodeURIComponent(d.id)}?range=${range}&var-service=${encodeURIComponent(rep.service)}`, class: 'incident-dashboard' }, 'open the dashboard')), grid);
+      const panels = d.panels.filter(p => p.type === 'timeseries' || p.type === 'stat').map(p => ({ ...p, title: expand(p.title, vals), targets: (p.targets || []).map(x => ({ ...x, expr: expand(x.expr, vals) })) }));
+      const boxes = panels.map(p => h('div', { class: 'panel', style: `grid-column:span ${Math.max(p.width || 6, 4)}`, 'data-panel': p.id }, h('h3', {}, h('span', { class: 'ptitle', title: p.title }, p.title)), h('div', { class: 'panel-body' }, h('div', { class: 'muted' }, 'loading…'))));
+      grid.append(...boxes);
+      const loaded = await Promise.all(panels.map(p => loadPanel(p, fromS, untilS).catch(error => ({ error }))));
+      // A panel of metrics this service does not send is left out, not drawn empty.
+      const empty = loaded.map(x => !x.error && !(x.series || []).some(sr => sr.points.some(pt => pt[1] !== null)));
+      panels.forEach((p, i) => empty[i] ? boxes[i].remove() : drawPanel(p, boxes[i].lastChild, loaded[i], [f, t]));
+      if (empty.every(Boolean)) grid.replaceWith(h('div', { class: 'muted' }, `No metrics of ${rep.service} in this dashboard's panels over the window.`));
+    }
+  })().catch(e => { win.textContent = ''; card.append(h('div', { class: 'err', id: 'incident-error' }, e.message)); });
+  return card;
+}
 // definitionEditor edits a service as JSON with obs.yaml's keys; the API
 // validates it as the file is and names the bad key.
 function definitionEditor(name, def) {
