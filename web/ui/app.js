@@ -259,6 +259,9 @@ const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 2
 // Any field named like a trace id, at any depth: Zipkin's traceId, the
 // seed's fields.trace_id, B3's X-B3-TraceId header copied into a log.
 const TRACE_KEY = /^(x-b3-)?trace[-_]?id$/i;
+// traceKQL is alert/incident's TraceKQL: the log events carrying a trace id
+// under those names at any depth (KQL field names are case-sensitive).
+const traceKQL = id => ['traceId', 'traceID', 'TraceId', 'traceid', 'trace_id', 'trace-id'].map(f => `*${f}:${JSON.stringify(String(id).toLowerCase())}`).join(' or ');
 function findTraceId(v, depth = 0) {
   if (!v || typeof v !== 'object' || depth > 8) return null;
   for (const [k, x] of Object.entries(v)) if (TRACE_KEY.test(k) && /^[0-9a-f]{1,32}$/i.test(String(x))) return String(x).toLowerCase();
@@ -728,7 +731,7 @@ async function traceView(app, id) {
   for (const rid of order) { const r = rows[rid]; (r.parent && rows[r.parent] && r.parent !== rid ? (kids[r.parent] = kids[r.parent] || []) : roots).push(r); }
   const services = [...new Set(spans.map(svcOf))], errors = spans.filter(isErr).length;
   const dur = Math.max(s.dur, 1), pct = us => ((us - s.start) / dur * 100);
-  const logs = await api(`/api/logs/search?q=${encodeURIComponent(`traceId:"${id}" or trace_id:"${id}" or fields.trace_id:"${id}" or fields.traceId:"${id}"`)}&from=now-30d&to=now%2B1d&limit=500&order=asc`).catch(() => ({ hits: [] }));
+  const logs = await api(`/api/logs/search?q=${encodeURIComponent(traceKQL(id))}&from=now-30d&to=now%2B1d&limit=500&order=asc`).catch(() => ({ hits: [] }));
   const detail = h('div', { class: 'card', id: 'span-detail' }, h('span', { class: 'muted' }, 'Click a span for its tags, annotations and log events.'));
   // The ruler: ticks at round fractions of the trace's duration.
   const rt = niceTicks(0, dur, 5);
@@ -772,7 +775,8 @@ async function traceView(app, id) {
     detail.append(h('h3', {}, `Log events of this span (${mine.length})`), h('div', {}, mine.length ? mine.map(x => plainRow(x, true)) : h('div', { class: 'muted' }, 'None.')));
   }
   app.append(h('div', { class: 'layout trace-layout' }, wf, detail));
-  if (logs.hits.length) app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length})`), logs.hits.map(x => plainRow(x))));
+  app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length}) `, h('a', { href: '#/logs?q=' + encodeURIComponent(traceKQL(id)), class: 'small' }, 'in Discover')),
+    logs.hits.length ? logs.hits.map(x => plainRow(x)) : h('div', { class: 'muted' }, 'No log event carries this trace id.')));
   showSpan(roots[0] || rows[order[0]]);
 }
 
