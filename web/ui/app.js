@@ -104,11 +104,22 @@ function lineChart(series, unit, opts = {}) {
     svg.append(S('path', { d, fill: 'none', stroke: col, 'stroke-width': 1.5, class: 'series' }, S('title', {}, s.name)));
   });
   // Hover: a crosshair and every series' value at that time, as Grafana's tooltip.
-  const cross = S('line', { y1: T, y2: H - B, stroke: '#8a93a3', 'stroke-dasharray': '3,3', visibility: 'hidden' });
+  const cross = S('line', { y1: T, y2: H - B, stroke: '#8a93a3', 'stroke-dasharray': '3,3', visibility: 'hidden', 'pointer-events': 'none' });
   svg.append(cross);
-  svg.addEventListener('mousemove', e => {
+  // nearAt: each series' point nearest the pointer's time, and the step between its points.
+  const nearAt = e => {
     const r = svg.getBoundingClientRect(), vx = (e.clientX - r.left) * W / r.width, t = x0 + (vx - L) / (W - L - 8) * (x1 - x0);
-    const near = series.map((s, i) => { let best = null; for (const p of s.points) if (p[1] !== null && (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t))) best = p; return best && { name: s.name, p: best, i }; }).filter(Boolean);
+    const near = series.map((s, i) => { let best = null, k = -1; s.points.forEach((p, j) => { if (p[1] !== null && (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t))) { best = p; k = j; } });
+      return best && { name: s.name, p: best, i, step: s.points.length > 1 ? Math.abs(s.points[Math.min(k + 1, s.points.length - 1)][0] - s.points[Math.max(k - 1, 0)][0]) / (k > 0 && k < s.points.length - 1 ? 2 : 1) : 60e3 }; }).filter(Boolean);
+    return { vx, near };
+  };
+  // opts.onPoint(time, value, step): a click on a point (a latency panel opens that moment's traces).
+  if (opts.onPoint) {
+    svg.classList.add('clickable');
+    svg.addEventListener('click', e => { const { vx, near } = nearAt(e); if (vx >= L && near.length) { const n = near.reduce((a, b) => (b.p[1] > a.p[1] ? b : a)); opts.onPoint(n.p[0], n.p[1], n.step || 60e3); } });
+  }
+  svg.addEventListener('mousemove', e => {
+    const { vx, near } = nearAt(e);
     if (vx < L || !near.length) { cross.setAttribute('visibility', 'hidden'); tip(); return; }
     const at = near[0].p[0];
     cross.setAttribute('x1', X(at)); cross.setAttribute('x2', X(at)); cross.setAttribute('visibility', 'visible');
@@ -496,11 +507,23 @@ async function loadPanel(p, fromS, untilS) {
   if (p.type === 'services') return { svcs: await api('/api/services') };
   return {};
 }
+// traceSearchLink is the traces page for service around time t (± the
+// chart's step, at least a minute: a StatsD point stands for the requests
+// of the flush interval before it, and spans carry their start) with
+// durations from 0.8 to 1.25 times v milliseconds.
+function traceSearchLink(service, t, v, step) {
+  const half = Math.max(step, 60e3);
+  const q = new URLSearchParams({ service: String(service).toLowerCase(), end: Math.round(t + half), lookback: Math.round(2 * half), min: +(v * 0.8).toFixed(3), max: +(v * 1.25).toFixed(3) });
+  return '#/traces?' + q;
+}
 function drawPanel(p, body, data, domain) {
   body.replaceChildren();
   if (data.error) { body.append(h('div', { class: 'err' }, data.error.message)); return; }
   const width = body.clientWidth || 600;
-  if (p.type === 'timeseries') body.append(lineChart(data.series, p.unit, { width, height: p.height || 180, domain }), legend(data.series, p.unit));
+  // A latency panel of a service's dashboard: a point's click opens the
+  // service's traces of that moment whose duration is near the point's value.
+  const onPoint = p.unit === 'ms' && p.traceService ? (t, v, step) => { location.hash = traceSearchLink(p.traceService, t, v, step); } : null;
+  if (p.type === 'timeseries') body.append(lineChart(data.series, p.unit, { width, height: p.height || 180, domain, onPoint }), legend(data.series, p.unit));
   else if (p.type === 'stat') {
     const pts = data.series.length ? data.series[0].points : [], last = [...pts].reverse().find(x => x[1] !== null);
     body.append(h('div', { class: 'stat-panel' }, h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'), sparkline(pts, width)));
@@ -594,7 +617,7 @@ pages.dashboards = async (app, args) => {
     const my = ++gen;
     const untilS = Math.floor(Date.now() / 1000), rangeS = RANGES[range.value] / 1000;
     let fromS = untilS - rangeS;
-    const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })) }));
+    const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })), traceService: vals.service }));
     const keep = refresh && shown && shown.bodies.length === panels.length;
     if (!keep) grid.replaceChildren();
     const bodies = keep ? shown.bodies : panels.map((p, i) => {
@@ -647,17 +670,22 @@ pages.traces = async (app, args) => {
   const services = await api('/api/v2/services');
   const svc = h('select', { id: 'trace-service' }, h('option', { value: '' }, 'any service'), services.map(s => h('option', { value: s }, s)));
   const span = h('input', { placeholder: 'span name', id: 'trace-span' }), tags = h('input', { placeholder: 'tags: error and http.method=GET', class: 'grow' });
-  const minD = h('input', { placeholder: 'min ms', size: 6 }), maxD = h('input', { placeholder: 'max ms', size: 6 });
-  const lb = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
+  const minD = h('input', { placeholder: 'min ms', size: 6, id: 'trace-min' }), maxD = h('input', { placeholder: 'max ms', size: 6, id: 'trace-max' });
+  const lb = h('select', { id: 'trace-range' }, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
   const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card', id: 'deps' });
   // ?service=web-api&range=1h&tag=error: a search another page links to (the incident view).
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
   if (params.get('service')) { if (!services.includes(params.get('service'))) svc.append(h('option', { value: params.get('service') }, params.get('service'))); svc.value = params.get('service'); }
   if (RANGES[params.get('range')]) lb.value = params.get('range');
   if (params.get('tag')) tags.value = params.get('tag');
+  // end and lookback (ms), min and max (ms): a latency panel's point.
+  const custom = { end: +params.get('end'), lookback: +params.get('lookback') };
+  if (custom.end > 0 && custom.lookback > 0) { lb.append(h('option', { value: 'custom' }, `${new Date(custom.end - custom.lookback).toLocaleTimeString()} – ${new Date(custom.end).toLocaleTimeString()}`)); lb.value = 'custom'; }
+  if (+params.get('min') > 0) minD.value = params.get('min');
+  if (+params.get('max') > 0) maxD.value = params.get('max');
   app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), deps, results);
   async function find() {
-    const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
+    const p = new URLSearchParams(lb.value === 'custom' ? { limit: 50, lookback: custom.lookback, endTs: custom.end } : { limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
     if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
     if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) { p.set('maxDuration', Math.round(maxD.value * 1000)); if (!minD.value) p.set('minDuration', 1); }
     const traces = await api('/api/v2/traces?' + p);
@@ -886,7 +914,7 @@ function incidentView(name, v) {
     for (const d of dashes) {
       const grid = h('div', { class: 'grid' });
       metrics.append(h('div', { class: 'row' }, h('b', {}, d.title), h('a', { href: `#/dashboards/${encodeURIComponent(d.id)}?range=${range}&var-service=${encodeURIComponent(rep.service)}`, class: 'incident-dashboard' }, 'open the dashboard')), grid);
-      const panels = d.panels.filter(p => p.type === 'timeseries' || p.type === 'stat').map(p => ({ ...p, title: expand(p.title, vals), targets: (p.targets || []).map(x => ({ ...x, expr: expand(x.expr, vals) })) }));
+      const panels = d.panels.filter(p => p.type === 'timeseries' || p.type === 'stat').map(p => ({ ...p, title: expand(p.title, vals), targets: (p.targets || []).map(x => ({ ...x, expr: expand(x.expr, vals) })), traceService: rep.service }));
       const boxes = panels.map(p => h('div', { class: 'panel', style: `grid-column:span ${Math.max(p.width || 6, 4)}`, 'data-panel': p.id }, h('h3', {}, h('span', { class: 'ptitle', title: p.title }, p.title)), h('div', { class: 'panel-body' }, h('div', { class: 'muted' }, 'loading…'))));
       grid.append(...boxes);
       const loaded = await Promise.all(panels.map(p => loadPanel(p, fromS, untilS).catch(error => ({ error }))));

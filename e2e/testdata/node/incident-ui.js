@@ -1,7 +1,8 @@
 // Opens an alert's link in Debian's headless Chromium (playwright-core) and
 // checks that the incident view is that service's and that window's, then
 // follows its links: a log event's trace link to the trace and its log
-// events, the errors to Discover, a slow trace to its waterfall.
+// events, the errors to Discover, a slow trace to its waterfall, a latency
+// panel's point to the traces of that moment and duration.
 // Env: LINK (the SMS's link), SERVICE, TRACE_ID (failing), SLOW_ID,
 // EXCLUDED (trace ids that must not show), EXPECT_ERRORS, EXPECT_TOTAL,
 // EXPECT_TRACE_LOGS, SHOTS (dir). Fails on any browser console error.
@@ -86,6 +87,19 @@ async function main() {
     await page.click(`.incident-trace a:text-is("${env.SLOW_ID}")`);
     await page.waitForSelector('#waterfall .span-row');
     if (!(await page.textContent('#waterfall h2')).includes(env.SLOW_ID)) fail('not the slow trace');
+  });
+  await step('05-latency-point-to-its-traces', async () => {
+    // The timer panel's point (120 ms) opens web-api's traces of that
+    // moment between 96 and 150 ms: the failing one (100 ms), not the slow
+    // (300 ms) or the fast (5 ms) one.
+    await openIncident();
+    await page.waitForSelector('#incident-metrics [data-panel="outbound-timing"] circle.point');
+    await page.click('#incident-metrics [data-panel="outbound-timing"] circle.point');
+    await page.waitForSelector('#trace-results h3');
+    if (await page.inputValue('#trace-service') !== env.SERVICE || await page.inputValue('#trace-range') !== 'custom' ||
+      +(await page.inputValue('#trace-min')) !== 96 || +(await page.inputValue('#trace-max')) !== 150) fail('trace search not filled in: ' + page.url());
+    const found = await page.$$eval('#trace-results .trace-row a', (as) => as.map((a) => a.getAttribute('href')));
+    if (found.join(',') !== '#/traces/' + env.TRACE_ID) fail('traces of the point: ' + found);
   });
   await browser.close();
   if (errors.length) fail('browser errors:\n' + errors.join('\n'));
