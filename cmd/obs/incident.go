@@ -85,7 +85,7 @@ func printIncident(c *cli.Context, rep incident.Report) {
 		if t.Error {
 			mark = "!"
 		}
-		fmt.Fprintf(w, "  %s %s  %10s  %s\n", mark, t.TraceID, fmtMicros(int64(t.DurationMs*1000)), t.RootSpan)
+		fmt.Fprintf(w, "  %s %s  %10s  %s\n", mark, clipLine(t.TraceID, 32), fmtMicros(int64(t.DurationMs*1000)), clipLine(t.RootSpan, 60))
 	}
 	if len(rep.Traces) == 0 {
 		fmt.Fprintln(w, "  none failing or slow")
@@ -104,9 +104,17 @@ func printIncident(c *cli.Context, rep incident.Report) {
 	fmt.Fprintf(w, "  %s/services/%s\n", strings.TrimRight(c.String("server"), "/"), url.PathEscape(rep.Service))
 }
 
-// clipLine keeps the first line of s, at most n runes.
+// clipLine keeps the first line of s, at most n runes, with control
+// characters shown as U+FFFD: messages and span names come from the
+// network, and an escape sequence in one must not drive the terminal.
 func clipLine(s string, n int) string {
 	s, _, _ = strings.Cut(s, "\n")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -31,3 +31,20 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestClipLine(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"first\nsecond", 10, "first"},
+		{"déjà vu déjà vu", 8, "déjà vu…"},
+		{"red \x1b[31mtext\x07", 40, "red \uFFFD[31mtext\uFFFD"},
+	} {
+		if got := clipLine(c.in, c.n); got != c.want {
+			t.Errorf("clipLine(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
