@@ -104,9 +104,9 @@ const (
 	// the errors that made a check fail came before its failing runs
 	// (interval, debounce).
 	lead = 5 * time.Minute
-	// maxGrouped bounds how many error events are read to group: the
+	// MaxGrouped bounds how many error events are read to group: the
 	// error count stays exact beyond it, the groups are of the newest.
-	maxGrouped = 10000
+	MaxGrouped = 10000
 	topGroups  = 10
 	// maxMessage bounds a grouped message (the first line of a stack).
 	maxMessage = 200
@@ -260,12 +260,12 @@ func (b *Builder) logSummary(ctx context.Context, service string, w Window) (Log
 	return LogSummary{Errors: nerr, Total: total, Top: top}, nil
 }
 
-// group reads the newest maxGrouped error events and groups them by
+// group reads the newest MaxGrouped error events and groups them by
 // masked message, the most frequent first.
 func (b *Builder) group(ctx context.Context, m logs.Matcher, rng logs.Range) ([]Group, error) {
 	groups := map[string]*Group{}
 	req := logs.SearchRequest{Match: m, Range: rng, Limit: 1000}
-	for read := 0; read < maxGrouped; {
+	for read := 0; read < MaxGrouped; {
 		res, err := b.Logs.Search(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("read error events: %w", err)

@@ -70,7 +70,11 @@ func printIncident(c *cli.Context, rep incident.Report) {
 		}
 		fmt.Fprintln(w, clipLine(line, 120))
 	}
-	fmt.Fprintf(w, "\nlogs: %d errors in %d events\n", rep.Logs.Errors, rep.Logs.Total)
+	fmt.Fprintf(w, "\nlogs: %d errors in %d events", rep.Logs.Errors, rep.Logs.Total)
+	if rep.Logs.Errors > incident.MaxGrouped {
+		fmt.Fprintf(w, " (grouped: the newest %d)", incident.MaxGrouped)
+	}
+	fmt.Fprintln(w)
 	for _, g := range rep.Logs.Top {
 		fmt.Fprintf(w, "  %6d  %s-%s  %s\n", g.Count, g.First.Local().Format("15:04:05"), g.Last.Local().Format("15:04:05"), clipLine(g.Message, 90))
 	}
