@@ -895,7 +895,7 @@ function incidentView(name, v) {
     const window_ = `from=${Math.floor(f)}&to=${Math.ceil(t) + 1}`;
     const [errs, rest] = await Promise.all([api(`/api/logs/search?q=${encodeURIComponent(errQ)}&${window_}&limit=15`), api(`/api/logs/search?q=${encodeURIComponent(restQ)}&${window_}&limit=5`)]);
     // replaceChildren would write a null as the text "null": h() drops them.
-    logs.replaceChildren(h('div', {}, h('div', { class: 'row', id: 'incident-log-counts' }, h('span', { class: rep.logs.errors ? 'sev-error' : '' }, `${rep.logs.errors.toLocaleString()} errors`), `in ${rep.logs.total.toLocaleString()} events`, rep.logs.errors > 10000 ? h('span', { class: 'muted' }, '(grouped: the newest 10,000, alert/incident.MaxGrouped)') : null,
+    logs.replaceChildren(h('div', {}, h('div', { class: 'row', id: 'incident-log-counts' }, h('span', { class: rep.logs.errors ? 'sev-error' : '' }, `${rep.logs.errors.toLocaleString()} errors`), `in ${rep.logs.total.toLocaleString()} events`, rep.logs.errors > 10000 ? h('span', { class: 'muted' }, '(messages grouped from the newest 10,000)') : null, // alert/incident.MaxGrouped
       h('a', { href: discover(errQ), id: 'incident-discover-errors' }, 'errors in Discover'), h('a', { href: discover(svcQ), id: 'incident-discover' }, 'all events in Discover')),
       rep.logs.top.length ? h('table', { id: 'incident-groups' }, h('tr', {}, ['count', 'message', 'first', 'last'].map(x => h('th', {}, x))),
         rep.logs.top.map(g => h('tr', { class: 'incident-group' }, h('td', {}, g.count.toLocaleString()), h('td', { class: 'mono' }, h('a', { href: discover(errQ, Date.parse(g.first), Date.parse(g.last)), title: 'these errors in Discover' }, g.message)),
