@@ -526,13 +526,34 @@ func (e *Engine) evaluateLocked(service string) *Alert {
 	}
 	ss.LastAlert, ss.LastAlertStatus = now, status
 	msg := fmt.Sprintf("Service %s reporting %s status: %s", svc.Name, status, e.link(svc.Name))
-	for _, r := range reasons {
-		msg += "\n" + r
+	// A text is read on a lock screen: the first reasons, each clipped,
+	// and the link to the incident page for the rest.
+	for i, r := range reasons {
+		if i == smsReasons {
+			msg += fmt.Sprintf("\n+%d more failing", len(reasons)-i)
+			break
+		}
+		msg += "\n" + clipRunes(r, smsReasonRunes)
 	}
 	if svc.Runbook != "" {
 		msg += "\nRunbook: " + svc.Runbook
 	}
 	return e.newAlertLocked(svc, status, prev, kind, msg)
+}
+
+// How much of the failing checks' reasons an alert's text carries.
+const (
+	smsReasons     = 3
+	smsReasonRunes = 100
+)
+
+// clipRunes keeps the first n runes of s, marking a cut with "…".
+func clipRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // link is the service's page: public_url when set (an address a phone

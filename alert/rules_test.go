@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -99,6 +100,41 @@ func TestPublicURLInLinks(t *testing.T) {
 	e.feed("errors", false, "boom")
 	if !strings.HasPrefix(tw.messages[0]["Body"], "Service web-api reporting ERROR status: https://obs.example.com/services/web-api\n") {
 		t.Fatalf("%q", tw.messages[0]["Body"])
+	}
+}
+
+// TestSMSStaysShort: a text says the service, its status, the incident
+// link and the first three reasons, each clipped to 100 characters,
+// however many checks fail and however long their reasons are.
+func TestSMSStaysShort(t *testing.T) {
+	tw := newTwilio(t)
+	cfg := testConfig()
+	cfg.Services[0].Runbook = ""
+	for i := range 3 {
+		cfg.Services[0].Checks = append(cfg.Services[0].Checks, configs.CheckConfig{Name: fmt.Sprintf("extra-%d", i), Type: "http",
+			Endpoint: "http://127.0.0.1:1/", Importance: "error"})
+	}
+	cfg.Services[0].Checks[0].Debounce = 0 // health: critical on its first failure
+	e := newEngine(t, cfg, tw, &clock{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)})
+	long := strings.Repeat("déjà vu ", 60)
+	for _, name := range []string{"errors", "extra-0", "extra-1", "extra-2", "health"} {
+		e.feed(name, false, name+": "+long)
+	}
+	var body string
+	for _, m := range tw.messages {
+		body = m["Body"] // the last alert: every check failing
+	}
+	lines := strings.Split(body, "\n")
+	if lines[0] != "Service web-api reporting CRITICAL status: http://127.0.0.1:8000/services/web-api" || len(lines) != 5 || lines[4] != "+2 more failing" {
+		t.Fatalf("%q", body)
+	}
+	for _, l := range lines[1:4] {
+		if n := utf8.RuneCountInString(l); n > 100 || !strings.HasSuffix(l, "…") {
+			t.Errorf("reason line of %d characters: %q", n, l)
+		}
+	}
+	if n := utf8.RuneCountInString(body); n > 400 {
+		t.Errorf("a text of %d characters", n)
 	}
 }
 

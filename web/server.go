@@ -1,5 +1,6 @@
 // Package web serves obs's HTTP API: the logs API, live tail over a
-// websocket, /health and /metrics. It owns no data; the stores do.
+// websocket, the services' incident reports, /health and /metrics. It
+// owns no data; the stores do.
 package web
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/obs-dev/obs/alert"
+	"github.com/obs-dev/obs/alert/incident"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/dashboards"
 	"github.com/obs-dev/obs/query/kql"
@@ -114,6 +116,11 @@ func New(d Deps) *Server {
 	}
 	if d.Alerts != nil {
 		AlertRoutes(s.mux, d.Alerts)
+		b := &incident.Builder{Services: d.Alerts, Logs: d.Logs}
+		if d.Zipkin != nil {
+			b.Traces = d.Zipkin.store
+		}
+		incidentRoute(s.mux, b)
 	}
 	s.uiRoutes()
 	return s

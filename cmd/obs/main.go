@@ -26,6 +26,7 @@ func newApp() *cli.App {
 			metricsCommand(),
 			tracesCommand(),
 			checksCommand(),
+			incidentCommand(),
 			alertsCommand(),
 			statusCommand(),
 			adminCommand(),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/obs-dev/obs/alert/incident"
 	"github.com/obs-dev/obs/configs"
 	"github.com/obs-dev/obs/web"
 )
@@ -38,7 +39,7 @@ func tracesCommand() *cli.Command {
 				Usage:     "one trace as a waterfall",
 				ArgsUsage: "TRACE_ID",
 				Flags: []cli.Flag{serverFlag, tokenFlag, outputFlag,
-					&cli.BoolFlag{Name: "logs", Usage: "also list log events carrying this traceId / trace_id"}},
+					&cli.BoolFlag{Name: "logs", Usage: "also list log events carrying this trace id (traceId, trace_id, X-B3-TraceId..., at any depth)"}},
 				Action: tracesShow,
 			},
 			{
@@ -228,7 +229,7 @@ func tracesShow(c *cli.Context) error {
 	var logEvents []web.SearchHit
 	if c.Bool("logs") {
 		var res web.SearchResponse
-		q := fmt.Sprintf(`traceId:%q or trace_id:%q`, id, id)
+		q := incident.TraceKQL(id)
 		if err := apiGet(c, "/api/logs/search", url.Values{"q": {q}, "from": {"now-30d"}, "to": {"now+1d"}, "limit": {"1000"}, "order": {"asc"}}, &res); err != nil {
 			return err
 		}

@@ -104,11 +104,22 @@ function lineChart(series, unit, opts = {}) {
     svg.append(S('path', { d, fill: 'none', stroke: col, 'stroke-width': 1.5, class: 'series' }, S('title', {}, s.name)));
   });
   // Hover: a crosshair and every series' value at that time, as Grafana's tooltip.
-  const cross = S('line', { y1: T, y2: H - B, stroke: '#8a93a3', 'stroke-dasharray': '3,3', visibility: 'hidden' });
+  const cross = S('line', { y1: T, y2: H - B, stroke: '#8a93a3', 'stroke-dasharray': '3,3', visibility: 'hidden', 'pointer-events': 'none' });
   svg.append(cross);
-  svg.addEventListener('mousemove', e => {
+  // nearAt: each series' point nearest the pointer's time, and the step between its points.
+  const nearAt = e => {
     const r = svg.getBoundingClientRect(), vx = (e.clientX - r.left) * W / r.width, t = x0 + (vx - L) / (W - L - 8) * (x1 - x0);
-    const near = series.map((s, i) => { let best = null; for (const p of s.points) if (p[1] !== null && (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t))) best = p; return best && { name: s.name, p: best, i }; }).filter(Boolean);
+    const near = series.map((s, i) => { let best = null, k = -1; s.points.forEach((p, j) => { if (p[1] !== null && (best === null || Math.abs(p[0] - t) < Math.abs(best[0] - t))) { best = p; k = j; } });
+      return best && { name: s.name, p: best, i, step: s.points.length > 1 ? Math.abs(s.points[Math.min(k + 1, s.points.length - 1)][0] - s.points[Math.max(k - 1, 0)][0]) / (k > 0 && k < s.points.length - 1 ? 2 : 1) : 60e3 }; }).filter(Boolean);
+    return { vx, near };
+  };
+  // opts.onPoint(time, value, step): a click on a point (a latency panel opens that moment's traces).
+  if (opts.onPoint) {
+    svg.classList.add('clickable');
+    svg.addEventListener('click', e => { const { vx, near } = nearAt(e); if (vx >= L && near.length) { const n = near.reduce((a, b) => (b.p[1] > a.p[1] ? b : a)); opts.onPoint(n.p[0], n.p[1], n.step || 60e3); } });
+  }
+  svg.addEventListener('mousemove', e => {
+    const { vx, near } = nearAt(e);
     if (vx < L || !near.length) { cross.setAttribute('visibility', 'hidden'); tip(); return; }
     const at = near[0].p[0];
     cross.setAttribute('x1', X(at)); cross.setAttribute('x2', X(at)); cross.setAttribute('visibility', 'visible');
@@ -259,6 +270,9 @@ const RANGES = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 2
 // Any field named like a trace id, at any depth: Zipkin's traceId, the
 // seed's fields.trace_id, B3's X-B3-TraceId header copied into a log.
 const TRACE_KEY = /^(x-b3-)?trace[-_]?id$/i;
+// traceKQL is alert/incident's TraceKQL: the log events carrying a trace id
+// under those names at any depth (KQL field names are case-sensitive).
+const traceKQL = id => ['traceId', 'traceID', 'TraceId', 'traceid', 'trace_id', 'trace-id'].map(f => `*${f}:${JSON.stringify(String(id).toLowerCase())}`).join(' or ');
 function findTraceId(v, depth = 0) {
   if (!v || typeof v !== 'object' || depth > 8) return null;
   for (const [k, x] of Object.entries(v)) if (TRACE_KEY.test(k) && /^[0-9a-f]{1,32}$/i.test(String(x))) return String(x).toLowerCase();
@@ -338,7 +352,8 @@ function plainRow(hit, compact = false) { return discoverRow(hit, { cols: [], co
 function discoverGrid(cols) { return `14em 8em 5.5em ${cols.length ? cols.map(() => 'minmax(6em,1fr)').join(' ') : 'minmax(0,1fr)'} 3em`; }
 pages.logs = async (app) => {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  const state = { q: params.get('q') || '', from: null, to: null, cols: (params.get('cols') || '').split(',').filter(Boolean), next: '', shown: 0, total: 0, qs: '' };
+  // from/to (epoch ms) in the URL: a window another page links to (the incident view), or a zoom kept over a reload.
+  const state = { q: params.get('q') || '', from: +params.get('from') || null, to: +params.get('to') || null, cols: (params.get('cols') || '').split(',').filter(Boolean), next: '', shown: 0, total: 0, qs: '' };
   const size = Math.min(+params.get('size') || 100, 5000);
   const q = h('input', { class: 'grow', id: 'kql', placeholder: 'KQL, e.g. app:"web-api" and severity:(error or warn)', value: state.q });
   const range = h('select', { id: 'range' }, Object.keys(RANGES).map(k => h('option', { value: k }, 'Last ' + k)), h('option', { value: 'custom' }, 'Custom'));
@@ -357,6 +372,7 @@ pages.logs = async (app) => {
   saved.onchange = () => { const s = savedList()[saved.value]; if (s) { q.value = s.q; state.cols.splice(0, state.cols.length, ...(s.cols || [])); run(); } }; // in place: ctx.cols is this array
   saveBtn.onclick = () => { const name = prompt('Name this search', q.value); if (name) { localStorage.setItem('obs.savedSearches', JSON.stringify([...savedList(), { name, q: q.value, cols: state.cols }])); fillSaved(); } };
   range.onchange = () => { const c = range.value === 'custom'; from.style.display = to.style.display = c ? '' : 'none'; if (!c) { state.from = state.to = null; run(); } };
+  if (state.from) { range.value = 'custom'; from.style.display = to.style.display = ''; from.value = localInput(state.from); to.value = localInput(state.to || Date.now()); }
   q.addEventListener('keydown', e => { if (e.key === 'Enter') run(); });
   function window_() {
     if (state.from) return [state.from, state.to];
@@ -414,7 +430,8 @@ pages.logs = async (app) => {
     if (!(await validate())) return;
     const [f, t] = window_();
     state.qs = `q=${encodeURIComponent(q.value)}&from=${Math.floor(f)}&to=${Math.ceil(t)}`;
-    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value) + (state.cols.length ? '&cols=' + encodeURIComponent(state.cols.join(',')) : '') + (size !== 100 ? '&size=' + size : ''));
+    history.replaceState(null, '', '#/logs?q=' + encodeURIComponent(q.value) + (state.cols.length ? '&cols=' + encodeURIComponent(state.cols.join(',')) : '') + (size !== 100 ? '&size=' + size : '') +
+      (state.from ? `&from=${Math.floor(f)}&to=${Math.ceil(t)}` : ''));
     try {
       const [res, hg, fields] = await Promise.all([api(`/api/logs/search?${state.qs}&limit=${size}`), api(`/api/logs/histogram?${state.qs}`), api(`/api/logs/fields?${state.qs}`)]);
       if (my !== running) return;
@@ -455,6 +472,8 @@ pages.logs = async (app) => {
   onLeave(() => clearInterval(timer));
   await run();
 };
+// localInput is a time as a datetime-local input shows it.
+function localInput(ms) { const d = new Date(ms); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; }
 function parseDur(s) { let ms = 0; for (const [, n, u] of s.matchAll(/([0-9.]+)(h|m|s|ms)/g)) ms += +n * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[u]; return ms || 60e3; }
 
 // Dashboards.
@@ -488,11 +507,23 @@ async function loadPanel(p, fromS, untilS) {
   if (p.type === 'services') return { svcs: await api('/api/services') };
   return {};
 }
+// traceSearchLink is the traces page for service around time t (± the
+// chart's step, at least a minute: a StatsD point stands for the requests
+// of the flush interval before it, and spans carry their start) with
+// durations from 0.8 to 1.25 times v milliseconds.
+function traceSearchLink(service, t, v, step) {
+  const half = Math.max(step, 60e3);
+  const q = new URLSearchParams({ service: String(service).toLowerCase(), end: Math.round(t + half), lookback: Math.round(2 * half), min: +(v * 0.8).toFixed(3), max: +(v * 1.25).toFixed(3) });
+  return '#/traces?' + q;
+}
 function drawPanel(p, body, data, domain) {
   body.replaceChildren();
   if (data.error) { body.append(h('div', { class: 'err' }, data.error.message)); return; }
   const width = body.clientWidth || 600;
-  if (p.type === 'timeseries') body.append(lineChart(data.series, p.unit, { width, height: p.height || 180, domain }), legend(data.series, p.unit));
+  // A latency panel of a service's dashboard: a point's click opens the
+  // service's traces of that moment whose duration is near the point's value.
+  const onPoint = p.unit === 'ms' && p.traceService ? (t, v, step) => { location.hash = traceSearchLink(p.traceService, t, v, step); } : null;
+  if (p.type === 'timeseries') body.append(lineChart(data.series, p.unit, { width, height: p.height || 180, domain, onPoint }), legend(data.series, p.unit));
   else if (p.type === 'stat') {
     const pts = data.series.length ? data.series[0].points : [], last = [...pts].reverse().find(x => x[1] !== null);
     body.append(h('div', { class: 'stat-panel' }, h('div', { class: 'stat' }, last ? fmtVal(last[1], p.unit) : '-'), sparkline(pts, width)));
@@ -586,7 +617,7 @@ pages.dashboards = async (app, args) => {
     const my = ++gen;
     const untilS = Math.floor(Date.now() / 1000), rangeS = RANGES[range.value] / 1000;
     let fromS = untilS - rangeS;
-    const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })) }));
+    const panels = d.panels.map(p => ({ ...p, title: expand(p.title, vals), query: expand(p.query, vals), targets: (p.targets || []).map(t => ({ ...t, expr: expand(t.expr, vals) })), traceService: vals.service }));
     const keep = refresh && shown && shown.bodies.length === panels.length;
     if (!keep) grid.replaceChildren();
     const bodies = keep ? shown.bodies : panels.map((p, i) => {
@@ -639,12 +670,22 @@ pages.traces = async (app, args) => {
   const services = await api('/api/v2/services');
   const svc = h('select', { id: 'trace-service' }, h('option', { value: '' }, 'any service'), services.map(s => h('option', { value: s }, s)));
   const span = h('input', { placeholder: 'span name', id: 'trace-span' }), tags = h('input', { placeholder: 'tags: error and http.method=GET', class: 'grow' });
-  const minD = h('input', { placeholder: 'min ms', size: 6 }), maxD = h('input', { placeholder: 'max ms', size: 6 });
-  const lb = h('select', {}, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
+  const minD = h('input', { placeholder: 'min ms', size: 6, id: 'trace-min' }), maxD = h('input', { placeholder: 'max ms', size: 6, id: 'trace-max' });
+  const lb = h('select', { id: 'trace-range' }, ['1h', '15m', '24h', '7d'].map(k => h('option', { value: k }, 'Last ' + k)));
   const results = h('div', { class: 'card', id: 'trace-results' }), deps = h('div', { class: 'card', id: 'deps' });
+  // ?service=web-api&range=1h&tag=error: a search another page links to (the incident view).
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  if (params.get('service')) { if (!services.includes(params.get('service'))) svc.append(h('option', { value: params.get('service') }, params.get('service'))); svc.value = params.get('service'); }
+  if (RANGES[params.get('range')]) lb.value = params.get('range');
+  if (params.get('tag')) tags.value = params.get('tag');
+  // end and lookback (ms), min and max (ms): a latency panel's point.
+  const custom = { end: +params.get('end'), lookback: +params.get('lookback') };
+  if (custom.end > 0 && custom.lookback > 0) { lb.append(h('option', { value: 'custom' }, `${new Date(custom.end - custom.lookback).toLocaleTimeString()} – ${new Date(custom.end).toLocaleTimeString()}`)); lb.value = 'custom'; }
+  if (+params.get('min') > 0) minD.value = params.get('min');
+  if (+params.get('max') > 0) maxD.value = params.get('max');
   app.append(h('div', { class: 'card row' }, svc, span, tags, minD, maxD, lb, h('button', { class: 'primary', id: 'find-traces', onclick: find }, 'Find traces')), deps, results);
   async function find() {
-    const p = new URLSearchParams({ limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
+    const p = new URLSearchParams(lb.value === 'custom' ? { limit: 50, lookback: custom.lookback, endTs: custom.end } : { limit: 50, lookback: RANGES[lb.value], endTs: Date.now() });
     if (svc.value) p.set('serviceName', svc.value); if (span.value) p.set('spanName', span.value); if (tags.value) p.set('annotationQuery', tags.value);
     if (minD.value) p.set('minDuration', Math.round(minD.value * 1000)); if (maxD.value) { p.set('maxDuration', Math.round(maxD.value * 1000)); if (!minD.value) p.set('minDuration', 1); }
     const traces = await api('/api/v2/traces?' + p);
@@ -718,7 +759,7 @@ async function traceView(app, id) {
   for (const rid of order) { const r = rows[rid]; (r.parent && rows[r.parent] && r.parent !== rid ? (kids[r.parent] = kids[r.parent] || []) : roots).push(r); }
   const services = [...new Set(spans.map(svcOf))], errors = spans.filter(isErr).length;
   const dur = Math.max(s.dur, 1), pct = us => ((us - s.start) / dur * 100);
-  const logs = await api(`/api/logs/search?q=${encodeURIComponent(`traceId:"${id}" or trace_id:"${id}" or fields.trace_id:"${id}" or fields.traceId:"${id}"`)}&from=now-30d&to=now%2B1d&limit=500&order=asc`).catch(() => ({ hits: [] }));
+  const logs = await api(`/api/logs/search?q=${encodeURIComponent(traceKQL(id))}&from=now-30d&to=now%2B1d&limit=500&order=asc`).catch(() => ({ hits: [] }));
   const detail = h('div', { class: 'card', id: 'span-detail' }, h('span', { class: 'muted' }, 'Click a span for its tags, annotations and log events.'));
   // The ruler: ticks at round fractions of the trace's duration.
   const rt = niceTicks(0, dur, 5);
@@ -762,7 +803,8 @@ async function traceView(app, id) {
     detail.append(h('h3', {}, `Log events of this span (${mine.length})`), h('div', {}, mine.length ? mine.map(x => plainRow(x, true)) : h('div', { class: 'muted' }, 'None.')));
   }
   app.append(h('div', { class: 'layout trace-layout' }, wf, detail));
-  if (logs.hits.length) app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length})`), logs.hits.map(x => plainRow(x))));
+  app.append(h('div', { class: 'card', id: 'trace-logs' }, h('h3', {}, `Log events of this trace (${logs.hits.length}) `, h('a', { href: '#/logs?q=' + encodeURIComponent(traceKQL(id)), class: 'small' }, 'in Discover')),
+    logs.hits.length ? logs.hits.map(x => plainRow(x)) : h('div', { class: 'muted' }, 'No log event carries this trace id.')));
   showSpan(roots[0] || rows[order[0]]);
 }
 
@@ -808,6 +850,7 @@ pages.services = async (app, args) => {
           h('td', {}, h('button', { onclick: async () => { const r = await api(`/api/checks/${encodeURIComponent(c.name)}/run`, { method: 'POST' }); msg.textContent = `${c.name}: ${r.ok ? 'passing' : r.reason}`; setTimeout(route, 800); } }, 'Run now'))),
         c.last_failure && c.last_failure.raw_data ? h('tr', {}, h('td', { colspan: 6 }, h('details', { class: 'raw-data' }, h('summary', { class: 'muted' }, `raw data of the last failure (${new Date(c.last_failure.time).toLocaleString()})`),
           h('pre', { class: 'mono', style: 'white-space:pre-wrap;max-height:240px;overflow:auto' }, c.last_failure.raw_data)))) : null]).flat())),
+    incidentView(name, v),
     report,
     h('div', { class: 'card' }, h('h3', {}, 'Alerts'), alerts.length ? h('table', {}, alerts.map(a => h('tr', {}, h('td', {}, new Date(a.time).toLocaleString()), h('td', {}, a.kind), h('td', {}, `${a.previous} → ${a.status}`),
       h('td', {}, (a.channels || []).map(ch => h('div', { class: ch.ok ? '' : 'sev-error' }, `${ch.channel} ${ch.user || ''} ${ch.to || ''}: ${ch.ok ? 'sent ' + (ch.sid || '') : ch.error}`)))))) : h('div', { class: 'muted' }, 'No alerts sent.')));
@@ -819,6 +862,70 @@ pages.services = async (app, args) => {
   const t = setInterval(async () => { const nv = await api('/api/services/' + encodeURIComponent(name)).catch(() => null); if (nv && nv.status !== v.status) route(); }, 5000);
   onLeave(() => clearInterval(t));
 };
+// The incident view: what explains a service's state, over the window of
+// its current failure (the incident API's default) or one chosen: failing
+// checks, its log events (errors first, the messages grouped), its failing
+// and slow traces, its dashboard's panels; each a click from its full page.
+const INCIDENT_RANGES = { '': 'current failure', '15m': 'last 15m', '1h': 'last 1h', '6h': 'last 6h', '24h': 'last 24h' };
+// serviceKQL is alert/incident's ServiceKQL: app (the seed), service, service.name (OTLP).
+// JSON's string quoting is KQL's: \" and \\ escaped.
+function serviceKQL(name) { const q = JSON.stringify(name); return `app:${q} or service:${q} or service.name:${q}`; }
+function incidentView(name, v) {
+  const since = new URLSearchParams(location.hash.split('?')[1] || '').get('since') || '';
+  const sel = h('select', { id: 'incident-range' }, Object.entries(INCIDENT_RANGES).map(([k, label]) => h('option', { value: k, selected: k === since ? 'selected' : null }, label)));
+  sel.onchange = () => { location.hash = `#/services/${encodeURIComponent(name)}` + (sel.value ? '?since=' + sel.value : ''); };
+  const win = h('span', { class: 'muted', id: 'incident-window' }, 'loading…');
+  const checks = h('div', { id: 'incident-checks' }), history = h('div', { id: 'incident-history' }), logs = h('div', { id: 'incident-logs' }), traces = h('div', { id: 'incident-traces' }), metrics = h('div', { id: 'incident-metrics' });
+  const card = h('div', { class: 'card', id: 'incident' }, h('div', { class: 'row' }, h('h2', { class: 'grow', style: 'margin:0' }, 'Incident'), win, sel),
+    checks, history, h('h3', {}, 'Log events'), logs, h('h3', {}, 'Traces'), traces, h('h3', {}, 'Metrics'), metrics);
+  (async () => {
+    const rep = await api(`/api/incident/${encodeURIComponent(name)}` + (since ? '?since=' + encodeURIComponent(since) : ''));
+    const f = Date.parse(rep.window.from), t = Date.parse(rep.window.to);
+    win.textContent = `${fmtTime(f)} – ${fmtTime(t)}`;
+    const failing = rep.checks.filter(c => c.status !== 'PASSING');
+    checks.replaceChildren(h('h3', {}, 'Failing checks'), failing.length ? h('table', {}, failing.map(c => h('tr', { class: 'incident-check' }, h('td', { class: 'sev-' + c.status.toLowerCase() }, c.status), h('td', {}, h('b', {}, c.name)), h('td', {}, c.reason))))
+      : h('div', { class: 'muted' }, 'No check is failing.'));
+    // The status changes in the window, and the one it started from.
+    const hist = (v.status_history || []).map(x => ({ ...x, t: Date.parse(x.time) })), inWin = hist.filter(x => x.t >= f), before = hist.filter(x => x.t < f).pop();
+    history.replaceChildren(h('h3', {}, 'Status history'), [before, ...inWin].filter(Boolean).length ? h('div', { class: 'row' }, [before, ...inWin].filter(Boolean).map(x => h('span', { class: `tile ${x.status} status-change`, style: 'padding:2px 8px' }, `${x.status} ${x.t < f ? 'before' : 'at'} ${new Date(x.t).toLocaleTimeString()}`)))
+      : h('div', { class: 'muted' }, 'No status change recorded.'));
+    // Logs: the counts, the messages grouped, then the events, errors first.
+    const svcQ = serviceKQL(rep.service), errQ = `(${svcQ}) and (${ERROR_Q})`, restQ = `(${svcQ}) and not (${ERROR_Q})`;
+    const discover = (q, a = f, z = t) => `#/logs?q=${encodeURIComponent(q)}&from=${Math.floor(a)}&to=${Math.ceil(z) + 1}`;
+    const window_ = `from=${Math.floor(f)}&to=${Math.ceil(t) + 1}`;
+    const [errs, rest] = await Promise.all([api(`/api/logs/search?q=${encodeURIComponent(errQ)}&${window_}&limit=15`), api(`/api/logs/search?q=${encodeURIComponent(restQ)}&${window_}&limit=5`)]);
+    // replaceChildren would write a null as the text "null": h() drops them.
+    logs.replaceChildren(h('div', {}, h('div', { class: 'row', id: 'incident-log-counts' }, h('span', { class: rep.logs.errors ? 'sev-error' : '' }, `${rep.logs.errors.toLocaleString()} errors`), `in ${rep.logs.total.toLocaleString()} events`, rep.logs.errors > 10000 ? h('span', { class: 'muted' }, '(messages grouped from the newest 10,000)') : null, // alert/incident.MaxGrouped
+      h('a', { href: discover(errQ), id: 'incident-discover-errors' }, 'errors in Discover'), h('a', { href: discover(svcQ), id: 'incident-discover' }, 'all events in Discover')),
+      rep.logs.top.length ? h('table', { id: 'incident-groups' }, h('tr', {}, ['count', 'message', 'first', 'last'].map(x => h('th', {}, x))),
+        rep.logs.top.map(g => h('tr', { class: 'incident-group' }, h('td', {}, g.count.toLocaleString()), h('td', { class: 'mono' }, h('a', { href: discover(errQ, Date.parse(g.first), Date.parse(g.last)), title: 'these errors in Discover' }, g.message)),
+          h('td', {}, new Date(g.first).toLocaleTimeString()), h('td', {}, new Date(g.last).toLocaleTimeString())))) : null,
+      h('div', { id: 'incident-events' }, [...errs.hits, ...rest.hits].map(x => plainRow(x))),
+      errs.hits.length + rest.hits.length ? null : h('div', { class: 'muted' }, 'No log events of this service in the window.')));
+    // Traces: failing first, then those over the checks' latency threshold (else the slowest).
+    const range = Object.keys(RANGES).find(k => RANGES[k] >= Date.now() - f) || '7d';
+    traces.replaceChildren(rep.traces.length ? h('table', {}, rep.traces.map(x => h('tr', { class: 'incident-trace' }, h('td', {}, x.error ? h('span', { class: 'sev-error' }, 'error') : 'slow'),
+      h('td', {}, h('a', { href: `#/traces/${encodeURIComponent(x.traceId)}`, class: 'mono' }, x.traceId)), h('td', {}, x.rootSpan), h('td', {}, fmtDur(x.durationMs * 1000))))) : h('div', { class: 'muted' }, 'No failing or slow traces in the window.'),
+      h('div', { class: 'row' }, h('a', { href: `#/traces?service=${encodeURIComponent(rep.service.toLowerCase())}&range=${range}&tag=error` }, 'failing traces in Traces'), h('a', { href: `#/traces?service=${encodeURIComponent(rep.service.toLowerCase())}&range=${range}` }, 'all traces')));
+    // Metrics: the panels of each dashboard with a $service variable, for this service.
+    const dashes = (await api('/api/dashboards').catch(() => [])).filter(d => (d.variables || []).some(x => x.name === 'service'));
+    const fromS = Math.floor(f / 1000), untilS = Math.ceil(t / 1000), vals = { service: rep.service };
+    metrics.replaceChildren(...(dashes.length ? [] : [h('div', { class: 'muted' }, 'No dashboard has a $service variable.')]));
+    for (const d of dashes) {
+      const grid = h('div', { class: 'grid' });
+      metrics.append(h('div', { class: 'row' }, h('b', {}, d.title), h('a', { href: `#/dashboards/${encodeURIComponent(d.id)}?range=${range}&var-service=${encodeURIComponent(rep.service)}`, class: 'incident-dashboard' }, 'open the dashboard')), grid);
+      const panels = d.panels.filter(p => p.type === 'timeseries' || p.type === 'stat').map(p => ({ ...p, title: expand(p.title, vals), targets: (p.targets || []).map(x => ({ ...x, expr: expand(x.expr, vals) })), traceService: rep.service }));
+      const boxes = panels.map(p => h('div', { class: 'panel', style: `grid-column:span ${Math.max(p.width || 6, 4)}`, 'data-panel': p.id }, h('h3', {}, h('span', { class: 'ptitle', title: p.title }, p.title)), h('div', { class: 'panel-body' }, h('div', { class: 'muted' }, 'loading…'))));
+      grid.append(...boxes);
+      const loaded = await Promise.all(panels.map(p => loadPanel(p, fromS, untilS).catch(error => ({ error }))));
+      // A panel of metrics this service does not send is left out, not drawn empty.
+      const empty = loaded.map(x => !x.error && !(x.series || []).some(sr => sr.points.some(pt => pt[1] !== null)));
+      panels.forEach((p, i) => empty[i] ? boxes[i].remove() : drawPanel(p, boxes[i].lastChild, loaded[i], [f, t]));
+      if (empty.every(Boolean)) grid.replaceWith(h('div', { class: 'muted' }, `No metrics of ${rep.service} in this dashboard's panels over the window.`));
+    }
+  })().catch(e => { win.textContent = ''; card.append(h('div', { class: 'err', id: 'incident-error' }, e.message)); });
+  return card;
+}
 // definitionEditor edits a service as JSON with obs.yaml's keys; the API
 // validates it as the file is and names the bad key.
 function definitionEditor(name, def) {
