@@ -59,7 +59,10 @@ func TestOTLPSideBySide(t *testing.T) {
 		// Prometheus's OTLP receiver does, which is what obs follows.
 		sideBySideMetrics(t, s, startVictoriaMetrics(t, "-opentelemetry.usePrometheusNaming"), now)
 	})
-	t.Run("logs", func(t *testing.T) { sideBySideLogs(t, s, startVictoriaLogs(t), now) })
+	t.Run("logs", func(t *testing.T) {
+		_, vl := startVictoriaLogs(t)
+		sideBySideLogs(t, s, vl, now)
+	})
 }
 
 // postOTLP posts one OTLP/HTTP protobuf request and returns the answer's
@@ -636,13 +639,13 @@ func sideBySideMetrics(t *testing.T, s *server, vm *engine, now time.Time) {
 
 // ---- logs ----
 
-// startVictoriaLogs runs a single VictoriaLogs node and returns its URL.
-func startVictoriaLogs(t *testing.T) string {
+// startVictoriaLogs runs a single VictoriaLogs node; url is its base URL.
+func startVictoriaLogs(t *testing.T) (p *proc, url string) {
 	bin := engineBinary(t, "victoria-logs")
 	port := freePort(t)
-	startProc(t, "victoria-logs", bin, "http://"+loopback(port)+"/health",
+	p = startProc(t, "victoria-logs", bin, "http://"+loopback(port)+"/health",
 		"-storageDataPath", t.TempDir(), "-httpListenAddr", loopback(port), "-loggerLevel", "ERROR", "-retentionPeriod", "30d")
-	return "http://" + loopback(port)
+	return p, "http://" + loopback(port)
 }
 
 // peerLogs is one service's log records: a string body with trace ids
