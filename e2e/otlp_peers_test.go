@@ -44,8 +44,9 @@ import (
 //     obs, _count/_sum/_bucket{vmrange} series in VictoriaMetrics;
 //   - logs: obs makes a map body's keys fields (VictoriaLogs keeps it as
 //     JSON text), keeps severity_number, event_name, the scope and the
-//     observed time (VictoriaLogs v1.116.0 drops them), and keeps an
-//     attribute named like one of its own fields under attributes.<name>.
+//     observed time (VictoriaLogs v1.116.0 drops them), keeps an
+//     attribute named like one of its own fields under attributes.<name>,
+//     and writes a 64-bit trace id in 16 digits as its span store does.
 func TestOTLPSideBySide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Jaeger, VictoriaMetrics and VictoriaLogs")
@@ -651,7 +652,8 @@ func startVictoriaLogs(t *testing.T) (p *proc, url string) {
 // peerLogs is one service's log records: a string body with trace ids
 // and typed attributes, a map body, one with only an observed time and a
 // severity number, one whose attribute is named as a field obs sets
-// itself, one with an event name. Each carries rec=N to pair it up.
+// itself, one with an event name, one with a 64-bit trace id padded to
+// 128. Each carries rec=N to pair it up.
 func peerLogs(now time.Time) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
@@ -699,6 +701,11 @@ func peerLogs(now time.Time) plog.Logs {
 	r5.SetEventName("order.placed")
 	r5.SetSeverityNumber(plog.SeverityNumberInfo)
 	r5.SetSeverityText("INFO")
+
+	r6 := rec(6, 5*time.Millisecond)
+	r6.Body().SetStr("in a trace begun by a B3 caller")
+	r6.SetTraceID(pcommon.TraceID{8: 0x64, 15: 0x01}) // 64 bits, padded
+	r6.SetSpanID(pcommon.SpanID{0xb3, 7: 1})
 	return ld
 }
 
@@ -768,10 +775,12 @@ func sideBySideLogs(t *testing.T, s *server, vl string, now time.Time) {
 		if err1 != nil || err2 != nil || !vt.Equal(ot) {
 			t.Errorf("record %s: time obs %v, VictoriaLogs %v", rec, o["@timestamp"], v["_time"])
 		}
-		// Severity: VictoriaLogs keeps the text, else names the number;
-		// obs keeps both as sent.
+		// Severity: VictoriaLogs keeps the text, else names the number
+		// (Unspecified for none); obs keeps both as sent, and no field
+		// for what was not sent.
 		wantSev := fmt.Sprint(o["severity_text"])
-		if n, ok := o["severity_number"].(float64); ok && o["severity_text"] == nil {
+		if o["severity_text"] == nil {
+			n, _ := o["severity_number"].(float64)
 			wantSev = plog.SeverityNumber(int32(n)).String()
 		}
 		if v["severity"] != wantSev {
@@ -802,10 +811,17 @@ func sideBySideLogs(t *testing.T, s *server, vl string, now time.Time) {
 				t.Errorf("record %s: message obs %q, VictoriaLogs %q", rec, o["message"], v["_msg"])
 			}
 		}
+		// A 64-bit trace id (B3 from a Zipkin-instrumented caller, padded
+		// by the SDK): obs writes it in 16 digits, as its span store and
+		// Zipkin name the trace, so that the trace's page finds the
+		// record; VictoriaLogs keeps the 32.
+		if rec == "6" && (o["trace_id"] != "6400000000000001" || v["trace_id"] != "00000000000000006400000000000001") {
+			t.Errorf("record 6: trace_id obs %v, VictoriaLogs %v", o["trace_id"], v["trace_id"])
+		}
 		// Every other field, resource attributes, attributes and ids, is
 		// in both with the same text (obs keeps JSON types: 2, false).
 		for k, vv := range v {
-			if vlOwn[k] || k == "message" && rec == "4" {
+			if vlOwn[k] || k == "message" && rec == "4" || k == "trace_id" && rec == "6" {
 				continue
 			}
 			if ov, ok := o[k]; !ok || fmt.Sprint(ov) != fmt.Sprint(vv) {
