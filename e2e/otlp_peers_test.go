@@ -154,12 +154,13 @@ func peerTraces(now time.Time) ptrace.Traces {
 
 // obsSpan is a span as obs's Zipkin API answers it.
 type obsSpan struct {
-	ID, ParentID, Name, Kind string
-	Timestamp, Duration      int64
-	LocalEndpoint            struct{ ServiceName string }
-	RemoteEndpoint           struct{ ServiceName string }
-	Tags                     map[string]string
-	Annotations              []struct {
+	TraceID, ID, ParentID string
+	Name, Kind            string
+	Timestamp, Duration   int64
+	LocalEndpoint         struct{ ServiceName string }
+	RemoteEndpoint        struct{ ServiceName string }
+	Tags                  map[string]string
+	Annotations           []struct {
 		Timestamp int64
 		Value     string
 	}
