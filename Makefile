@@ -7,7 +7,7 @@ ARGS ?=
 # The binary make run and make demo start (a test points it at its own).
 OBS ?= bin/obs
 
-.PHONY: build run demo test test-go e2e-deps e2e-engines test-engines bench bench-graphite bench-remote fuzz soak clean
+.PHONY: build run demo test test-go e2e-deps e2e-engines test-engines bench bench-graphite bench-remote bench-otlp fuzz soak clean
 
 # What obs --version prints.
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -72,6 +72,12 @@ bench-graphite: e2e-deps
 # run, for BENCHMARKS.md (builds the engines on first use).
 bench-remote:
 	OBS_BENCH_REMOTE=1 $(GO) test -count=1 -v -timeout 30m -run '^(TestRemoteWriteThroughput|TestRemoteSpansThroughput|TestRemoteLogsThroughput)$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
+
+# OTLP spans/s and log records/s from telemetrygen into obs beside Jaeger v2
+# and VictoriaLogs, with each server's CPU per item, for BENCHMARKS.md
+# (builds the engines and telemetrygen first where this machine has not).
+bench-otlp: e2e-engines
+	OBS_BENCH_OTLP=1 $(GO) test -count=1 -v -timeout 30m -run '^TestOTLPThroughputVsPeers$$' ./e2e | grep -E 'figures|^(---|ok|FAIL)'
 
 # Every parser's fuzz target, FUZZTIME each.
 fuzz:

@@ -1,10 +1,13 @@
 // Package demo is `obs demo`: a workload that plays the seed's two services
 // — a web-api whose GET / calls a recipe-api — so that every page of obs
 // has something to show. It talks to obs only over the wire protocols
-// real apps use: Logstash-style JSON log events over UDP, StatsD over UDP
-// with the seed's metric names, Zipkin v2 spans over HTTP from zipkin-go
-// (both halves of each call, trace ids shared with the log events), and a
-// /health endpoint whose answer cycles through OK, DEGRADED and DOWN for
+// real apps use, both kinds side by side: web-api as the seed's Node app,
+// Logstash-style JSON log events over UDP, StatsD over UDP with the
+// seed's metric names and Zipkin v2 spans over HTTP from zipkin-go;
+// recipe-api as a service instrumented with OpenTelemetry, its server
+// spans (children of web-api's calls, one trace), log records and request
+// durations over OTLP/HTTP. Trace ids are shared with the log events, and
+// a /health endpoint's answer cycles through OK, DEGRADED and DOWN for
 // obs's checks (see Services).
 package demo
 
@@ -39,6 +42,7 @@ type Options struct {
 	Logs   string // Logstash JSON over UDP, host:port
 	StatsD string // StatsD over UDP, host:port
 	Zipkin string // Zipkin collector, host:port (spans go to /api/v2/spans)
+	OTLP   string // OTLP/HTTP receiver, host:port (recipe-api reports there)
 	// Health is where /health listens (DefaultHealth), unless
 	// HealthListener is given (a test that holds its port); the demo
 	// closes it when it stops.
@@ -101,8 +105,9 @@ type Demo struct {
 	closeOnce sync.Once
 	closeErr  error
 	rep       reporter.Reporter
-	client    *http.Client // the load generator's
-	web       string       // http://host:port of web-api
+	otel      *otlpExporter // recipe-api's
+	client    *http.Client  // the load generator's
+	web       string        // http://host:port of web-api
 	recipe    string
 	health    string // http://host:port/health
 	conns     atomic.Int64
@@ -125,8 +130,8 @@ func Run(ctx context.Context, o Options) error {
 // loopback ports, /health on o.Health) and starts the workload.
 func Start(o Options) (d *Demo, err error) {
 	o.defaults()
-	if o.Logs == "" || o.StatsD == "" || o.Zipkin == "" {
-		return nil, errors.New("demo needs the logs, StatsD and Zipkin addresses")
+	if o.Logs == "" || o.StatsD == "" || o.Zipkin == "" || o.OTLP == "" {
+		return nil, errors.New("demo needs the logs, StatsD, Zipkin and OTLP/HTTP addresses")
 	}
 	d = &Demo{o: o, cycle: cycle{start: time.Now().Add(-o.elapsed), phase: o.Phase}, client: &http.Client{Timeout: 10 * time.Second}}
 	var lns []net.Listener // closed here if Start fails before serving them
@@ -182,16 +187,13 @@ func Start(o Options) (d *Demo, err error) {
 	}
 	d.recipe, d.web, d.health = "http://"+recipeLn.Addr().String(), "http://"+webLn.Addr().String(), "http://"+healthLn.Addr().String()+"/health"
 
-	recipeTracer, err := tracer(d.rep, "recipe-api", recipeLn.Addr())
-	if err != nil {
-		return nil, err
-	}
+	d.otel = newOTLPExporter(o.OTLP, "recipe-api", recipeLn.Addr(), o.Environment, o.Log)
 	webTracer, err := tracer(d.rep, "web-api", webLn.Addr())
 	if err != nil {
 		return nil, err
 	}
 	state := func() State { s, _ := d.cycle.at(time.Now()); return s }
-	recipe := &recipeAPI{tracer: recipeTracer, log: logger("recipe-api"), state: state}
+	recipe := &recipeAPI{otel: d.otel, log: otlpLog{e: d.otel, service: "recipe-api"}, state: state}
 	web := &webAPI{tracer: webTracer, log: logger("web-api"), sd: send.StatsD{Conn: statsdConn, Prefix: "web-api"},
 		recipeURL: d.recipe, recipeEP: endpoint("recipe-api", recipeLn.Addr()), client: &http.Client{Timeout: 10 * time.Second}}
 
@@ -206,11 +208,11 @@ func Start(o Options) (d *Demo, err error) {
 	})
 	d.serve(healthLn, healthHandler(d.cycle, time.Now), nil)
 	for _, l := range []struct {
-		log  logstash
+		log  eventLog
 		addr net.Addr
 	}{{recipe.log, recipeLn.Addr()}, {web.log, webLn.Addr()}} {
 		a := l.addr.(*net.TCPAddr)
-		l.log.send("verbose", "listen", map[string]any{"host": a.IP.String(), "port": a.Port}, "", "")
+		l.log.send(context.Background(), "verbose", "listen", "listening on "+a.String(), map[string]any{"host": a.IP.String(), "port": a.Port})
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -218,11 +220,14 @@ func Start(o Options) (d *Demo, err error) {
 	d.loop(ctx, o.Every, func() { d.request(ctx, "/") })
 	d.loop(ctx, o.ErrorEvery, func() { d.request(ctx, "/error") })
 	d.loop(ctx, o.GaugeEvery, func() { reportRuntime(web.sd, d.conns.Load()) })
+	d.loop(ctx, time.Second, func() { d.otel.flush(ctx) })
+	d.loop(ctx, o.GaugeEvery, func() { d.otel.exportMetrics(ctx) })
 	d.wg.Add(1)
 	go d.announce(ctx)
 
 	fmt.Fprintf(o.Out, "obs demo: web-api %s (GET / calls recipe-api %s/recipes/42; GET /error fails)\n", d.web, d.recipe)
-	fmt.Fprintf(o.Out, "  log events to %s (udp), StatsD to %s (udp), spans to %s\n", o.Logs, o.StatsD, spansURL)
+	fmt.Fprintf(o.Out, "  web-api: log events to %s (udp), StatsD to %s (udp), spans to %s\n", o.Logs, o.StatsD, spansURL)
+	fmt.Fprintf(o.Out, "  recipe-api: spans, log records and metrics over OTLP to http://%s/v1/...\n", o.OTLP)
 	fmt.Fprintf(o.Out, "  %s answers OK, DEGRADED, then DOWN, %s each, and again; Ctrl-C stops\n", d.health, o.Phase)
 	if c, err := net.DialTimeout("tcp", o.Zipkin, time.Second); err != nil {
 		fmt.Fprintf(o.Out, "  nothing answers at %s yet: is `obs serve` running? The demo keeps sending.\n", o.Zipkin)
@@ -325,7 +330,8 @@ func (d *Demo) Stop() error {
 	d.cancel()
 	d.wg.Wait()
 	err := d.close()
-	fmt.Fprintf(d.o.Out, "obs demo: %d requests (%d failed), %d log events sent\n", d.reqs.Load(), d.failed.Load(), d.logs.Load())
+	fmt.Fprintf(d.o.Out, "obs demo: %d requests (%d failed), %d log events sent over UDP; over OTLP %d spans, %d log records, %d metric exports\n",
+		d.reqs.Load(), d.failed.Load(), d.logs.Load(), d.otel.spans.Load(), d.otel.records.Load(), d.otel.exports.Load())
 	return err
 }
 
@@ -343,6 +349,11 @@ func (d *Demo) close() error {
 		d.serveWG.Wait()
 		if d.rep != nil {
 			errs = append(errs, d.rep.Close())
+		}
+		if d.otel != nil {
+			// What the last requests reported, as an SDK's Shutdown sends it.
+			d.otel.flush(ctx)
+			d.otel.exportMetrics(ctx)
 		}
 		for _, c := range d.closers {
 			errs = append(errs, c())

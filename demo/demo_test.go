@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -12,20 +13,104 @@ import (
 	"time"
 
 	"github.com/openzipkin/zipkin-go/model"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/obs-dev/obs/configs"
 )
 
 // receiver stands where obs would: a UDP socket for log events, one for
-// StatsD and a Zipkin collector, all on ports held from the start.
+// StatsD, a Zipkin collector and an OTLP/HTTP receiver (decoding with
+// pdata, as obs does), all on ports held from the start.
 type receiver struct {
-	mu     sync.Mutex
-	events []map[string]any
-	lines  []string
-	spans  []model.SpanModel
-	logs   *net.UDPConn
-	statsd *net.UDPConn
-	zipkin *httptest.Server
+	mu      sync.Mutex
+	events  []map[string]any
+	lines   []string
+	spans   []model.SpanModel
+	oSpans  []recvSpan
+	records []recvRecord
+	metrics []pmetric.Metric
+	logs    *net.UDPConn
+	statsd  *net.UDPConn
+	zipkin  *httptest.Server
+	otlp    *httptest.Server
+}
+
+// recvSpan and recvRecord are what came over OTLP, with the service.name
+// of their resource.
+type recvSpan struct {
+	service string
+	ptrace.Span
+}
+
+type recvRecord struct {
+	service string
+	plog.LogRecord
+}
+
+func serviceOf(res pcommon.Resource) string {
+	v, _ := res.Attributes().Get("service.name")
+	return v.AsString()
+}
+
+// otlpHandler takes OTLP/HTTP protobuf on the three signal paths.
+func (r *receiver) otlpHandler(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	if req.Header.Get("Content-Type") != "application/x-protobuf" {
+		http.Error(w, "not protobuf", http.StatusUnsupportedMediaType)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var err error
+	switch req.URL.Path {
+	case "/v1/traces":
+		er := ptraceotlp.NewExportRequest()
+		if err = er.UnmarshalProto(b); err == nil {
+			for _, rs := range er.Traces().ResourceSpans().All() {
+				for _, ss := range rs.ScopeSpans().All() {
+					for _, sp := range ss.Spans().All() {
+						r.oSpans = append(r.oSpans, recvSpan{serviceOf(rs.Resource()), sp})
+					}
+				}
+			}
+		}
+	case "/v1/logs":
+		er := plogotlp.NewExportRequest()
+		if err = er.UnmarshalProto(b); err == nil {
+			for _, rl := range er.Logs().ResourceLogs().All() {
+				for _, sl := range rl.ScopeLogs().All() {
+					for _, lr := range sl.LogRecords().All() {
+						r.records = append(r.records, recvRecord{serviceOf(rl.Resource()), lr})
+					}
+				}
+			}
+		}
+	case "/v1/metrics":
+		er := pmetricotlp.NewExportRequest()
+		if err = er.UnmarshalProto(b); err == nil {
+			for _, rm := range er.Metrics().ResourceMetrics().All() {
+				for _, sm := range rm.ScopeMetrics().All() {
+					for _, m := range sm.Metrics().All() {
+						r.metrics = append(r.metrics, m)
+					}
+				}
+			}
+		}
+	default:
+		http.NotFound(w, req)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -80,12 +165,14 @@ func newReceiver(t *testing.T) *receiver {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(r.zipkin.Close)
+	r.otlp = httptest.NewServer(http.HandlerFunc(r.otlpHandler))
+	t.Cleanup(r.otlp.Close)
 	return r
 }
 
 func (r *receiver) options() Options {
 	return Options{Logs: r.logs.LocalAddr().String(), StatsD: r.statsd.LocalAddr().String(),
-		Zipkin: strings.TrimPrefix(r.zipkin.URL, "http://")}
+		Zipkin: strings.TrimPrefix(r.zipkin.URL, "http://"), OTLP: strings.TrimPrefix(r.otlp.URL, "http://")}
 }
 
 // waitFor polls cond under the lock until it holds; the test's -timeout
@@ -155,48 +242,49 @@ func TestDemoSendsTheSeedsTelemetry(t *testing.T) {
 		}
 		return true
 	})
-	// Three spans per GET /: web-api's SERVER, its CLIENT call and
-	// recipe-api's SERVER half sharing the CLIENT's id.
+	// Three spans per GET /: web-api's SERVER and its CLIENT call over
+	// Zipkin, and recipe-api's SERVER over OTLP, a child of the CLIENT in
+	// the same trace (its 64-bit id padded to 128 bits, as OTel's B3
+	// propagator makes it).
 	var traceID string
+	var root, client *model.SpanModel
+	var server recvSpan
 	r.waitFor(t, "a whole trace", func() bool {
-		byTrace := map[model.TraceID][]model.SpanModel{}
-		for _, s := range r.spans {
-			byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+		byTrace := map[model.TraceID][]*model.SpanModel{}
+		for i, s := range r.spans {
+			byTrace[s.TraceID] = append(byTrace[s.TraceID], &r.spans[i])
 		}
-		for id, spans := range byTrace {
-			if len(spans) == 3 && spans[0].Name != "get_error" {
-				traceID = id.String()
+		for _, o := range r.oSpans {
+			tid := o.TraceID()
+			zt := model.TraceID{Low: binary.BigEndian.Uint64(tid[8:])}
+			if spans := byTrace[zt]; len(spans) == 2 && binary.BigEndian.Uint64(tid[:8]) == 0 {
+				root, client = spans[0], spans[1]
+				if root.Kind == model.Client {
+					root, client = client, root
+				}
+				traceID, server = zt.String(), o
 				return true
 			}
 		}
 		return false
 	})
-	r.mu.Lock()
-	var root, client, server *model.SpanModel
-	for i, s := range r.spans {
-		if s.TraceID.String() != traceID {
-			continue
-		}
-		switch {
-		case s.Kind == model.Server && s.LocalEndpoint.ServiceName == "web-api":
-			root = &r.spans[i]
-		case s.Kind == model.Client:
-			client = &r.spans[i]
-		case s.Kind == model.Server && s.LocalEndpoint.ServiceName == "recipe-api":
-			server = &r.spans[i]
-		}
-	}
-	r.mu.Unlock()
-	if root == nil || client == nil || server == nil {
-		t.Fatalf("trace %s: root %v client %v server %v", traceID, root, client, server)
-	}
 	if root.Name != "get_root" || root.ParentID != nil || client.Name != "get_recipe" || *client.ParentID != root.ID ||
-		client.RemoteEndpoint.ServiceName != "recipe-api" || server.Name != "get_recipe" || server.ID != client.ID || !server.Shared {
-		t.Fatalf("trace shape:\nroot %+v\nclient %+v\nserver %+v", root, client, server)
+		client.RemoteEndpoint.ServiceName != "recipe-api" || root.LocalEndpoint.ServiceName != "web-api" {
+		t.Fatalf("trace shape:\nroot %+v\nclient %+v", root, client)
 	}
 	if client.Tags["http.path"] != "/recipes/42" || client.Tags["http.method"] != "GET" {
 		t.Errorf("client tags %v", client.Tags)
 	}
+	r.mu.Lock()
+	attr := func(k string) string { v, _ := server.Attributes().Get(k); return v.AsString() }
+	if server.service != "recipe-api" || server.Kind() != ptrace.SpanKindServer || server.Name() != "GET /recipes/{id}" ||
+		server.ParentSpanID() != pcommon.SpanID(binary.BigEndian.AppendUint64(nil, uint64(client.ID))) || server.SpanID() == server.ParentSpanID() ||
+		attr("http.route") != "/recipes/{id}" || attr("url.path") != "/recipes/42" || attr("http.response.status_code") != "200" ||
+		server.Status().Code() == ptrace.StatusCodeError {
+		t.Errorf("recipe-api's OTLP span %s %v %v: %v", server.service, server.Name(), server.Kind(), server.Attributes().AsRaw())
+	}
+	serverID := server.SpanID()
+	r.mu.Unlock()
 
 	// The seed's log events, carrying the trace id.
 	r.waitFor(t, "log events of the trace and of /error", func() bool {
@@ -236,14 +324,63 @@ func TestDemoSendsTheSeedsTelemetry(t *testing.T) {
 	}
 	listens := 0
 	for _, ev := range r.events {
-		if ev["type"] == "listen" && ev["severity"] == "verbose" {
+		if ev["type"] == "listen" && ev["severity"] == "verbose" && ev["app"] == "web-api" {
 			listens++
 		}
 	}
 	r.mu.Unlock()
-	if listens != 2 {
-		t.Errorf("%d listen events, want one per service", listens)
+	if listens != 1 {
+		t.Errorf("%d listen events from web-api, want one", listens)
 	}
+
+	// recipe-api's log events are OTLP log records: the seed's type the
+	// event name, its level the severity text, its fields attributes, and
+	// the ids of recipe-api's span.
+	var in recvRecord
+	r.waitFor(t, "recipe-api's request-incoming record in the trace", func() bool {
+		for _, rec := range r.records {
+			if rec.EventName() == "request-incoming" && rec.SpanID() == serverID {
+				in = rec
+				return true
+			}
+		}
+		return false
+	})
+	r.mu.Lock()
+	rattr := func(k string) string { v, _ := in.Attributes().Get(k); return v.AsString() }
+	if in.service != "recipe-api" || in.TraceID() != server.TraceID() || in.SeverityText() != "info" || in.SeverityNumber() != plog.SeverityNumberInfo ||
+		in.Body().AsString() != "GET /recipes/42" || rattr("path") != "/recipes/42" || rattr("method") != "GET" || rattr("ip") != "127.0.0.1" || in.Timestamp() == 0 {
+		t.Errorf("request-incoming record of %s: %s %v %q %v", in.service, in.SeverityText(), in.SeverityNumber(), in.Body().AsString(), in.Attributes().AsRaw())
+	}
+	listens = 0
+	for _, rec := range r.records {
+		if rec.EventName() == "listen" && rec.SeverityText() == "verbose" && rec.service == "recipe-api" && strings.HasPrefix(rec.Body().AsString(), "listening on 127.0.0.1:") {
+			listens++
+		}
+	}
+	r.mu.Unlock()
+	if listens != 1 {
+		t.Errorf("%d listen records from recipe-api, want one", listens)
+	}
+
+	// Its request durations: a cumulative histogram under the HTTP
+	// conventions' name, per route and status.
+	r.waitFor(t, "recipe-api's request-duration histogram", func() bool {
+		for _, m := range r.metrics {
+			if m.Name() != "http.server.request.duration" || m.Unit() != "s" || m.Type() != pmetric.MetricTypeHistogram ||
+				m.Histogram().AggregationTemporality() != pmetric.AggregationTemporalityCumulative {
+				continue
+			}
+			for _, dp := range m.Histogram().DataPoints().All() {
+				route, _ := dp.Attributes().Get("http.route")
+				code, _ := dp.Attributes().Get("http.response.status_code")
+				if route.AsString() == "/recipes/{id}" && code.Int() == 200 && dp.Count() > 0 && dp.BucketCounts().Len() == dp.ExplicitBounds().Len()+1 {
+					return true
+				}
+			}
+		}
+		return false
+	})
 
 	// /health answers OK (the cycle starts there).
 	resp, err := http.Get(d.Health())
@@ -261,7 +398,8 @@ func TestDemoSendsTheSeedsTelemetry(t *testing.T) {
 	stopped = true
 	outMu.Lock()
 	defer outMu.Unlock()
-	for _, w := range []string{"obs demo: web-api http://127.0.0.1:", "/health OK", "requests ("} {
+	for _, w := range []string{"obs demo: web-api http://127.0.0.1:", "recipe-api: spans, log records and metrics over OTLP to http://127.0.0.1:",
+		"/health OK", "requests (", "over OTLP "} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
@@ -333,10 +471,24 @@ func TestDemoDown(t *testing.T) {
 			if ev["type"] == "request-failure" {
 				stack, _ := ev["fields"].(map[string]any)["stack"].(string)
 				web = web || ev["app"] == "web-api" && strings.Contains(stack, "recipe-api answered 500")
-				recipe = recipe || ev["app"] == "recipe-api" && strings.Contains(stack, "database unreachable")
 			}
 		}
+		for _, rec := range r.records {
+			stack, _ := rec.Attributes().Get("stack")
+			recipe = recipe || rec.EventName() == "request-failure" && rec.service == "recipe-api" && rec.SeverityNumber() == plog.SeverityNumberError &&
+				strings.HasPrefix(rec.Body().AsString(), "database unreachable") && strings.Contains(stack.AsString(), "database unreachable")
+		}
 		return web && recipe
+	})
+	// recipe-api's span failed, saying why, as RecordError would.
+	r.waitFor(t, "an error SERVER span from recipe-api", func() bool {
+		for _, sp := range r.oSpans {
+			if sp.Status().Code() == ptrace.StatusCodeError && strings.HasPrefix(sp.Status().Message(), "database unreachable") &&
+				sp.Events().Len() == 1 && sp.Events().At(0).Name() == "exception" {
+				return true
+			}
+		}
+		return false
 	})
 	r.waitFor(t, "an error CLIENT span", func() bool {
 		for _, s := range r.spans {

@@ -20,11 +20,14 @@ import (
 	"github.com/obs-dev/obs/send"
 )
 
-// ids are the Zipkin trace and span ids of the request in ctx, for log
-// events.
+// ids are the trace and span ids of the request in ctx (its Zipkin span,
+// or its OTLP one), for log events.
 func ids(ctx context.Context) (traceID, spanID string) {
 	if sp := zipkin.SpanFromContext(ctx); sp != nil {
 		return sp.Context().TraceID.String(), sp.Context().ID.String()
+	}
+	if sp := otlpSpanFrom(ctx); sp != nil {
+		return traceIDString(sp.trace), sp.id.String()
 	}
 	return "", ""
 }
@@ -34,9 +37,10 @@ func ids(ctx context.Context) (traceID, spanID string) {
 // {"error": message}.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route names the request's server span (the seed's
-// req.zipkin.setName('get_root')) and handles a failure.
-func route(name string, log logstash, fn handlerFunc) http.Handler {
+// route names the request's Zipkin server span (the seed's
+// req.zipkin.setName('get_root'); an OTLP one is named by its route, as
+// the HTTP conventions say) and handles a failure.
+func route(name string, log eventLog, fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sp := zipkin.SpanFromContext(r.Context()); sp != nil {
 			sp.SetName(name)
@@ -45,19 +49,18 @@ func route(name string, log logstash, fn handlerFunc) http.Handler {
 		if err == nil {
 			return
 		}
-		tid, sid := ids(r.Context())
-		log.send("error", "request-failure", map[string]any{
-			"stack": fmt.Sprintf("Error: %s\n    at %s %s (%s)", err, r.Method, r.URL.Path, log.app),
-			"path":  r.URL.Path, "method": r.Method}, tid, sid)
+		failed(r.Context(), err)
+		log.send(r.Context(), "error", "request-failure", err.Error(), map[string]any{
+			"stack": fmt.Sprintf("Error: %s\n    at %s %s (%s)", err, r.Method, r.URL.Path, log.name()),
+			"path":  r.URL.Path, "method": r.Method})
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 	})
 }
 
 // logIncoming is the seed's access-log middleware: request-incoming with
 // path, method, ip and user agent.
-func logIncoming(log logstash, next http.Handler) http.Handler {
+func logIncoming(log eventLog, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tid, sid := ids(r.Context())
 		var ua any
 		if s := r.UserAgent(); s != "" {
 			ua = s
@@ -66,7 +69,8 @@ func logIncoming(log logstash, next http.Handler) http.Handler {
 		if host, _, err := net.SplitHostPort(ip); err == nil {
 			ip = host
 		}
-		log.send("info", "request-incoming", map[string]any{"path": r.URL.Path, "method": r.Method, "ip": ip, "ua": ua}, tid, sid)
+		log.send(r.Context(), "info", "request-incoming", r.Method+" "+r.URL.Path,
+			map[string]any{"path": r.URL.Path, "method": r.Method, "ip": ip, "ua": ua})
 		next.ServeHTTP(w, r)
 	})
 }
@@ -96,17 +100,18 @@ func between(lo, hi time.Duration) time.Duration {
 
 // recipeAPI is the seed's producer: GET /recipes/:id answers a recipe.
 // How it answers follows the health cycle: fast when OK, slow when
-// DEGRADED (no cache), a 500 when DOWN (no database).
+// DEGRADED (no cache), a 500 when DOWN (no database). It reports over
+// OTLP (otlp.go).
 type recipeAPI struct {
-	tracer *zipkin.Tracer
-	log    logstash
-	state  func() State
+	otel  *otlpExporter
+	log   eventLog
+	state func() State
 }
 
 func (a *recipeAPI) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /recipes/{id}", route("get_recipe", a.log, a.recipe))
-	return zipkinhttp.NewServerMiddleware(a.tracer)(logIncoming(a.log, mux))
+	return a.otel.server(logIncoming(a.log, mux))
 }
 
 func (a *recipeAPI) recipe(w http.ResponseWriter, r *http.Request) error {
@@ -153,8 +158,8 @@ func (a *webAPI) handler() http.Handler {
 
 func (a *webAPI) root(w http.ResponseWriter, r *http.Request) error {
 	url := a.recipeURL + "/recipes/42"
-	tid, sid := ids(r.Context())
-	a.log.send("info", "request-outgoing", map[string]any{"url": url, "svc": "recipe-api"}, tid, sid)
+	tid, _ := ids(r.Context())
+	a.log.send(r.Context(), "info", "request-outgoing", "GET "+url, map[string]any{"url": url, "svc": "recipe-api"})
 	begin := time.Now()
 	code, body, err := a.getRecipe(r.Context(), url)
 	if err != nil {

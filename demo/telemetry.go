@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,17 @@ import (
 
 	"github.com/obs-dev/obs/send"
 )
+
+// eventLog is where a service's log events go: the seed's Logstash UDP
+// (web-api) or OTLP log records (recipe-api).
+type eventLog interface {
+	// send logs one of the seed's events: its severity, its type, a line
+	// for people and its fields; ctx holds the request's span, whose ids
+	// the event carries.
+	send(ctx context.Context, severity, typ, msg string, fields map[string]any)
+	// name is the service's (the seed's app field, OTel's service.name).
+	name() string
+}
 
 // logstash sends the seed's log events (its logstash.js): one JSON object
 // per UDP datagram with @timestamp, @version, app, environment, severity,
@@ -38,7 +50,12 @@ type event struct {
 	SpanID      string         `json:"spanId,omitempty"`
 }
 
-func (l logstash) send(severity, typ string, fields map[string]any, traceID, spanID string) {
+func (l logstash) name() string { return l.app }
+
+// send ignores msg: the seed's events have no message, their type and
+// fields say what happened.
+func (l logstash) send(ctx context.Context, severity, typ, _ string, fields map[string]any) {
+	traceID, spanID := ids(ctx)
 	b, err := json.Marshal(event{Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), Version: 1, App: l.app,
 		Environment: l.env, Severity: severity, Type: typ, Fields: fields, Host: l.host, TraceID: traceID, SpanID: spanID})
 	if err == nil {

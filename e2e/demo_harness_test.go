@@ -11,7 +11,7 @@ import (
 // env points the CLI at this server: the variables a user exports.
 func (s *server) env() []string {
 	return []string{"OBS_SERVER=" + s.url(), "OBS_LOGS_UDP=" + localAddr(s.logsUDP), "OBS_STATSD=" + localAddr(s.statsd),
-		"OBS_ZIPKIN=" + localAddr(s.zipkin), "NO_COLOR=1"}
+		"OBS_ZIPKIN=" + localAddr(s.zipkin), "OBS_OTLP_HTTP=" + s.otlpHTTP, "NO_COLOR=1"}
 }
 
 // demoServer is `make run` (obs serve --demo) and `make demo` (obs demo)

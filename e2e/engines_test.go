@@ -200,13 +200,14 @@ type engine struct {
 }
 
 // startVictoriaMetrics runs single-node VictoriaMetrics. Queries see
-// samples at once (no latency offset, no result cache), as a test needs.
-func startVictoriaMetrics(t *testing.T) *engine {
+// samples at once (no latency offset, no result cache), as a test needs;
+// extra are more of its flags.
+func startVictoriaMetrics(t *testing.T, extra ...string) *engine {
 	bin := engineBinary(t, "victoria-metrics")
 	port := freePort(t)
 	p := startProc(t, "victoria-metrics", bin, "http://"+loopback(port)+"/health",
-		"-storageDataPath", t.TempDir(), "-httpListenAddr", loopback(port),
-		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel", "ERROR")
+		append([]string{"-storageDataPath", t.TempDir(), "-httpListenAddr", loopback(port),
+			"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel", "ERROR"}, extra...)...)
 	return &engine{name: "victoria-metrics", writeURL: "http://" + loopback(port) + "/api/v1/write",
 		queryURL: "http://" + loopback(port), writers: []*proc{p}}
 }

@@ -132,7 +132,7 @@ func TestReadmeTour(t *testing.T) {
 	}
 	s, _ := demoServer(t)
 	m := tourMatcher{addrs: strings.NewReplacer(s.http, "127.0.0.1:8000", localAddr(s.logsUDP), "127.0.0.1:7777",
-		localAddr(s.statsd), "127.0.0.1:8125", localAddr(s.zipkin), "127.0.0.1:9411")}
+		localAddr(s.statsd), "127.0.0.1:8125", localAddr(s.zipkin), "127.0.0.1:9411", s.otlpHTTP, "127.0.0.1:4318")}
 	env := append(append(os.Environ(), s.env()...), "PATH="+filepath.Dir(obsBin)+":"+os.Getenv("PATH"))
 	dir := t.TempDir()
 	n := 0

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -75,28 +74,10 @@ func (c *vlCluster) bulkTime(t *testing.T) (requests, seconds float64) {
 	return requests, seconds
 }
 
-// query runs LogsQL on the vlselect node and decodes the JSON lines.
+// query runs LogsQL on the vlselect node.
 func (c *vlCluster) query(t *testing.T, q string) []map[string]any {
 	t.Helper()
-	resp, err := http.PostForm(c.selectURL+"/select/logsql/query", url.Values{"query": {q}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("LogsQL %q: %s", q, resp.Status)
-	}
-	var out []map[string]any
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("LogsQL answer: %v: %s", err, sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
+	return vlQuery(t, c.selectURL, q)
 }
 
 // TestRemoteLogsVictoriaLogsCluster: obs with logs.storage both forwards

@@ -26,18 +26,20 @@ import (
 type jaeger struct {
 	*proc
 	writeURL, queryURL string
-	// otlpURL is its OTLP/HTTP receiver's traces endpoint.
-	otlpURL string
+	// otlpURL is its OTLP/HTTP receiver's traces endpoint, otlpGRPC its
+	// OTLP/gRPC receiver's host:port.
+	otlpURL, otlpGRPC string
 }
 
-// startJaeger runs Jaeger v2 with a zipkin receiver and the query
-// extension on loopback ports; dir non-empty: badger storage there (the
-// spans survive a restart), else in-memory storage. No batch processor:
+// startJaeger runs Jaeger v2 with a zipkin receiver, an OTLP one (HTTP
+// and gRPC) and the query extension on loopback ports; dir non-empty:
+// badger storage there (the spans survive a restart), else in-memory
+// storage. No batch processor:
 // the receiver answers once the spans are in storage, so that what Jaeger
 // acknowledged is what it has.
 func startJaeger(t *testing.T, dir string) *jaeger {
 	bin := engineBinary(t, "jaeger")
-	zp, qh, qg, op := freePort(t), freePort(t), freePort(t), freePort(t)
+	zp, qh, qg, op, og := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	backend := "memory:\n          max_traces: 1000000"
 	if dir != "" {
 		backend = fmt.Sprintf("badger:\n          directories: {keys: %q, values: %q}\n          ephemeral: false\n          ttl: {spans: 48h}",
@@ -73,10 +75,12 @@ receivers:
     protocols:
       http:
         endpoint: %s
+      grpc:
+        endpoint: %s
 exporters:
   jaeger_storage_exporter:
     trace_storage: store
-`, loopback(qh), loopback(qg), backend, loopback(zp), loopback(op))
+`, loopback(qh), loopback(qg), backend, loopback(zp), loopback(op), loopback(og))
 	file := filepath.Join(t.TempDir(), "jaeger.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -84,7 +88,7 @@ exporters:
 	query := "http://" + loopback(qh)
 	p := startProc(t, "jaeger", bin, query+"/api/services", "--config", file)
 	return &jaeger{proc: p, writeURL: "http://" + loopback(zp) + "/api/v2/spans", queryURL: query,
-		otlpURL: "http://" + loopback(op) + "/v1/traces"}
+		otlpURL: "http://" + loopback(op) + "/v1/traces", otlpGRPC: loopback(og)}
 }
 
 func serveTracesRemote(t *testing.T, j *jaeger, storage string, extra ...string) *server {

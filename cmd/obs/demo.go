@@ -25,15 +25,18 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "play the seed's web-api and recipe-api against obs serve, so every page has data (make demo)",
 		Description: `Sends, over the same protocols apps use, what the book's two services send:
-StatsD metrics with the seed's names, Logstash JSON log events, Zipkin spans for
-both services (trace ids in the log events), and answers /health with OK, then
-DEGRADED, then DOWN, a --phase each, in a loop. obs serve --demo (make run)
-checks that /health; for your own config, obs demo --print-config prints the
-services: block. Runs until Ctrl-C.`,
+web-api as the seed's Node app (StatsD metrics with the seed's names, Logstash
+JSON log events, Zipkin spans), recipe-api as an OpenTelemetry-instrumented
+service (spans, log records and a request-duration histogram over OTLP/HTTP),
+one trace across both, trace ids in the log events; and answers /health with
+OK, then DEGRADED, then DOWN, a --phase each, in a loop. obs serve --demo
+(make run) checks that /health; for your own config, obs demo --print-config
+prints the services: block. Runs until Ctrl-C.`,
 		Flags: []cli.Flag{serverFlag,
 			&cli.StringFlag{Name: "logs-udp", EnvVars: []string{"OBS_LOGS_UDP"}, Usage: "obs's Logstash UDP address (default: the --server host, port 7777)"},
 			&cli.StringFlag{Name: "statsd", EnvVars: []string{"OBS_STATSD"}, Usage: "obs's StatsD address (default: the --server host, port 8125)"},
 			&cli.StringFlag{Name: "zipkin", EnvVars: []string{"OBS_ZIPKIN"}, Usage: "obs's Zipkin address (default: the --server host, port 9411)"},
+			&cli.StringFlag{Name: "otlp-http", EnvVars: []string{"OBS_OTLP_HTTP"}, Usage: "obs's OTLP/HTTP address (default: the --server host, port 4318)"},
 			demoHealthFlag("health"),
 			&cli.Float64Flag{Name: "rate", Value: 2, Usage: "requests per second to web-api's GET /"},
 			&cli.DurationFlag{Name: "phase", Value: 20 * time.Second, Usage: "how long /health stays OK, DEGRADED and DOWN each"},
@@ -59,6 +62,7 @@ func runDemo(c *cli.Context) error {
 	}
 	o := demo.Options{
 		Logs: intakeAddr(c, "logs-udp", 7777), StatsD: intakeAddr(c, "statsd", 8125), Zipkin: intakeAddr(c, "zipkin", 9411),
+		OTLP:   intakeAddr(c, "otlp-http", 4318),
 		Health: c.String("health"), Every: time.Duration(float64(time.Second) / c.Float64("rate")),
 		Phase: c.Duration("phase"), GaugeEvery: c.Duration("gauge-every"), Out: c.App.Writer,
 	}

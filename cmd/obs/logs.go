@@ -139,7 +139,9 @@ var severityColor = map[string]string{
 }
 
 // formatEvent renders one event as a line: time, app, severity, type, then
-// the message, or the remaining fields when there is no message.
+// the message, or the remaining fields when there is no message. App,
+// severity and type are the seed's fields, else an OTLP log record's
+// (service.name, severity_text, event_name), as the UI reads them.
 func formatEvent(ts time.Time, raw json.RawMessage, color bool) string {
 	var ev map[string]any
 	if json.Unmarshal(raw, &ev) != nil {
@@ -154,9 +156,9 @@ func formatEvent(ts time.Time, raw json.RawMessage, color bool) string {
 		}
 		return "-"
 	}
-	app := str("app", "service", "name")
-	sev := str("severity", "level", "log.level")
-	typ := str("type")
+	app := str("app", "service", "name", "service.name")
+	sev := str("severity", "level", "log.level", "severity_text")
+	typ := str("type", "event_name")
 	msg := str("message", "msg")
 	for _, k := range []string{"@timestamp", "@version", "host", "timestamp", "time", "ts"} {
 		delete(ev, k)

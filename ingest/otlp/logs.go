@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -104,7 +105,7 @@ func entriesOf(ld plog.Logs, recv time.Time, maxFuture, maxPast time.Duration) l
 					w.b = strconv.AppendInt(w.b, int64(n), 10)
 				}
 				if id := lr.TraceID(); !id.IsEmpty() {
-					w.str(fieldTraceID, id.String())
+					w.str(fieldTraceID, traceIDHex(id))
 				}
 				if id := lr.SpanID(); !id.IsEmpty() {
 					w.str(fieldSpanID, id.String())
@@ -130,6 +131,17 @@ func entriesOf(ld plog.Logs, recv time.Time, maxFuture, maxPast time.Duration) l
 		}
 	}
 	return res
+}
+
+// traceIDHex is a trace id as the span store names its trace: a 64-bit id
+// (B3 from a Zipkin-instrumented caller, which an OTel SDK pads with
+// zeros) in 16 digits, as Zipkin writes it, so that the trace's page and
+// `obs traces show --logs` find the record by the id they show.
+func traceIDHex(id pcommon.TraceID) string {
+	if [8]byte(id[:8]) == [8]byte{} {
+		return hex.EncodeToString(id[8:])
+	}
+	return hex.EncodeToString(id[:])
 }
 
 // eventWriter writes one event's JSON object, each key once.

@@ -110,6 +110,9 @@ func TestLogBodiesAndTimes(t *testing.T) {
 			lr.Attributes().PutStr("message", "attr")
 			lr.Attributes().PutStr("host.name", "from the record")
 		}, map[string]any{"message": "payment declined", "attributes.message": "attr", "host.name": "from the record", "resource.host.name": "box1"}},
+		{"a 64-bit trace id in 16 digits, as the span store names its trace", func(lr plog.LogRecord) {
+			lr.SetTraceID(pcommon.TraceID{8: 0x42, 15: 0x17})
+		}, map[string]any{"trace_id": "4200000000000017"}},
 		{"no ids, no severity", func(lr plog.LogRecord) {
 			lr.SetTraceID(pcommon.TraceID{})
 			lr.SetSpanID(pcommon.SpanID{})

@@ -55,6 +55,12 @@ func TestAppenderV2Store(t *testing.T) {
 	if st.Written.Load() != 2 {
 		t.Errorf("written %d", st.Written.Load())
 	}
+	// Listing series reads past the histogram (it panicked: /api/v1/series
+	// over an OTLP exponential histogram).
+	ss, err := st.Select(context.Background(), now-1000, now+1000, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	if err != nil || len(ss) != 2 || ss[0].Name != "lat" || len(ss[0].Values) != 0 || ss[1].Name != "up" || len(ss[1].Values) != 1 {
+		t.Errorf("select: %v %+v", err, ss)
+	}
 	app = st.AppenderV2(context.Background())
 	app.Append(0, labels.FromStrings(labels.MetricName, "up"), 0, now, 2, nil, nil, storage.AOptions{}) // another value, same time
 	if err := app.Commit(); !errors.Is(err, storage.ErrDuplicateSampleForTimestamp) || st.Failed.Load() != 1 {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Sample is one value to store.
@@ -231,7 +232,10 @@ type Series struct {
 	Values []float64
 }
 
-// Select reads series matching ms in [from, to] (unix ms).
+// Select reads series matching ms in [from, to] (unix ms): their float
+// samples. A native histogram's samples (OTLP's exponential histograms)
+// have no one value to give, so such a series comes with none; asking
+// its iterator for a float would panic.
 func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
 	q, err := s.db.Querier(from, to)
 	if err != nil {
@@ -244,7 +248,10 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 		st := set.At()
 		ser := seriesOf(st.Labels())
 		it := st.Iterator(nil)
-		for it.Next() != 0 {
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				continue
+			}
 			t, v := it.At()
 			if math.IsNaN(v) {
 				continue // staleness markers
