@@ -30,6 +30,7 @@ type recorder struct {
 	mu      sync.Mutex
 	reqs    []recorded
 	answers []string
+	status  int // 0: 200
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +41,9 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := rc.answers[min(len(rc.reqs)-1, len(rc.answers)-1)]
 	rc.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if rc.status != 0 {
+		w.WriteHeader(rc.status)
+	}
 	io.WriteString(w, a)
 }
 
