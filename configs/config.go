@@ -258,6 +258,13 @@ type RemoteConfig struct {
 	// Read is where queries go with storage both: remote (the default:
 	// the engine has every host's data) or embedded (this box's copy).
 	Read string `yaml:"read"`
+	// QueryKind (logs only) is what QueryURL is: victorialogs (the
+	// default; KQL compiled to LogsQL) or elasticsearch (Elasticsearch or
+	// OpenSearch; KQL compiled to the query DSL as Kibana does).
+	QueryKind string `yaml:"query_kind"`
+	// QueryIndex (logs only, elasticsearch) is the index pattern searched;
+	// default: logs.index with each %{...} part a wildcard (nodejs-*).
+	QueryIndex string `yaml:"query_index"`
 	// Credentials for both URLs (user:password@ in a URL works too);
 	// never shown by obs.
 	Username    string            `yaml:"username"`
@@ -269,6 +276,12 @@ type RemoteConfig struct {
 	// yet (default 1GiB); past it the oldest data goes, counted.
 	QueueMaxSize Bytes `yaml:"queue_max_size"`
 }
+
+// Kinds of logs.remote.query_url.
+const (
+	QueryVictoriaLogs  = "victorialogs"
+	QueryElasticsearch = "elasticsearch"
+)
 
 // Writes reports whether storage sends to the engine.
 func Writes(storage string) bool { return storage == StorageRemote || storage == StorageBoth }
@@ -292,8 +305,16 @@ func ValidateLogsStorage(l LogsConfig) error {
 		}
 		if l.Remote.QueryURL != "" {
 			if u, err := url.Parse(l.Remote.QueryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return errors.New("logs.remote.query_url: want the http(s) URL of VictoriaLogs (or a vlselect), e.g. http://vl:9428")
+				return errors.New("logs.remote.query_url: want the http(s) URL of VictoriaLogs (or a vlselect), e.g. http://vl:9428, or of Elasticsearch/OpenSearch, e.g. http://es:9200")
 			}
+		}
+		switch l.Remote.QueryKind {
+		case "", QueryVictoriaLogs, QueryElasticsearch:
+		default:
+			return fmt.Errorf("logs.remote.query_kind: %q is not victorialogs or elasticsearch (elasticsearch serves OpenSearch too)", l.Remote.QueryKind)
+		}
+		if l.Remote.QueryIndex != "" && strings.ContainsAny(l.Remote.QueryIndex, " \"/?#") {
+			return errors.New("logs.remote.query_index: an index pattern such as nodejs-* (no spaces or any of \"/?#)")
 		}
 		switch l.Remote.Read {
 		case "", StorageRemote, StorageEmbedded:
@@ -340,6 +361,14 @@ func ValidateStorage(key, storage string, r RemoteConfig) error {
 	if r.QueueMaxSize != 0 && r.QueueMaxSize < 1<<20 {
 		bad("remote.queue_max_size", "must be at least 1MiB (or 0 for 1GiB)")
 	}
+	// The engine of these signals has one query API: a kind set here
+	// would be ignored, so it is refused.
+	if r.QueryKind != "" {
+		bad("remote.query_kind", "only logs.remote has a query_kind")
+	}
+	if r.QueryIndex != "" {
+		bad("remote.query_index", "only logs.remote has a query_index")
+	}
 	return errors.Join(errs...)
 }
 
@@ -380,9 +409,10 @@ type LogsConfig struct {
 	// through a disk queue; searches read obs's own copy.
 	Storage string       `yaml:"storage"`
 	Remote  RemoteConfig `yaml:"remote"`
-	// Remote.QueryURL, when set, is VictoriaLogs (or a vlselect): searches,
-	// Discover and log checks read it (KQL compiled to LogsQL) unless
-	// Remote.Read is embedded.
+	// Remote.QueryURL, when set, is VictoriaLogs (or a vlselect), or
+	// Elasticsearch/OpenSearch with Remote.QueryKind elasticsearch:
+	// searches, Discover and log checks read it (KQL compiled to LogsQL or
+	// to the query DSL) unless Remote.Read is embedded.
 	// Index names the forwarded events' index, Logstash's way: the
 	// seed's nodejs-%{+YYYY.MM.dd} by default.
 	Index string `yaml:"index"`
@@ -397,7 +427,7 @@ func Default() Config {
 		RetentionCheck: Duration(time.Minute),
 		Logs: LogsConfig{UDP: "127.0.0.1:7777", Retention: Duration(7 * 24 * time.Hour), QueueSize: 65536,
 			MaxFuture: Duration(24 * time.Hour), Storage: StorageEmbedded, Index: "nodejs-%{+YYYY.MM.dd}",
-			Remote: RemoteConfig{Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30}},
+			Remote: RemoteConfig{Timeout: Duration(30 * time.Second), QueueMaxSize: 1 << 30, QueryKind: QueryVictoriaLogs}},
 		StatsD: StatsDConfig{Addr: "127.0.0.1:8125", FlushInterval: Duration(10 * time.Second),
 			PercentThreshold: []float64{90}, MaxSeries: 100000},
 		Metrics: MetricsConfig{Retention: Duration(15 * 24 * time.Hour), Storage: StorageEmbedded,

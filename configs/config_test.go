@@ -167,21 +167,12 @@ func TestValidateStorage(t *testing.T) {
 // The traces half of scale-out: zipkin.storage and zipkin.remote take the
 // metrics rules, and errors name the traces keys.
 func TestTracesStorageKeys(t *testing.T) {
-	for _, c := range []struct{ yaml, want string }{
+	checkParse(t, []struct{ yaml, want string }{
 		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\", query_url: \"http://j:16686\"}}\n", ""},
 		{"zipkin: {storage: jaeger}\n", `zipkin.storage: "jaeger" is not embedded, remote or both`},
 		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\"}}\n", "zipkin.remote.query_url"},
 		{"zipkin: {storage: remote, remote: {write_url: \"http://j:9411/api/v2/spans\", query_url: \"http://j:16686\", read: embedded}}\n", "zipkin.remote.read"},
-	} {
-		cfg := Default()
-		err := Parse([]byte(c.yaml), &cfg)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%q: %v", c.yaml, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
-		}
-	}
+	})
 }
 
 // otlp.http and otlp.grpc are addresses or "off"; a bad one is named with
@@ -201,6 +192,36 @@ func TestOTLPKeys(t *testing.T) {
 	} {
 		cfg := Default()
 		if err := Parse([]byte(c.yaml), &cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// logs.remote.query_kind picks the reader of logs.remote.query_url; a
+// wrong kind, a bad index pattern or a kind on another signal is named
+// by its key.
+func TestLogsQueryKind(t *testing.T) {
+	const both = "logs: {storage: both, remote: {write_url: \"http://es:9200/_bulk\", query_url: \"http://es:9200\""
+	checkParse(t, []struct{ yaml, want string }{
+		{both + "}}\n", ""},
+		{both + ", query_kind: victorialogs}}\n", ""},
+		{both + ", query_kind: elasticsearch, query_index: \"nodejs-*,old-*\"}}\n", ""},
+		{both + ", query_kind: opensearch}}\n", `logs.remote.query_kind: "opensearch" is not victorialogs or elasticsearch`},
+		{both + ", query_kind: elasticsearch, query_index: \"nodejs-*/x\"}}\n", "logs.remote.query_index"},
+		{"metrics: {storage: remote, remote: {write_url: \"http://vm:8428/api/v1/write\", query_url: \"http://vm:8428\", query_kind: elasticsearch}}\n", "metrics.remote.query_kind"},
+	})
+}
+
+// checkParse parses each yaml: want "" is no error, else a part of it.
+func checkParse(t *testing.T, cases []struct{ yaml, want string }) {
+	t.Helper()
+	for _, c := range cases {
+		cfg := Default()
+		err := Parse([]byte(c.yaml), &cfg)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%q:\n got %v\nwant %q", c.yaml, err, c.want)
 		}
 	}

@@ -62,7 +62,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "traces-remote-query", Usage: "the base URL of the engine's Jaeger query API (http://jaeger:16686)", EnvVars: []string{"OBS_TRACES_REMOTE_QUERY"}},
 			&cli.StringFlag{Name: "logs-storage", Usage: "where log events go: embedded, or both (also forwarded to Elasticsearch, OpenSearch or VictoriaLogs by the _bulk API; docs/SCALING.md)", EnvVars: []string{"OBS_LOGS_STORAGE"}},
 			&cli.StringFlag{Name: "logs-remote-write", Usage: "the store's _bulk URL (http://es:9200/_bulk, http://vl:9428/insert/elasticsearch/_bulk)", EnvVars: []string{"OBS_LOGS_REMOTE_WRITE"}},
-			&cli.StringFlag{Name: "logs-remote-query", Usage: "VictoriaLogs (or a vlselect) that searches, Discover and log checks read, KQL compiled to LogsQL (http://vl:9428)", EnvVars: []string{"OBS_LOGS_REMOTE_QUERY"}},
+			&cli.StringFlag{Name: "logs-remote-query", Usage: "the store that searches, Discover and log checks read: VictoriaLogs or a vlselect (http://vl:9428), or Elasticsearch/OpenSearch (http://es:9200) with --logs-remote-query-kind elasticsearch", EnvVars: []string{"OBS_LOGS_REMOTE_QUERY"}},
+			&cli.StringFlag{Name: "logs-remote-query-kind", Usage: "what --logs-remote-query is: victorialogs (default; KQL compiled to LogsQL) or elasticsearch (Elasticsearch or OpenSearch; KQL compiled to the query DSL)", EnvVars: []string{"OBS_LOGS_REMOTE_QUERY_KIND"}},
 			&cli.StringFlag{Name: "logs-index", Usage: "the forwarded events' index, Logstash's way (default nodejs-%{+YYYY.MM.dd})", EnvVars: []string{"OBS_LOGS_INDEX"}},
 			&cli.StringFlag{Name: "allowed-hosts", Usage: "comma-separated Host names obs answers to besides IP addresses and localhost (e.g. a reverse proxy's)", EnvVars: []string{"OBS_ALLOWED_HOSTS"}},
 			&cli.StringFlag{Name: "zipkin-cors-origins", Usage: "comma-separated origins that may read the Zipkin API cross-origin (\"*\" for any); posting spans is always open, as in Zipkin", EnvVars: []string{"OBS_ZIPKIN_CORS_ORIGINS"}},
@@ -145,7 +146,8 @@ func loadConfig(c *cli.Context) (configs.Config, error) {
 		"traces-storage": &cfg.Zipkin.Storage, "traces-remote-write": &cfg.Zipkin.Remote.WriteURL,
 		"traces-remote-query": &cfg.Zipkin.Remote.QueryURL, "logs-storage": &cfg.Logs.Storage,
 		"logs-remote-write": &cfg.Logs.Remote.WriteURL, "logs-remote-query": &cfg.Logs.Remote.QueryURL,
-		"logs-index": &cfg.Logs.Index} {
+		"logs-remote-query-kind": &cfg.Logs.Remote.QueryKind,
+		"logs-index":             &cfg.Logs.Index} {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
 		}

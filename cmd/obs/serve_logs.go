@@ -12,6 +12,7 @@ import (
 	"github.com/obs-dev/obs/store/logs"
 	"github.com/obs-dev/obs/store/remote/endpoint"
 	"github.com/obs-dev/obs/store/remote/esbulk"
+	"github.com/obs-dev/obs/store/remote/esread"
 	"github.com/obs-dev/obs/store/remote/queue"
 	"github.com/obs-dev/obs/store/remote/vlogs"
 	"github.com/obs-dev/obs/web"
@@ -86,15 +87,29 @@ type logReader interface {
 	CountMatches(context.Context, logs.Matcher, logs.Range) (int, error)
 }
 
-// openLogsReader is the store searches read: VictoriaLogs when
+// openLogsReader is the store searches read: VictoriaLogs, or
+// Elasticsearch/OpenSearch with query_kind elasticsearch, when
 // logs.remote.query_url is set (and read is not embedded), else obs's own.
 func openLogsReader(cfg configs.Config, store *logs.Store, log *slog.Logger) (logReader, error) {
 	r := cfg.Logs.Remote
 	if cfg.Logs.Storage != configs.StorageBoth || r.QueryURL == "" || r.Read == configs.StorageEmbedded {
 		return store, nil
 	}
-	vl, err := vlogs.New(endpoint.Config{URL: r.QueryURL, Username: r.Username, Password: r.Password,
-		BearerToken: r.BearerToken, Headers: r.Headers, Timeout: r.Timeout.D()})
+	ep := endpoint.Config{URL: r.QueryURL, Username: r.Username, Password: r.Password,
+		BearerToken: r.BearerToken, Headers: r.Headers, Timeout: r.Timeout.D()}
+	if r.QueryKind == configs.QueryElasticsearch {
+		index := r.QueryIndex
+		if index == "" {
+			index = esread.IndexPattern(cfg.Logs.Index)
+		}
+		es, err := esread.New(ep, esread.Options{Index: index})
+		if err != nil {
+			return nil, fmt.Errorf("logs.remote.query_url: %w", err)
+		}
+		log.Info("logs read from Elasticsearch/OpenSearch", "query", es.String())
+		return es, nil
+	}
+	vl, err := vlogs.New(ep)
 	if err != nil {
 		return nil, fmt.Errorf("logs.remote.query_url: %w", err)
 	}

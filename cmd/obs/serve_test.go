@@ -1,12 +1,15 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/obs-dev/obs/configs"
+	"github.com/obs-dev/obs/store/remote/esread"
+	"github.com/obs-dev/obs/store/remote/vlogs"
 )
 
 func TestCheckExposure(t *testing.T) {
@@ -72,4 +75,28 @@ func loadArgs(t *testing.T, args ...string) (configs.Config, error) {
 		t.Fatal(err)
 	}
 	return cfg, lerr
+}
+
+// --logs-remote-query-kind elasticsearch makes searches read
+// Elasticsearch/OpenSearch over logs.index's pattern; a wrong kind names
+// its key; without it VictoriaLogs is read, as before.
+func TestLogsQueryKindFlag(t *testing.T) {
+	base := []string{"--logs-storage", "both", "--logs-remote-write", "http://es:9200/_bulk", "--logs-remote-query", "http://es:9200"}
+	cfg, err := loadArgs(t, append(base, "--logs-remote-query-kind", "elasticsearch")...)
+	if err != nil || cfg.Logs.Remote.QueryKind != configs.QueryElasticsearch {
+		t.Fatalf("%v %q", err, cfg.Logs.Remote.QueryKind)
+	}
+	rd, err := openLogsReader(cfg, nil, slog.New(slog.DiscardHandler))
+	if es, ok := rd.(*esread.Reader); err != nil || !ok || es.String() != "http://es:9200 index nodejs-*" {
+		t.Errorf("reader %T %v %v", rd, rd, err)
+	}
+	cfg, _ = loadArgs(t, base...)
+	if rd, err := openLogsReader(cfg, nil, slog.New(slog.DiscardHandler)); err != nil {
+		t.Error(err)
+	} else if _, ok := rd.(*vlogs.Reader); !ok {
+		t.Errorf("default kind reads %T", rd)
+	}
+	if _, err := loadArgs(t, append(base, "--logs-remote-query-kind", "splunk")...); err == nil || !strings.Contains(err.Error(), "logs.remote.query_kind") {
+		t.Errorf("bad kind: %v", err)
+	}
 }
