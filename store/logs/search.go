@@ -404,51 +404,85 @@ type Bucket struct {
 	Count int       `json:"count"`
 }
 
-// Histogram counts matches per interval over the range, as Kibana's Discover
-// draws them; buckets start at multiples of interval since the epoch.
-func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time.Duration) ([]Bucket, int, error) {
+// Histo is a histogram's layout over a closed range: buckets start at
+// multiples of the interval since the epoch and every bucket of the range
+// is listed, as Kibana's Discover draws them. The remote readers fill one
+// from their engine's answer, so that their bars line up with the
+// embedded store's.
+type Histo struct {
+	first, iv int64 // unix ms
+	counts    []int
+	total     int
+}
+
+// NewHisto lays out the buckets of r.
+func NewHisto(r Range, interval time.Duration) (*Histo, error) {
 	if r.From.IsZero() || r.To.IsZero() {
-		return nil, 0, fmt.Errorf("histogram needs a closed time range")
+		return nil, fmt.Errorf("histogram needs a closed time range")
 	}
-	if interval <= 0 {
-		return nil, 0, fmt.Errorf("histogram interval must be positive")
+	if interval < time.Millisecond {
+		return nil, fmt.Errorf("histogram interval must be at least 1ms")
 	}
 	iv := interval.Milliseconds()
 	from, to := r.millis()
 	first := floorDiv(from, iv) * iv
 	nb := int((to-first)/iv) + 1
 	if nb > 100000 {
-		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
+		return nil, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
 	}
+	return &Histo{first: first, iv: iv, counts: make([]int, nb)}, nil
+}
+
+// Add counts n events at unix ms t; a time outside the range is ignored.
+func (h *Histo) Add(t int64, n int) {
+	if t < h.first {
+		return
+	}
+	if i := (t - h.first) / h.iv; i < int64(len(h.counts)) {
+		h.counts[i] += n
+		h.total += n
+	}
+}
+
+// Buckets are the bars and their total.
+func (h *Histo) Buckets() ([]Bucket, int) {
+	out := make([]Bucket, len(h.counts))
+	for i := range out {
+		out[i] = Bucket{Start: time.UnixMilli(h.first + int64(i)*h.iv).UTC(), Count: h.counts[i]}
+	}
+	return out, h.total
+}
+
+// Histogram counts matches per interval over the range (see Histo).
+func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time.Duration) ([]Bucket, int, error) {
+	h, err := NewHisto(r, interval)
+	if err != nil {
+		return nil, 0, err
+	}
+	from, to := r.millis()
 	units, err := s.units(ctx, r)
 	if err != nil {
 		return nil, 0, err
 	}
 	workers := scanWorkers(len(units))
-	counts := make([][]int, workers)
-	for w := range counts {
-		counts[w] = make([]int, nb)
+	hs := make([]*Histo, workers)
+	for w := range hs {
+		hs[w] = &Histo{first: h.first, iv: h.iv, counts: make([]int, len(h.counts))}
 	}
 	err = s.scan(ctx, units, m, from, to, workers, func(w int, b *Block, bits Bits) {
-		c := counts[w]
-		bits.Each(func(row int) { c[(b.Time(row)-first)/iv]++ })
+		hw := hs[w]
+		bits.Each(func(row int) { hw.Add(b.Time(row), 1) })
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	total := 0
-	for _, c := range counts[1:] {
-		for i, n := range c {
-			counts[0][i] += n
+	for _, hw := range hs {
+		for i, n := range hw.counts {
+			h.counts[i] += n
 		}
+		h.total += hw.total
 	}
-	for _, n := range counts[0] {
-		total += n
-	}
-	out := make([]Bucket, nb)
-	for i := range out {
-		out[i] = Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[0][i]}
-	}
+	out, total := h.Buckets()
 	return out, total, nil
 }
 

@@ -356,24 +356,15 @@ func (r *Reader) CountMatches(ctx context.Context, m logs.Matcher, rng logs.Rang
 // epoch as the embedded store's do, min_doc_count 0 and extended_bounds
 // over the range so that every bucket of the range comes back.
 func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, interval time.Duration) ([]logs.Bucket, int, error) {
-	if rng.From.IsZero() || rng.To.IsZero() {
-		return nil, 0, fmt.Errorf("histogram needs a closed time range")
-	}
-	if interval < time.Millisecond {
-		return nil, 0, fmt.Errorf("histogram interval must be at least 1ms")
-	}
-	iv := interval.Milliseconds()
-	from, to := rng.From.UnixMilli(), rng.To.UnixMilli()
-	first := from - ((from%iv)+iv)%iv
-	nb := int((to-first)/iv) + 1
-	if nb > 100000 {
-		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
+	h, err := logs.NewHisto(rng, interval)
+	if err != nil {
+		return nil, 0, err
 	}
 	q, err := r.query(m, rng)
 	if err != nil {
 		return nil, 0, err
 	}
-	agg, err := esdsl.DateHistogram(esdsl.Histogram{Field: r.tf, Interval: time.Duration(iv) * time.Millisecond,
+	agg, err := esdsl.DateHistogram(esdsl.Histogram{Field: r.tf, Interval: interval.Truncate(time.Millisecond),
 		From: rng.From, To: rng.To})
 	if err != nil {
 		return nil, 0, err
@@ -387,22 +378,14 @@ func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, 
 	if err != nil {
 		return nil, 0, r.ep.Errorf("logs histogram", err)
 	}
-	counts := make([]int, nb)
-	total := 0
 	for _, b := range resp.Aggregations["histogram"].Buckets {
 		k, err := b.Key.Float64()
 		if err != nil {
 			return nil, 0, r.ep.Errorf("logs histogram", fmt.Errorf("bucket key %q: %w", b.Key, err))
 		}
-		if i := (int64(k) - first) / iv; i >= 0 && int(i) < nb && int64(k) >= first {
-			counts[i] += int(b.DocCount)
-			total += int(b.DocCount)
-		}
+		h.Add(int64(k), int(b.DocCount))
 	}
-	out := make([]logs.Bucket, nb)
-	for i := range out {
-		out[i] = logs.Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
-	}
+	out, total := h.Buckets()
 	return out, total, nil
 }
 

@@ -368,29 +368,18 @@ func (r *Reader) CountMatches(ctx context.Context, m logs.Matcher, rng logs.Rang
 // since the epoch, every bucket of the range listed (as the embedded
 // store's).
 func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, interval time.Duration) ([]logs.Bucket, int, error) {
-	if rng.From.IsZero() || rng.To.IsZero() {
-		return nil, 0, fmt.Errorf("histogram needs a closed time range")
-	}
-	if interval < time.Millisecond {
-		return nil, 0, fmt.Errorf("histogram interval must be at least 1ms")
-	}
-	iv := interval.Milliseconds()
-	from, to := rng.From.UnixMilli(), rng.To.UnixMilli()
-	first := from - ((from%iv)+iv)%iv
-	nb := int((to-first)/iv) + 1
-	if nb > 100000 {
-		return nil, 0, fmt.Errorf("histogram of %d buckets is too fine: use a larger interval", nb)
+	h, err := logs.NewHisto(rng, interval)
+	if err != nil {
+		return nil, 0, err
 	}
 	f, err := r.filter(ctx, m, rng)
 	if err != nil {
 		return nil, 0, err
 	}
-	q, err := logsql.Histogram(f, time.Duration(iv)*time.Millisecond, 0)
+	q, err := logsql.Histogram(f, interval.Truncate(time.Millisecond), 0)
 	if err != nil {
 		return nil, 0, err
 	}
-	counts := make([]int, nb)
-	total := 0
 	err = r.query(ctx, q, func(row map[string]string) error {
 		t, err := time.Parse(time.RFC3339Nano, row["_time"])
 		if err != nil {
@@ -400,19 +389,13 @@ func (r *Reader) Histogram(ctx context.Context, m logs.Matcher, rng logs.Range, 
 		if err != nil {
 			return fmt.Errorf("logs query: bucket count %q: %w", row["hits"], err)
 		}
-		if i := (t.UnixMilli() - first) / iv; i >= 0 && int(i) < nb {
-			counts[i] += c
-			total += c
-		}
+		h.Add(t.UnixMilli(), c)
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]logs.Bucket, nb)
-	for i := range out {
-		out[i] = logs.Bucket{Start: time.UnixMilli(first + int64(i)*iv).UTC(), Count: counts[i]}
-	}
+	out, total := h.Buckets()
 	return out, total, nil
 }
 
