@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strconv"
 	"unsafe"
 )
@@ -40,8 +41,9 @@ type blockMetaV2 struct {
 	shapes   []shape
 	rowShape []uint16 // nil when every row has shape 0 (a block has at most BlockSize rows)
 	cols     []colMeta
-	names    []string // searchable paths, sorted
-	byName   map[string]int
+	names    []string       // searchable paths, sorted
+	nameCol  []int32        // the column of each of names
+	byName   map[string]int // only when names are not sorted (a hand-made block)
 }
 
 // colMeta is one column's entry in the directory.
@@ -88,16 +90,45 @@ func parseNum(s string) float64 {
 	return f
 }
 
+// index lists the searchable paths. A block's columns are sorted by path
+// (the builder sorts them), so a path is found by binary search; a map
+// per block cost more than the rest of its directory, for every block
+// meta in the cache. A block whose paths are out of order or repeated
+// (not one obs wrote) gets the map.
 func (bm *blockMetaV2) index() {
-	bm.byName = make(map[string]int, len(bm.cols))
-	bm.names = bm.names[:0]
+	bm.names, bm.nameCol, bm.byName = bm.names[:0], bm.nameCol[:0], nil
+	sorted := true
 	for i := range bm.cols {
 		if bm.cols[i].overflow() {
 			continue
 		}
-		bm.byName[bm.cols[i].name] = i
-		bm.names = append(bm.names, bm.cols[i].name)
+		name := bm.cols[i].name
+		if n := len(bm.names); n > 0 && bm.names[n-1] >= name {
+			sorted = false
+		}
+		bm.names = append(bm.names, name)
+		bm.nameCol = append(bm.nameCol, int32(i))
 	}
+	if !sorted {
+		bm.byName = make(map[string]int, len(bm.names))
+		for k, name := range bm.names {
+			if _, dup := bm.byName[name]; !dup {
+				bm.byName[name] = int(bm.nameCol[k])
+			}
+		}
+	}
+}
+
+// col is the column of path.
+func (bm *blockMetaV2) col(path string) (int, bool) {
+	if bm.byName != nil {
+		i, ok := bm.byName[path]
+		return i, ok
+	}
+	if k, ok := slices.BinarySearch(bm.names, path); ok {
+		return int(bm.nameCol[k]), true
+	}
+	return 0, false
 }
 
 // colData is one column's values, decoded.
@@ -197,23 +228,24 @@ func (d *colData) size() int64 {
 	return s
 }
 
-// size is what the meta holds in memory, headers and the name map
-// included: the cache bound is only as true as this (the first estimate,
-// without them, let the metas alone take 1.5x the whole bound).
+// size is what the meta holds in memory, headers included: the cache
+// bound is only as true as this (the first estimate, without them, let
+// the metas alone take 1.5x the whole bound). Paths and dictionary values
+// read from disk are shared between blocks (reader.interned), so only
+// their headers count.
 func (bm *blockMetaV2) size() int64 {
 	s := bm.ts.size() + int64(len(bm.rowShape)*2) + 256
 	for _, sh := range bm.shapes {
 		s += int64(len(sh.bytes)+len(sh.cols)*4) + 48 + 56
 	}
-	for _, n := range bm.names {
-		s += int64(len(n)) + 16 + 64 // the slice's header, a byName entry
+	s += int64(len(bm.names)) * (16 + 4)
+	if bm.byName != nil {
+		s += int64(len(bm.byName)) * 64
 	}
 	for i := range bm.cols {
 		c := &bm.cols[i]
-		s += int64(len(c.name)) + 200
-		for _, v := range c.dict {
-			s += int64(len(v)) + 16
-		}
+		s += 200
+		s += int64(len(c.dict)) * 16
 		if len(c.dictText) > 0 && len(c.dict) > 0 && &c.dictText[0] != &c.dict[0] {
 			for _, v := range c.dictText {
 				s += int64(len(v)) + 16
@@ -271,7 +303,7 @@ func (b *Block) Fields() []string { return b.m.names }
 
 // Field returns a field's column, or nil when no row has it.
 func (b *Block) Field(path string) *Column {
-	i, ok := b.m.byName[path]
+	i, ok := b.m.col(path)
 	if !ok {
 		return nil
 	}

@@ -233,7 +233,7 @@ func decodeMeta(b []byte, dataLen int) (*blockMetaV2, error) {
 	bm.cols = make([]colMeta, nc)
 	for i := 0; i < nc && r.err == nil; i++ {
 		c := &bm.cols[i]
-		c.name = r.string()
+		c.name = r.interned()
 		h := r.bytes(3)
 		if r.err != nil {
 			break
@@ -257,7 +257,7 @@ func decodeMeta(b []byte, dataLen int) (*blockMetaV2, error) {
 			}
 			c.dict = make([]string, k)
 			for j := range c.dict {
-				c.dict[j] = r.string()
+				c.dict[j] = r.interned()
 			}
 		}
 		c.dataOff, c.dataLen, c.rawLen = int(r.uvarint()), int(r.uvarint()), int(r.uvarint())

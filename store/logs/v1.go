@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"unique"
 )
 
 // Version 1 blocks (obs-logs 1) kept rows: the events' JSON, zstd, and a
@@ -172,6 +173,16 @@ func (r *reader) bytes(n int) []byte {
 }
 
 func (r *reader) string() string { return string(r.bytes(int(r.uvarint()))) }
+
+// interned reads a string that many blocks repeat (a column's path, a
+// dictionary value) as one shared copy: the block cache holds the metas
+// of every block a query window touches (1,800 an hour at 1,000 events/s),
+// and their own copies of "severity" and "info" were a fifth of a meta
+// (measured in the soak). unique drops a copy once no meta holds it.
+func (r *reader) interned() string {
+	b := r.bytes(int(r.uvarint()))
+	return unique.Make(string(b)).Value()
+}
 
 // count reads a length and checks it against what the remaining bytes could hold.
 func (r *reader) count(minBytesEach int) int {
