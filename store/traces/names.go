@@ -56,8 +56,17 @@ const (
 	maxNameEntries     = 200_000
 )
 
-// parentKind is the owner kind a name kind lives under.
-var parentKind = map[byte]byte{recSpan: recService, recRemote: recService, recTagVal: recTagKey}
+// parentKind is the owner kind a name kind lives under (ok false: an
+// owner kind). A switch, not a map: it runs for every name of every span.
+func parentKind(kind byte) (byte, bool) {
+	switch kind {
+	case recSpan, recRemote:
+		return recService, true
+	case recTagVal:
+		return recTagKey, true
+	}
+	return 0, false
+}
 
 func openNames(path string) (*nameIndex, error) {
 	ni := &nameIndex{path: path, services: map[string]*owner{}, tagKeys: map[string]*owner{}}
@@ -121,7 +130,7 @@ func (ni *nameIndex) owners(kind byte) (map[string]*owner, int) {
 // apply records a name; false when it was known for this hour already or
 // is over a cap. The caller holds mu (or owns ni).
 func (ni *nameIndex) apply(kind byte, hour int64, s1, s2 string) bool {
-	if pk, ok := parentKind[kind]; ok {
+	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		o := m[s1]
 		if o == nil {
@@ -196,7 +205,7 @@ func eachName(r *row, fn func(kind byte, s1, s2 string) bool) bool {
 
 // known says whether a name is recorded for this hour (read lock held).
 func (ni *nameIndex) known(kind byte, hour int64, s1, s2 string) bool {
-	if pk, ok := parentKind[kind]; ok {
+	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		o := m[s1]
 		if o == nil {
@@ -212,28 +221,34 @@ func (ni *nameIndex) known(kind byte, hour int64, s1, s2 string) bool {
 
 // observe records the names of rows of one hour and writes the new
 // records to names.log (not fsynced: sync does that with the WAL). Once a
-// system is warm every name is known and only the read lock is taken.
+// system is warm nearly every name is known: one pass under the read lock
+// finds the few that are not (a tag with more values than its cap never
+// stops being one), and only those are applied under the write lock.
 func (ni *nameIndex) observe(rows []row, hour int64) error {
+	type name struct {
+		kind   byte
+		s1, s2 string
+	}
+	var unknown []name
 	ni.mu.RLock()
-	all := true
-	for i := range rows {
-		if all = eachName(&rows[i], func(kind byte, s1, s2 string) bool { return ni.known(kind, hour, s1, s2) }); !all {
-			break
-		}
-	}
-	ni.mu.RUnlock()
-	if all {
-		return nil
-	}
-	ni.mu.Lock()
 	for i := range rows {
 		eachName(&rows[i], func(kind byte, s1, s2 string) bool {
-			if ni.apply(kind, hour, s1, s2) {
-				ni.pending = nameRecord(ni.pending, kind, hour, s1, s2)
-				ni.records++
+			if !ni.known(kind, hour, s1, s2) {
+				unknown = append(unknown, name{kind, s1, s2})
 			}
 			return true
 		})
+	}
+	ni.mu.RUnlock()
+	if len(unknown) == 0 {
+		return nil
+	}
+	ni.mu.Lock()
+	for _, n := range unknown {
+		if ni.apply(n.kind, hour, n.s1, n.s2) {
+			ni.pending = nameRecord(ni.pending, n.kind, hour, n.s1, n.s2)
+			ni.records++
+		}
 	}
 	pending := ni.pending
 	ni.pending = nil
@@ -276,7 +291,7 @@ func liveKeys(m map[string]int64, from int64) []string {
 func (ni *nameIndex) list(kind byte, of string, from int64) []string {
 	ni.mu.RLock()
 	defer ni.mu.RUnlock()
-	if pk, ok := parentKind[kind]; ok {
+	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		if o := m[of]; o != nil {
 			return liveKeys(o.sub[kind], from)
