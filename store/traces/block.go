@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -37,7 +38,7 @@ var (
 	// A block's JSON is at most blockJSONBytes: a larger window only costs
 	// memory (the default keeps 8 MiB of history).
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(blockJSONBytes), zstd.WithLowerEncoderMem(true))
+		zstd.WithWindowSize(blockJSONBytes), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 
@@ -110,6 +111,32 @@ func (d *dictBuilder) ref(s string) uint64 {
 	return i + 1
 }
 
+// encodeScratch is what sealing a block needs only while it runs, kept
+// for the next block: the dictionary's map and the sets stay sized for a
+// block instead of growing from nothing a thousand spans at a time.
+type encodeScratch struct {
+	dict           dictBuilder
+	traces, tokens u64set
+}
+
+var sealScratch = sync.Pool{New: func() any {
+	return &encodeScratch{dict: dictBuilder{idx: make(map[string]uint64, 64)}}
+}}
+
+// release clears the scratch (dropping its references to the block's
+// strings) and returns it to the pool.
+func (sc *encodeScratch) release() {
+	if len(sc.dict.strs) > 1<<16 || len(sc.tokens.slots) > 1<<18 || len(sc.traces.slots) > 1<<18 {
+		return // an absurd block's sizes are not worth keeping
+	}
+	clear(sc.dict.idx)
+	clear(sc.dict.strs)
+	sc.dict.strs = sc.dict.strs[:0]
+	sc.traces.reset()
+	sc.tokens.reset()
+	sealScratch.Put(sc)
+}
+
 // tokenCount bounds the token filter's size; the filter saturates (more
 // false positives, never a false negative) beyond it.
 const maxTokenWords = 128
@@ -134,7 +161,9 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	for i := range rows {
 		jsLen += len(rows[i].JSON)
 	}
-	d := &dictBuilder{idx: make(map[string]uint64, 64)}
+	sc := sealScratch.Get().(*encodeScratch)
+	defer sc.release()
+	d := &sc.dict
 	var cols [numCols][]byte
 	for _, c := range []int{colTraceHi, colTraceLo, colID, colParent} {
 		cols[c] = make([]byte, 0, 8*n)
@@ -146,8 +175,7 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	cols[colTags] = make([]byte, 0, 8*n)
 	cols[colAnnos] = make([]byte, 0, n)
 	js := make([]byte, 0, jsLen)
-	traces := make(map[uint64]struct{}, n/4)
-	tokens := make(map[uint64]struct{}, 64)
+	traces, tokens := &sc.traces, &sc.tokens
 	services := make(map[string]struct{}, 8)
 	var prevSeq uint64
 	for i := range rows {
@@ -176,24 +204,24 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 		for j := range r.TagK {
 			c = binary.AppendUvarint(c, d.ref(r.TagK[j]))
 			c = binary.AppendUvarint(c, d.ref(r.TagV[j]))
-			tokens[tokenHash(tokKey, r.TagK[j])] = struct{}{}
-			tokens[tokenHashKV(r.TagK[j], r.TagV[j])] = struct{}{}
+			tokens.add(tokenHash(tokKey, r.TagK[j]))
+			tokens.add(tokenHashKV(r.TagK[j], r.TagV[j]))
 		}
 		cols[colTags] = c
 		c = binary.AppendUvarint(cols[colAnnos], uint64(len(r.Annos)))
 		for _, a := range r.Annos {
 			c = binary.AppendUvarint(c, d.ref(a))
-			tokens[tokenHash(tokKey, a)] = struct{}{}
+			tokens.add(tokenHash(tokKey, a))
 		}
 		cols[colAnnos] = c
 		cols[colJSONLen] = binary.AppendUvarint(cols[colJSONLen], uint64(len(r.JSON)))
 		js = append(js, r.JSON...)
-		traces[r.TraceLo] = struct{}{}
+		traces.add(r.TraceLo)
 		if r.Name != "" {
-			tokens[tokenHash(tokName, r.Name)] = struct{}{}
+			tokens.add(tokenHash(tokName, r.Name))
 		}
 		if r.Remote != "" {
-			tokens[tokenHash(tokRemote, r.Remote)] = struct{}{}
+			tokens.add(tokenHash(tokRemote, r.Remote))
 		}
 		if r.Local.Service != "" {
 			services[r.Local.Service] = struct{}{}
@@ -220,15 +248,11 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	colZ := zenc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
 	jsonZ := zenc.EncodeAll(js, make([]byte, 0, len(js)/4))
 
-	ids := make([]uint64, 0, len(traces))
-	for t := range traces {
-		ids = append(ids, t)
-	}
+	ids := make([]uint64, 0, traces.len())
+	traces.each(func(t uint64) { ids = append(ids, t) })
 	slices.Sort(ids)
-	m.tokens = newBloom(len(tokens), maxTokenWords)
-	for t := range tokens {
-		m.tokens.add(t)
-	}
+	m.tokens = newBloom(tokens.len(), maxTokenWords)
+	tokens.each(m.tokens.add)
 	for s := range services {
 		m.services = append(m.services, intern(s))
 	}
