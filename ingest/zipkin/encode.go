@@ -12,7 +12,7 @@ import (
 // encode writes the span's canonical v2 JSON by hand (the model's
 // MarshalJSON goes through reflection twice per span).
 func encode(m *model.SpanModel) []byte {
-	b := make([]byte, 0, 384)
+	b := make([]byte, 0, encodedSize(m))
 	b = append(b, `{"traceId":"`...)
 	if m.TraceID.High != 0 {
 		b = appendHex16(b, m.TraceID.High)
@@ -66,7 +66,8 @@ func encode(m *model.SpanModel) []byte {
 		b = append(b, ']')
 	}
 	if len(m.Tags) > 0 {
-		keys := make([]string, 0, len(m.Tags))
+		var arr [16]string // most spans: no allocation for the keys
+		keys := arr[:0]
 		for k := range m.Tags {
 			keys = append(keys, k)
 		}
@@ -83,6 +84,24 @@ func encode(m *model.SpanModel) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// encodedSize is about the length of the span's JSON (exact unless a
+// string needs escapes), so that encode allocates once.
+func encodedSize(m *model.SpanModel) int {
+	n := 200 + len(m.Name)
+	for _, e := range [...]*model.Endpoint{m.LocalEndpoint, m.RemoteEndpoint} {
+		if e != nil {
+			n += 80 + len(e.ServiceName)
+		}
+	}
+	for _, a := range m.Annotations {
+		n += 40 + len(a.Value)
+	}
+	for k, v := range m.Tags {
+		n += 6 + len(k) + len(v)
+	}
+	return n
 }
 
 func appendEndpoint(b []byte, name string, e *model.Endpoint) []byte {
@@ -140,7 +159,16 @@ func appendHex16(b []byte, v uint64) []byte {
 // appendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	// Most strings need no escape: the plain prefix is copied whole.
+	i := 0
+	for i < len(s) {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	b = append(b, s[:i]...)
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
