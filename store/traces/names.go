@@ -184,41 +184,6 @@ func (ni *nameIndex) seen(m map[string]int64, k string, hour int64, limit int) b
 	return true
 }
 
-// eachName calls fn with every (kind, s1, s2) a row names, until fn
-// returns false.
-func eachName(r *row, fn func(kind byte, s1, s2 string) bool) bool {
-	if r.Local.Service == "" && r.Name == "" && r.Remote == "" && len(r.TagK) == 0 {
-		return true
-	}
-	if !fn(recService, r.Local.Service, "") ||
-		r.Name != "" && !fn(recSpan, r.Local.Service, r.Name) ||
-		r.Remote != "" && !fn(recRemote, r.Local.Service, r.Remote) {
-		return false
-	}
-	for j, k := range r.TagK {
-		if !fn(recTagKey, k, "") || !fn(recTagVal, k, r.TagV[j]) {
-			return false
-		}
-	}
-	return true
-}
-
-// known says whether a name is recorded for this hour (read lock held).
-func (ni *nameIndex) known(kind byte, hour int64, s1, s2 string) bool {
-	if pk, ok := parentKind(kind); ok {
-		m, _ := ni.owners(pk)
-		o := m[s1]
-		if o == nil {
-			return false
-		}
-		h, ok := o.sub[kind][s2]
-		return ok && h >= hour
-	}
-	m, _ := ni.owners(kind)
-	o := m[s1]
-	return o != nil && o.seen >= hour
-}
-
 // observe records the names of rows of one hour and writes the new
 // records to names.log (not fsynced: sync does that with the WAL). Once a
 // system is warm nearly every name is known: one pass under the read lock
@@ -230,14 +195,42 @@ func (ni *nameIndex) observe(rows []row, hour int64) error {
 		s1, s2 string
 	}
 	var unknown []name
+	note := func(kind byte, s1, s2 string) { unknown = append(unknown, name{kind, s1, s2}) }
+	// A row names its service; under it its span name and remote
+	// service; its tag keys; under each its value. Each owner is looked
+	// up once per row (or per tag), not once per name.
+	subKnown := func(o *owner, kind byte, s string) bool {
+		if o == nil {
+			return false
+		}
+		h, ok := o.sub[kind][s]
+		return ok && h >= hour
+	}
 	ni.mu.RLock()
 	for i := range rows {
-		eachName(&rows[i], func(kind byte, s1, s2 string) bool {
-			if !ni.known(kind, hour, s1, s2) {
-				unknown = append(unknown, name{kind, s1, s2})
+		r := &rows[i]
+		if r.Local.Service == "" && r.Name == "" && r.Remote == "" && len(r.TagK) == 0 {
+			continue
+		}
+		o := ni.services[r.Local.Service]
+		if o == nil || o.seen < hour {
+			note(recService, r.Local.Service, "")
+		}
+		if r.Name != "" && !subKnown(o, recSpan, r.Name) {
+			note(recSpan, r.Local.Service, r.Name)
+		}
+		if r.Remote != "" && !subKnown(o, recRemote, r.Remote) {
+			note(recRemote, r.Local.Service, r.Remote)
+		}
+		for j, k := range r.TagK {
+			o := ni.tagKeys[k]
+			if o == nil || o.seen < hour {
+				note(recTagKey, k, "")
 			}
-			return true
-		})
+			if !subKnown(o, recTagVal, r.TagV[j]) {
+				note(recTagVal, k, r.TagV[j])
+			}
+		}
 	}
 	ni.mu.RUnlock()
 	if len(unknown) == 0 {
