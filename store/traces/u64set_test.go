@@ -40,8 +40,8 @@ func TestU64Set(t *testing.T) {
 	}
 }
 
-// A filter whose size is a power of two sets the same bits on the fast
-// path as the general one (has uses the general one).
+// A filter whose size is a power of two sets and reads the same bits on
+// the fast path as the general one.
 func TestBloomPowerOfTwo(t *testing.T) {
 	b := newBloom(100000, maxTokenWords)
 	ref := &bloom{k: b.k, bits: make([]uint64, len(b.bits))}
@@ -56,6 +56,15 @@ func TestBloomPowerOfTwo(t *testing.T) {
 		}
 		if !b.has(h) {
 			t.Fatal("false negative")
+		}
+		probe := rand.Uint64()
+		want := true
+		for i := uint8(0); i < ref.k; i++ {
+			bit := (probe + uint64(i)*(probe>>33|probe<<31)) % n
+			want = want && ref.bits[bit/64]&(1<<(bit%64)) != 0
+		}
+		if b.has(probe) != want {
+			t.Fatal("has differs from the general path")
 		}
 	}
 	if !slices.Equal(b.bits, ref.bits) {
