@@ -117,6 +117,8 @@ func (d *dictBuilder) ref(s string) uint64 {
 type encodeScratch struct {
 	dict           dictBuilder
 	traces, tokens u64set
+	cols           [numCols][]byte
+	js, raw        []byte
 }
 
 var sealScratch = sync.Pool{New: func() any {
@@ -126,7 +128,7 @@ var sealScratch = sync.Pool{New: func() any {
 // release clears the scratch (dropping its references to the block's
 // strings) and returns it to the pool.
 func (sc *encodeScratch) release() {
-	if len(sc.dict.strs) > 1<<16 || len(sc.tokens.slots) > 1<<18 || len(sc.traces.slots) > 1<<18 {
+	if len(sc.dict.strs) > 1<<16 || len(sc.tokens.slots) > 1<<18 || len(sc.traces.slots) > 1<<18 || cap(sc.js)+cap(sc.raw) > 8*blockJSONBytes {
 		return // an absurd block's sizes are not worth keeping
 	}
 	clear(sc.dict.idx)
@@ -164,17 +166,18 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	sc := sealScratch.Get().(*encodeScratch)
 	defer sc.release()
 	d := &sc.dict
-	var cols [numCols][]byte
-	for _, c := range []int{colTraceHi, colTraceLo, colID, colParent} {
-		cols[c] = make([]byte, 0, 8*n)
+	// The column and JSON buffers are the scratch's, sized for the
+	// biggest block so far (they are compressed into the block, not kept).
+	cols := &sc.cols
+	for c := range cols {
+		cols[c] = cols[c][:0]
 	}
-	for _, c := range []int{colSeq, colTS, colDur, colKindFlags, colName, colRemote, colJSONLen} {
-		cols[c] = make([]byte, 0, 3*n)
-	}
-	cols[colLocal] = make([]byte, 0, 6*n)
-	cols[colTags] = make([]byte, 0, 8*n)
-	cols[colAnnos] = make([]byte, 0, n)
-	js := make([]byte, 0, jsLen)
+	cols[colTraceHi] = slices.Grow(cols[colTraceHi], 8*n)
+	cols[colTraceLo] = slices.Grow(cols[colTraceLo], 8*n)
+	cols[colID] = slices.Grow(cols[colID], 8*n)
+	cols[colParent] = slices.Grow(cols[colParent], 8*n)
+	js := slices.Grow(sc.js[:0], jsLen)
+	defer func() { sc.js = js }()
 	traces, tokens := &sc.traces, &sc.tokens
 	services := make(map[string]struct{}, 8)
 	var prevSeq uint64
@@ -234,7 +237,7 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	for _, c := range cols {
 		rawLen += len(c) + 5
 	}
-	raw := make([]byte, 0, rawLen)
+	raw := slices.Grow(sc.raw[:0], rawLen)
 	raw = binary.AppendUvarint(raw, uint64(len(rows)))
 	raw = binary.AppendUvarint(raw, uint64(len(d.strs)))
 	for _, s := range d.strs {
@@ -245,8 +248,7 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 		raw = binary.AppendUvarint(raw, uint64(len(c)))
 		raw = append(raw, c...)
 	}
-	colZ := zenc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
-	jsonZ := zenc.EncodeAll(js, make([]byte, 0, len(js)/4))
+	sc.raw = raw
 
 	ids := make([]uint64, 0, traces.len())
 	traces.each(func(t uint64) { ids = append(ids, t) })
@@ -268,15 +270,21 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	}
 	sum = m.tokens.appendTo(sum)
 
+	// Header, summary, then both sections compressed straight into the
+	// block; the header's lengths and crcs are filled in last.
+	out := make([]byte, blockHeaderSize, blockHeaderSize+len(sum)+len(raw)/2+len(js)/4)
+	out = append(out, sum...)
+	colAt := len(out)
+	out = zenc.EncodeAll(raw, out)
+	jsonAt := len(out)
+	out = zenc.EncodeAll(js, out)
+	colZ, jsonZ := out[colAt:jsonAt], out[jsonAt:]
 	m.sumLen, m.colLen, m.jsonLen = uint32(len(sum)), uint32(len(colZ)), uint32(len(jsonZ))
 	m.colCRC, m.jsonCRC = crc32.Checksum(colZ, crcTable), crc32.Checksum(jsonZ, crcTable)
-	out := make([]byte, blockHeaderSize, blockHeaderSize+len(sum)+len(colZ)+len(jsonZ))
 	putHeader(out, m)
 	sumCRC := crc32.Update(crc32.Checksum(out[:64], crcTable), crcTable, sum)
 	binary.LittleEndian.PutUint32(out[64:], sumCRC)
-	out = append(out, sum...)
-	out = append(out, colZ...)
-	return append(out, jsonZ...), m, ids
+	return out, m, ids
 }
 
 func putHeader(h []byte, m *blockMeta) {
