@@ -38,7 +38,24 @@ type nameIndex struct {
 // under it (span names and remote services, or tag values) with theirs.
 type owner struct {
 	seen int64
-	sub  map[byte]map[string]int64
+	sub  subNames
+}
+
+// subNames are an owner's names by kind (subIndex): an array, not a map
+// keyed by kind, as every span's names are looked up in it.
+type subNames [len(subKinds)]map[string]int64
+
+// subKinds are the kinds of names under an owner, in subNames' order.
+var subKinds = [...]byte{recSpan, recRemote, recTagVal}
+
+func subIndex(kind byte) int {
+	switch kind {
+	case recSpan:
+		return 0
+	case recRemote:
+		return 1
+	}
+	return 2
 }
 
 // Record kinds: an owner (service, tag key) or a name under one.
@@ -136,10 +153,10 @@ func (ni *nameIndex) apply(kind byte, hour int64, s1, s2 string) bool {
 		if o == nil {
 			return false
 		}
-		names := o.sub[kind]
+		names := o.sub[subIndex(kind)]
 		if names == nil {
 			names = map[string]int64{}
-			o.sub[kind] = names
+			o.sub[subIndex(kind)] = names
 		}
 		limit := maxNamesPerService
 		if kind == recTagVal {
@@ -157,7 +174,7 @@ func (ni *nameIndex) apply(kind byte, hour int64, s1, s2 string) bool {
 			ni.Dropped.Add(1)
 			return false
 		}
-		m[s1] = &owner{seen: hour, sub: map[byte]map[string]int64{}}
+		m[s1] = &owner{seen: hour}
 		ni.entries++
 		return true
 	}
@@ -203,7 +220,7 @@ func (ni *nameIndex) observe(rows []row, hour int64) error {
 		if o == nil {
 			return false
 		}
-		h, ok := o.sub[kind][s]
+		h, ok := o.sub[subIndex(kind)][s]
 		return ok && h >= hour
 	}
 	ni.mu.RLock()
@@ -287,7 +304,7 @@ func (ni *nameIndex) list(kind byte, of string, from int64) []string {
 	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		if o := m[of]; o != nil {
-			return liveKeys(o.sub[kind], from)
+			return liveKeys(o.sub[subIndex(kind)], from)
 		}
 		return []string{}
 	}
@@ -319,7 +336,8 @@ func (ni *nameIndex) expire(from int64) error {
 			}
 			live = nameRecord(live, kind, o.seen, k, "")
 			n++
-			for sk, names := range o.sub {
+			for i, names := range o.sub {
+				sk := subKinds[i]
 				for name, h := range names {
 					if h < from {
 						delete(names, name)
