@@ -279,6 +279,7 @@ func (s *Store) linker() {
 			s.setErr(err)
 			s.log.Error("link dependencies", "err", err)
 		}
+		job.buf.release()
 		if err := s.deps.save(false); err != nil {
 			s.setErr(err)
 			s.log.Error("save dependency links", "err", err)
