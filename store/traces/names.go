@@ -32,6 +32,13 @@ type nameIndex struct {
 	records  int
 	Dropped  atomic.Int64
 	dirty    atomic.Bool // records written since the last fsync
+	unknown  []name      // observe's scratch (the writer's)
+}
+
+// name is a name record's fields.
+type name struct {
+	kind   byte
+	s1, s2 string
 }
 
 // owner is a service or a tag key: when it was last seen, and the names
@@ -207,11 +214,13 @@ func (ni *nameIndex) seen(m map[string]int64, k string, hour int64, limit int) b
 // finds the few that are not (a tag with more values than its cap never
 // stops being one), and only those are applied under the write lock.
 func (ni *nameIndex) observe(rows []row, hour int64) error {
-	type name struct {
-		kind   byte
-		s1, s2 string
-	}
-	var unknown []name
+	unknown := ni.unknown[:0]
+	defer func() {
+		clear(unknown) // no references to the batch's strings
+		if cap(unknown) <= 1<<16 {
+			ni.unknown = unknown[:0]
+		}
+	}()
 	note := func(kind byte, s1, s2 string) { unknown = append(unknown, name{kind, s1, s2}) }
 	// A row names its service; under it its span name and remote
 	// service; its tag keys; under each its value. Each owner is looked
