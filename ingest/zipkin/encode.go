@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/openzipkin/zipkin-go/model"
@@ -12,7 +13,15 @@ import (
 // encode writes the span's canonical v2 JSON by hand (the model's
 // MarshalJSON goes through reflection twice per span).
 func encode(m *model.SpanModel) []byte {
-	b := make([]byte, 0, encodedSize(m))
+	// Tags sorted by key, taken from the map once (up to 16 without an
+	// allocation).
+	var arr [16][2]string
+	tags := arr[:0]
+	for k, v := range m.Tags {
+		tags = append(tags, [2]string{k, v})
+	}
+	slices.SortFunc(tags, func(x, y [2]string) int { return strings.Compare(x[0], y[0]) })
+	b := make([]byte, 0, encodedSize(m, tags))
 	b = append(b, `{"traceId":"`...)
 	if m.TraceID.High != 0 {
 		b = appendHex16(b, m.TraceID.High)
@@ -65,21 +74,15 @@ func encode(m *model.SpanModel) []byte {
 		}
 		b = append(b, ']')
 	}
-	if len(m.Tags) > 0 {
-		var arr [16]string // most spans: no allocation for the keys
-		keys := arr[:0]
-		for k := range m.Tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+	if len(tags) > 0 {
 		b = append(b, `,"tags":{`...)
-		for i, k := range keys {
+		for i, kv := range tags {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = appendString(b, kv[0])
 			b = append(b, ':')
-			b = appendString(b, m.Tags[k])
+			b = appendString(b, kv[1])
 		}
 		b = append(b, '}')
 	}
@@ -88,7 +91,7 @@ func encode(m *model.SpanModel) []byte {
 
 // encodedSize is about the length of the span's JSON (exact unless a
 // string needs escapes), so that encode allocates once.
-func encodedSize(m *model.SpanModel) int {
+func encodedSize(m *model.SpanModel, tags [][2]string) int {
 	n := 200 + len(m.Name)
 	for _, e := range [...]*model.Endpoint{m.LocalEndpoint, m.RemoteEndpoint} {
 		if e != nil {
@@ -98,8 +101,8 @@ func encodedSize(m *model.SpanModel) int {
 	for _, a := range m.Annotations {
 		n += 40 + len(a.Value)
 	}
-	for k, v := range m.Tags {
-		n += 6 + len(k) + len(v)
+	for _, kv := range tags {
+		n += 6 + len(kv[0]) + len(kv[1])
 	}
 	return n
 }
