@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/openzipkin/zipkin-go/model"
@@ -12,7 +13,15 @@ import (
 // encode writes the span's canonical v2 JSON by hand (the model's
 // MarshalJSON goes through reflection twice per span).
 func encode(m *model.SpanModel) []byte {
-	b := make([]byte, 0, 384)
+	// Tags sorted by key, taken from the map once (up to 16 without an
+	// allocation).
+	var arr [16][2]string
+	tags := arr[:0]
+	for k, v := range m.Tags {
+		tags = append(tags, [2]string{k, v})
+	}
+	slices.SortFunc(tags, func(x, y [2]string) int { return strings.Compare(x[0], y[0]) })
+	b := make([]byte, 0, encodedSize(m, tags))
 	b = append(b, `{"traceId":"`...)
 	if m.TraceID.High != 0 {
 		b = appendHex16(b, m.TraceID.High)
@@ -65,24 +74,37 @@ func encode(m *model.SpanModel) []byte {
 		}
 		b = append(b, ']')
 	}
-	if len(m.Tags) > 0 {
-		keys := make([]string, 0, len(m.Tags))
-		for k := range m.Tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+	if len(tags) > 0 {
 		b = append(b, `,"tags":{`...)
-		for i, k := range keys {
+		for i, kv := range tags {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = appendString(b, kv[0])
 			b = append(b, ':')
-			b = appendString(b, m.Tags[k])
+			b = appendString(b, kv[1])
 		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// encodedSize is about the length of the span's JSON (exact unless a
+// string needs escapes), so that encode allocates once.
+func encodedSize(m *model.SpanModel, tags [][2]string) int {
+	n := 200 + len(m.Name)
+	for _, e := range [...]*model.Endpoint{m.LocalEndpoint, m.RemoteEndpoint} {
+		if e != nil {
+			n += 80 + len(e.ServiceName)
+		}
+	}
+	for _, a := range m.Annotations {
+		n += 40 + len(a.Value)
+	}
+	for _, kv := range tags {
+		n += 6 + len(kv[0]) + len(kv[1])
+	}
+	return n
 }
 
 func appendEndpoint(b []byte, name string, e *model.Endpoint) []byte {
@@ -140,7 +162,16 @@ func appendHex16(b []byte, v uint64) []byte {
 // appendString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	// Most strings need no escape: the plain prefix is copied whole.
+	i := 0
+	for i < len(s) {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	b = append(b, s[:i]...)
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

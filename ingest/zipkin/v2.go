@@ -20,9 +20,13 @@ func DecodeV2JSON(body []byte) ([]traces.Span, error) {
 }
 
 func decodeV2JSON(body []byte) (Decoded, error) {
+	// One builder for the whole list, reset per span: what build returns
+	// keeps nothing of it but the tag map, which the reset lets go.
+	var b spanBuilder
+	one := []*spanBuilder{&b}
 	return decodeList(body, "spans", func(r *jsonReader) ([]*spanBuilder, string) {
-		var b spanBuilder
-		return []*spanBuilder{&b}, r.v2Span(&b)
+		b = spanBuilder{}
+		return one, r.v2Span(&b)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -37,7 +38,7 @@ var (
 	// A block's JSON is at most blockJSONBytes: a larger window only costs
 	// memory (the default keeps 8 MiB of history).
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(blockJSONBytes), zstd.WithLowerEncoderMem(true))
+		zstd.WithWindowSize(blockJSONBytes), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 )
 
@@ -110,6 +111,34 @@ func (d *dictBuilder) ref(s string) uint64 {
 	return i + 1
 }
 
+// encodeScratch is what sealing a block needs only while it runs, kept
+// for the next block: the dictionary's map and the sets stay sized for a
+// block instead of growing from nothing a thousand spans at a time.
+type encodeScratch struct {
+	dict           dictBuilder
+	traces, tokens u64set
+	cols           [numCols][]byte
+	js, raw        []byte
+}
+
+var sealScratch = sync.Pool{New: func() any {
+	return &encodeScratch{dict: dictBuilder{idx: make(map[string]uint64, 64)}}
+}}
+
+// release clears the scratch (dropping its references to the block's
+// strings) and returns it to the pool.
+func (sc *encodeScratch) release() {
+	if len(sc.dict.strs) > 1<<16 || len(sc.tokens.slots) > 1<<18 || len(sc.traces.slots) > 1<<18 || cap(sc.js)+cap(sc.raw) > 8*blockJSONBytes {
+		return // an absurd block's sizes are not worth keeping
+	}
+	clear(sc.dict.idx)
+	clear(sc.dict.strs)
+	sc.dict.strs = sc.dict.strs[:0]
+	sc.traces.reset()
+	sc.tokens.reset()
+	sealScratch.Put(sc)
+}
+
 // tokenCount bounds the token filter's size; the filter saturates (more
 // false positives, never a false negative) beyond it.
 const maxTokenWords = 128
@@ -134,20 +163,22 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	for i := range rows {
 		jsLen += len(rows[i].JSON)
 	}
-	d := &dictBuilder{idx: make(map[string]uint64, 64)}
-	var cols [numCols][]byte
-	for _, c := range []int{colTraceHi, colTraceLo, colID, colParent} {
-		cols[c] = make([]byte, 0, 8*n)
+	sc := sealScratch.Get().(*encodeScratch)
+	defer sc.release()
+	d := &sc.dict
+	// The column and JSON buffers are the scratch's, sized for the
+	// biggest block so far (they are compressed into the block, not kept).
+	cols := &sc.cols
+	for c := range cols {
+		cols[c] = cols[c][:0]
 	}
-	for _, c := range []int{colSeq, colTS, colDur, colKindFlags, colName, colRemote, colJSONLen} {
-		cols[c] = make([]byte, 0, 3*n)
-	}
-	cols[colLocal] = make([]byte, 0, 6*n)
-	cols[colTags] = make([]byte, 0, 8*n)
-	cols[colAnnos] = make([]byte, 0, n)
-	js := make([]byte, 0, jsLen)
-	traces := make(map[uint64]struct{}, n/4)
-	tokens := make(map[uint64]struct{}, 64)
+	cols[colTraceHi] = slices.Grow(cols[colTraceHi], 8*n)
+	cols[colTraceLo] = slices.Grow(cols[colTraceLo], 8*n)
+	cols[colID] = slices.Grow(cols[colID], 8*n)
+	cols[colParent] = slices.Grow(cols[colParent], 8*n)
+	js := slices.Grow(sc.js[:0], jsLen)
+	defer func() { sc.js = js }()
+	traces, tokens := &sc.traces, &sc.tokens
 	services := make(map[string]struct{}, 8)
 	var prevSeq uint64
 	for i := range rows {
@@ -176,24 +207,24 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 		for j := range r.TagK {
 			c = binary.AppendUvarint(c, d.ref(r.TagK[j]))
 			c = binary.AppendUvarint(c, d.ref(r.TagV[j]))
-			tokens[tokenHash(tokKey, r.TagK[j])] = struct{}{}
-			tokens[tokenHashKV(r.TagK[j], r.TagV[j])] = struct{}{}
+			tokens.add(tokenHash(tokKey, r.TagK[j]))
+			tokens.add(tokenHashKV(r.TagK[j], r.TagV[j]))
 		}
 		cols[colTags] = c
 		c = binary.AppendUvarint(cols[colAnnos], uint64(len(r.Annos)))
 		for _, a := range r.Annos {
 			c = binary.AppendUvarint(c, d.ref(a))
-			tokens[tokenHash(tokKey, a)] = struct{}{}
+			tokens.add(tokenHash(tokKey, a))
 		}
 		cols[colAnnos] = c
 		cols[colJSONLen] = binary.AppendUvarint(cols[colJSONLen], uint64(len(r.JSON)))
 		js = append(js, r.JSON...)
-		traces[r.TraceLo] = struct{}{}
+		traces.add(r.TraceLo)
 		if r.Name != "" {
-			tokens[tokenHash(tokName, r.Name)] = struct{}{}
+			tokens.add(tokenHash(tokName, r.Name))
 		}
 		if r.Remote != "" {
-			tokens[tokenHash(tokRemote, r.Remote)] = struct{}{}
+			tokens.add(tokenHash(tokRemote, r.Remote))
 		}
 		if r.Local.Service != "" {
 			services[r.Local.Service] = struct{}{}
@@ -206,7 +237,7 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	for _, c := range cols {
 		rawLen += len(c) + 5
 	}
-	raw := make([]byte, 0, rawLen)
+	raw := slices.Grow(sc.raw[:0], rawLen)
 	raw = binary.AppendUvarint(raw, uint64(len(rows)))
 	raw = binary.AppendUvarint(raw, uint64(len(d.strs)))
 	for _, s := range d.strs {
@@ -217,18 +248,13 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 		raw = binary.AppendUvarint(raw, uint64(len(c)))
 		raw = append(raw, c...)
 	}
-	colZ := zenc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
-	jsonZ := zenc.EncodeAll(js, make([]byte, 0, len(js)/4))
+	sc.raw = raw
 
-	ids := make([]uint64, 0, len(traces))
-	for t := range traces {
-		ids = append(ids, t)
-	}
+	ids := make([]uint64, 0, traces.len())
+	traces.each(func(t uint64) { ids = append(ids, t) })
 	slices.Sort(ids)
-	m.tokens = newBloom(len(tokens), maxTokenWords)
-	for t := range tokens {
-		m.tokens.add(t)
-	}
+	m.tokens = newBloom(tokens.len(), maxTokenWords)
+	tokens.each(m.tokens.add)
 	for s := range services {
 		m.services = append(m.services, intern(s))
 	}
@@ -244,15 +270,21 @@ func encodeBlock(rows []row, intern func(string) string) ([]byte, *blockMeta, []
 	}
 	sum = m.tokens.appendTo(sum)
 
+	// Header, summary, then both sections compressed straight into the
+	// block; the header's lengths and crcs are filled in last.
+	out := make([]byte, blockHeaderSize, blockHeaderSize+len(sum)+len(raw)/2+len(js)/4)
+	out = append(out, sum...)
+	colAt := len(out)
+	out = zenc.EncodeAll(raw, out)
+	jsonAt := len(out)
+	out = zenc.EncodeAll(js, out)
+	colZ, jsonZ := out[colAt:jsonAt], out[jsonAt:]
 	m.sumLen, m.colLen, m.jsonLen = uint32(len(sum)), uint32(len(colZ)), uint32(len(jsonZ))
 	m.colCRC, m.jsonCRC = crc32.Checksum(colZ, crcTable), crc32.Checksum(jsonZ, crcTable)
-	out := make([]byte, blockHeaderSize, blockHeaderSize+len(sum)+len(colZ)+len(jsonZ))
 	putHeader(out, m)
 	sumCRC := crc32.Update(crc32.Checksum(out[:64], crcTable), crcTable, sum)
 	binary.LittleEndian.PutUint32(out[64:], sumCRC)
-	out = append(out, sum...)
-	out = append(out, colZ...)
-	return append(out, jsonZ...), m, ids
+	return out, m, ids
 }
 
 func putHeader(h []byte, m *blockMeta) {

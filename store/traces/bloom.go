@@ -28,6 +28,15 @@ func newBloom(n, maxWords int) *bloom {
 func (b *bloom) add(h uint64) {
 	n := uint64(len(b.bits)) * 64
 	h1, h2 := h, h>>33|h<<31
+	if n&(n-1) == 0 {
+		// A power of two (a capped filter): the same bits as below,
+		// without a 64-bit division per probe.
+		for i := uint8(0); i < b.k; i++ {
+			bit := (h1 + uint64(i)*h2) & (n - 1)
+			b.bits[bit/64] |= 1 << (bit % 64)
+		}
+		return
+	}
 	for i := uint8(0); i < b.k; i++ {
 		bit := (h1 + uint64(i)*h2) % n
 		b.bits[bit/64] |= 1 << (bit % 64)
@@ -40,6 +49,17 @@ func (b *bloom) has(h uint64) bool {
 	}
 	n := uint64(len(b.bits)) * 64
 	h1, h2 := h, h>>33|h<<31
+	if n&(n-1) == 0 {
+		// As in add: a mask, not a division, for a power of two (the
+		// capped token filters, the linker's generations).
+		for i := uint8(0); i < b.k; i++ {
+			bit := (h1 + uint64(i)*h2) & (n - 1)
+			if b.bits[bit/64]&(1<<(bit%64)) == 0 {
+				return false
+			}
+		}
+		return true
+	}
 	for i := uint8(0); i < b.k; i++ {
 		bit := (h1 + uint64(i)*h2) % n
 		if b.bits[bit/64]&(1<<(bit%64)) == 0 {

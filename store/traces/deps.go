@@ -51,19 +51,65 @@ type depsAgg struct {
 	relinked  int64
 }
 
+// fragment is a trace's spans in an epoch: their places in the epoch's
+// rows, in arrival order.
 type fragment struct {
-	rows   []row
+	idx    []int32
 	minSeq uint64
 }
 
-// linkBuf is an epoch's spans by trace, filled by the writer.
+// linkBuf is an epoch's spans by trace, filled by the writer. The rows
+// are kept in one slice in arrival order (a trace's spans mostly arrive
+// together), not a growing slice per trace: that was the writer's
+// largest allocation.
 type linkBuf struct {
 	frags map[uint64]*fragment
+	rows  []row
 	spans int
 	since time.Time
 }
 
-func newLinkBuf() *linkBuf { return &linkBuf{frags: map[uint64]*fragment{}} }
+// traceRows returns a fragment's rows: a part of b.rows when they are
+// contiguous (the linker only reads them), else a copy gathered from it.
+func (b *linkBuf) traceRows(f *fragment) []row {
+	first, last := f.idx[0], f.idx[len(f.idx)-1]
+	if int(last-first)+1 == len(f.idx) {
+		return b.rows[first : last+1 : last+1]
+	}
+	rows := make([]row, len(f.idx))
+	for j, i := range f.idx {
+		rows[j] = b.rows[i]
+	}
+	return rows
+}
+
+func newLinkBuf() *linkBuf {
+	b := &linkBuf{frags: map[uint64]*fragment{}}
+	select {
+	case b.rows = <-spareRows:
+	default:
+	}
+	return b
+}
+
+// spareRows holds a linked epoch's row slice for the next epoch (a
+// sync.Pool would drop it at every GC, which ingest makes frequent).
+var spareRows = make(chan []row, 1)
+
+// release hands the epoch's row slice back once it is linked. One
+// larger than two full epochs (the linker fell behind) is let go.
+func (b *linkBuf) release() {
+	rows := b.rows
+	b.rows = nil
+	if cap(rows) > 2*maxEpochSpans {
+		return
+	}
+	clear(rows[:cap(rows)]) // no references to the epoch's strings
+	select {
+	case spareRows <- rows[:0]:
+	default:
+	}
+}
 
 const (
 	maxEpochSpans = 16 << 10
@@ -103,7 +149,12 @@ func (b *linkBuf) add(r *row) {
 		f = &fragment{minSeq: r.Seq}
 		b.frags[r.TraceLo] = f
 	}
-	f.rows = append(f.rows, linkRow(r))
+	f.idx = append(f.idx, int32(len(b.rows)))
+	if len(b.rows) == cap(b.rows) {
+		// Double (append grows big slices by a quarter, copying often).
+		b.rows = slices.Grow(b.rows, max(1024, len(b.rows)))
+	}
+	b.rows = append(b.rows, linkRow(r))
 	b.spans++
 }
 
@@ -180,7 +231,8 @@ func (d *depsAgg) link(buf *linkBuf, stored func(lo, before uint64) ([]row, erro
 	}
 	var changes []change
 	for lo, f := range buf.frags {
-		all := f.rows
+		rows := buf.traceRows(f)
+		all := rows
 		if d.seen(lo) {
 			rs, err := stored(lo, f.minSeq)
 			if err != nil {
@@ -193,7 +245,7 @@ func (d *depsAgg) link(buf *linkBuf, stored func(lo, before uint64) ([]row, erro
 			if len(old) > 0 {
 				d.relinked++
 				changes = append(changes, change{old, -1})
-				all = append(old, f.rows...)
+				all = append(old, rows...)
 			}
 		}
 		changes = append(changes, change{all, 1})

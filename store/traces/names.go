@@ -32,13 +32,37 @@ type nameIndex struct {
 	records  int
 	Dropped  atomic.Int64
 	dirty    atomic.Bool // records written since the last fsync
+	unknown  []name      // observe's scratch (the writer's)
+}
+
+// name is a name record's fields.
+type name struct {
+	kind   byte
+	s1, s2 string
 }
 
 // owner is a service or a tag key: when it was last seen, and the names
 // under it (span names and remote services, or tag values) with theirs.
 type owner struct {
 	seen int64
-	sub  map[byte]map[string]int64
+	sub  subNames
+}
+
+// subNames are an owner's names by kind (subIndex): an array, not a map
+// keyed by kind, as every span's names are looked up in it.
+type subNames [len(subKinds)]map[string]int64
+
+// subKinds are the kinds of names under an owner, in subNames' order.
+var subKinds = [...]byte{recSpan, recRemote, recTagVal}
+
+func subIndex(kind byte) int {
+	switch kind {
+	case recSpan:
+		return 0
+	case recRemote:
+		return 1
+	}
+	return 2
 }
 
 // Record kinds: an owner (service, tag key) or a name under one.
@@ -56,8 +80,17 @@ const (
 	maxNameEntries     = 200_000
 )
 
-// parentKind is the owner kind a name kind lives under.
-var parentKind = map[byte]byte{recSpan: recService, recRemote: recService, recTagVal: recTagKey}
+// parentKind is the owner kind a name kind lives under (ok false: an
+// owner kind). A switch, not a map: it runs for every name of every span.
+func parentKind(kind byte) (byte, bool) {
+	switch kind {
+	case recSpan, recRemote:
+		return recService, true
+	case recTagVal:
+		return recTagKey, true
+	}
+	return 0, false
+}
 
 func openNames(path string) (*nameIndex, error) {
 	ni := &nameIndex{path: path, services: map[string]*owner{}, tagKeys: map[string]*owner{}}
@@ -121,16 +154,16 @@ func (ni *nameIndex) owners(kind byte) (map[string]*owner, int) {
 // apply records a name; false when it was known for this hour already or
 // is over a cap. The caller holds mu (or owns ni).
 func (ni *nameIndex) apply(kind byte, hour int64, s1, s2 string) bool {
-	if pk, ok := parentKind[kind]; ok {
+	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		o := m[s1]
 		if o == nil {
 			return false
 		}
-		names := o.sub[kind]
+		names := o.sub[subIndex(kind)]
 		if names == nil {
 			names = map[string]int64{}
-			o.sub[kind] = names
+			o.sub[subIndex(kind)] = names
 		}
 		limit := maxNamesPerService
 		if kind == recTagVal {
@@ -148,7 +181,7 @@ func (ni *nameIndex) apply(kind byte, hour int64, s1, s2 string) bool {
 			ni.Dropped.Add(1)
 			return false
 		}
-		m[s1] = &owner{seen: hour, sub: map[byte]map[string]int64{}}
+		m[s1] = &owner{seen: hour}
 		ni.entries++
 		return true
 	}
@@ -175,65 +208,66 @@ func (ni *nameIndex) seen(m map[string]int64, k string, hour int64, limit int) b
 	return true
 }
 
-// eachName calls fn with every (kind, s1, s2) a row names, until fn
-// returns false.
-func eachName(r *row, fn func(kind byte, s1, s2 string) bool) bool {
-	if r.Local.Service == "" && r.Name == "" && r.Remote == "" && len(r.TagK) == 0 {
-		return true
-	}
-	if !fn(recService, r.Local.Service, "") ||
-		r.Name != "" && !fn(recSpan, r.Local.Service, r.Name) ||
-		r.Remote != "" && !fn(recRemote, r.Local.Service, r.Remote) {
-		return false
-	}
-	for j, k := range r.TagK {
-		if !fn(recTagKey, k, "") || !fn(recTagVal, k, r.TagV[j]) {
-			return false
+// observe records the names of rows of one hour and writes the new
+// records to names.log (not fsynced: sync does that with the WAL). Once a
+// system is warm nearly every name is known: one pass under the read lock
+// finds the few that are not (a tag with more values than its cap never
+// stops being one), and only those are applied under the write lock.
+func (ni *nameIndex) observe(rows []row, hour int64) error {
+	unknown := ni.unknown[:0]
+	defer func() {
+		clear(unknown) // no references to the batch's strings
+		if cap(unknown) <= 1<<16 {
+			ni.unknown = unknown[:0]
 		}
-	}
-	return true
-}
-
-// known says whether a name is recorded for this hour (read lock held).
-func (ni *nameIndex) known(kind byte, hour int64, s1, s2 string) bool {
-	if pk, ok := parentKind[kind]; ok {
-		m, _ := ni.owners(pk)
-		o := m[s1]
+	}()
+	note := func(kind byte, s1, s2 string) { unknown = append(unknown, name{kind, s1, s2}) }
+	// A row names its service; under it its span name and remote
+	// service; its tag keys; under each its value. Each owner is looked
+	// up once per row (or per tag), not once per name.
+	subKnown := func(o *owner, kind byte, s string) bool {
 		if o == nil {
 			return false
 		}
-		h, ok := o.sub[kind][s2]
+		h, ok := o.sub[subIndex(kind)][s]
 		return ok && h >= hour
 	}
-	m, _ := ni.owners(kind)
-	o := m[s1]
-	return o != nil && o.seen >= hour
-}
-
-// observe records the names of rows of one hour and writes the new
-// records to names.log (not fsynced: sync does that with the WAL). Once a
-// system is warm every name is known and only the read lock is taken.
-func (ni *nameIndex) observe(rows []row, hour int64) error {
 	ni.mu.RLock()
-	all := true
 	for i := range rows {
-		if all = eachName(&rows[i], func(kind byte, s1, s2 string) bool { return ni.known(kind, hour, s1, s2) }); !all {
-			break
+		r := &rows[i]
+		if r.Local.Service == "" && r.Name == "" && r.Remote == "" && len(r.TagK) == 0 {
+			continue
+		}
+		o := ni.services[r.Local.Service]
+		if o == nil || o.seen < hour {
+			note(recService, r.Local.Service, "")
+		}
+		if r.Name != "" && !subKnown(o, recSpan, r.Name) {
+			note(recSpan, r.Local.Service, r.Name)
+		}
+		if r.Remote != "" && !subKnown(o, recRemote, r.Remote) {
+			note(recRemote, r.Local.Service, r.Remote)
+		}
+		for j, k := range r.TagK {
+			o := ni.tagKeys[k]
+			if o == nil || o.seen < hour {
+				note(recTagKey, k, "")
+			}
+			if !subKnown(o, recTagVal, r.TagV[j]) {
+				note(recTagVal, k, r.TagV[j])
+			}
 		}
 	}
 	ni.mu.RUnlock()
-	if all {
+	if len(unknown) == 0 {
 		return nil
 	}
 	ni.mu.Lock()
-	for i := range rows {
-		eachName(&rows[i], func(kind byte, s1, s2 string) bool {
-			if ni.apply(kind, hour, s1, s2) {
-				ni.pending = nameRecord(ni.pending, kind, hour, s1, s2)
-				ni.records++
-			}
-			return true
-		})
+	for _, n := range unknown {
+		if ni.apply(n.kind, hour, n.s1, n.s2) {
+			ni.pending = nameRecord(ni.pending, n.kind, hour, n.s1, n.s2)
+			ni.records++
+		}
 	}
 	pending := ni.pending
 	ni.pending = nil
@@ -276,10 +310,10 @@ func liveKeys(m map[string]int64, from int64) []string {
 func (ni *nameIndex) list(kind byte, of string, from int64) []string {
 	ni.mu.RLock()
 	defer ni.mu.RUnlock()
-	if pk, ok := parentKind[kind]; ok {
+	if pk, ok := parentKind(kind); ok {
 		m, _ := ni.owners(pk)
 		if o := m[of]; o != nil {
-			return liveKeys(o.sub[kind], from)
+			return liveKeys(o.sub[subIndex(kind)], from)
 		}
 		return []string{}
 	}
@@ -311,7 +345,8 @@ func (ni *nameIndex) expire(from int64) error {
 			}
 			live = nameRecord(live, kind, o.seen, k, "")
 			n++
-			for sk, names := range o.sub {
+			for i, names := range o.sub {
+				sk := subKinds[i]
 				for name, h := range names {
 					if h < from {
 						delete(names, name)

@@ -105,9 +105,9 @@ func rowOf(m *model.SpanModel, js []byte, seq uint64) row {
 	if e := m.RemoteEndpoint; e != nil {
 		r.Remote = e.ServiceName
 	}
-	if len(m.Tags) > 0 {
-		r.TagK = make([]string, 0, len(m.Tags))
-		r.TagV = make([]string, 0, len(m.Tags))
+	if n := len(m.Tags); n > 0 {
+		kv := make([]string, 2*n) // one allocation for keys and values
+		r.TagK, r.TagV = kv[:0:n], kv[n:n:2*n]
 		for k, v := range m.Tags {
 			r.TagK = append(r.TagK, k)
 			r.TagV = append(r.TagV, v)
@@ -116,8 +116,11 @@ func rowOf(m *model.SpanModel, js []byte, seq uint64) row {
 			}
 		}
 	}
-	for _, a := range m.Annotations {
-		r.Annos = append(r.Annos, a.Value)
+	if len(m.Annotations) > 0 {
+		r.Annos = make([]string, len(m.Annotations))
+		for i, a := range m.Annotations {
+			r.Annos[i] = a.Value
+		}
 	}
 	return r
 }

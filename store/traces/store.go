@@ -110,8 +110,9 @@ type Store struct {
 	wg      sync.WaitGroup
 	lastErr atomic.Pointer[string]
 
-	nextSeq uint64   // writer only, once open
-	links   *linkBuf // writer only: the current epoch
+	nextSeq   uint64   // writer only, once open
+	links     *linkBuf // writer only: the current epoch
+	groupRows []row    // writer only: scratch for a group's rows
 }
 
 // linkJob is an epoch for the linker; next is the first seq after it.
@@ -278,6 +279,7 @@ func (s *Store) linker() {
 			s.setErr(err)
 			s.log.Error("link dependencies", "err", err)
 		}
+		job.buf.release()
 		if err := s.deps.save(false); err != nil {
 			s.setErr(err)
 			s.log.Error("save dependency links", "err", err)
@@ -580,6 +582,7 @@ func (s *Store) drain() {
 // on with the next group and seals full heads into blocks.
 func (s *Store) writeGroup(group []queued) {
 	var bytes int64
+	var first int64
 	byHour := make(map[int64][]row, 1)
 	hours := make([][]int64, len(group))
 	total := sumRows(group)
@@ -593,8 +596,17 @@ func (s *Store) writeGroup(group []queued) {
 			h := hourOf(r.TS)
 			hours[g][i] = h
 			rows, ok := byHour[h]
-			if !ok {
-				rows = make([]row, 0, total) // most groups fall in one hour
+			switch {
+			case ok:
+			case len(byHour) == 0:
+				// Most groups fall in one hour: its rows go in the
+				// writer's scratch slice, reused group after group.
+				first = h
+				if rows = s.groupRows[:0]; cap(rows) < total {
+					rows = make([]row, 0, total)
+				}
+			default:
+				rows = make([]row, 0, total)
 			}
 			byHour[h] = append(rows, *r)
 		}
@@ -676,6 +688,12 @@ func (s *Store) writeGroup(group []queued) {
 	s.boundHeads()
 	if s.links.due() {
 		s.sendLinks(false)
+	}
+	// The heads and the link epoch hold copies: keep the scratch for the
+	// next group, without the references to this one's strings.
+	if rows := byHour[first]; cap(rows) <= 2*maxGroup {
+		clear(rows)
+		s.groupRows = rows[:0]
 	}
 }
 
