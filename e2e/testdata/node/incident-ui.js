@@ -7,9 +7,8 @@
 // EXCLUDED (trace ids that must not show), EXPECT_ERRORS, EXPECT_TOTAL,
 // EXPECT_TRACE_LOGS, SHOTS (dir). Fails on any browser console error.
 'use strict';
-const { chromium } = require('playwright-core');
+const { launch, openPage, stepper } = require('./browser');
 const fs = require('fs');
-const path = require('path');
 
 const env = process.env;
 const shots = env.SHOTS;
@@ -18,20 +17,9 @@ const errors = [];
 const fail = (msg) => { throw new Error(msg); };
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page: ' + e.message));
-  const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
-  const step = async (name, f) => {
-    process.stdout.write(name + '... ');
-    try { await f(); } catch (e) { await shot(name + '-FAILED').catch(() => {}); throw e; }
-    await shot(name);
-    console.log('ok');
-  };
+  const browser = await launch();
+  const page = await openPage(browser, errors);
+  const { shot, step } = stepper(page, shots);
   const openIncident = async () => {
     await page.goto(env.LINK);
     await page.waitForSelector('#incident-events .hit', { timeout: 20000 });

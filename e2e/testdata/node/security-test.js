@@ -8,13 +8,10 @@
 //      and service names, tags, metric names): no script may run, and any
 //      CSP violation (a console error) fails the test.
 'use strict';
-const { chromium } = require('playwright-core');
+const { launch } = require('./browser');
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  const browser = await launch();
   const out = { attacks: null, pages: [], errors: [], xss: [] };
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (m) => { if (m.type() === 'error') out.errors.push(page.url() + ': ' + m.text()); });

@@ -7,7 +7,7 @@
 // how long after the demo started (START_MS) each page was full.
 // Env: OBS_URL, SHOTS, START_MS. Fails on any browser console error.
 'use strict';
-const { chromium } = require('playwright-core');
+const { launch, openPage } = require('./browser');
 const fs = require('fs');
 const path = require('path');
 const { checkLayout, openEvent } = require('./layout');
@@ -20,13 +20,8 @@ const errors = [];
 const since = () => ((Date.now() - start) / 1000).toFixed(1);
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page: ' + e.message));
+  const browser = await launch();
+  const page = await openPage(browser, errors);
   let last = 0;
   // full loads the page until check() finds nothing missing, then takes
   // the screenshot. The demo fills pages as its data arrives: flushes

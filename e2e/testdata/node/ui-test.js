@@ -2,9 +2,8 @@
 // playwright-core. Env: OBS_URL, TRACE_ID, EXPECT_HITS, SERVICE, SHOTS (dir).
 // Fails on any browser console error.
 'use strict';
-const { chromium } = require('playwright-core');
+const { launch, openPage, stepper } = require('./browser');
 const fs = require('fs');
-const path = require('path');
 
 const base = process.env.OBS_URL;
 const shots = process.env.SHOTS || 'test-output';
@@ -12,21 +11,10 @@ fs.mkdirSync(shots, { recursive: true });
 const errors = [];
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page: ' + e.message));
+  const browser = await launch();
+  const page = await openPage(browser, errors);
   page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? 'UI Test' : undefined));
-  const shot = (name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
-  const step = async (name, f) => {
-    process.stdout.write(name + '... ');
-    try { await f(); } catch (e) { await shot(name + '-FAILED').catch(() => {}); throw e; }
-    await shot(name);
-    console.log('ok');
-  };
+  const { shot, step } = stepper(page, shots);
 
   await step('01-overview', async () => {
     await page.goto(base + '/');
