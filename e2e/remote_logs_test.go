@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -214,7 +215,7 @@ func TestRemoteLogsVictoriaLogsCluster(t *testing.T) {
 	// A hit rebuilt from VictoriaLogs' flat text fields is the event sent:
 	// nested objects, numbers, booleans and arrays as they were (VictoriaLogs
 	// drops nulls, and writes the time its own way).
-	rebuilt := 0
+	rebuilt, rounded := 0, 0
 	tcpHits, err := api.Search(fmt.Sprintf("run:%q", run+"t"))
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +225,35 @@ func TestRemoteLogsVictoriaLogsCluster(t *testing.T) {
 		src := sent[ev["rid"].(string)]
 		for _, path := range [][]string{{"message"}, {"app"}, {"fields", "status"}, {"fields", "latency_ms"}, {"fields", "ok"},
 			{"fields", "path"}, {"fields", "nested", "deep", "x"}, {"tags"}} {
-			if a, b := fmt.Sprint(field(path...)(ev)), fmt.Sprint(field(path...)(src)); a != b {
+			got, want := field(path...)(ev), field(path...)(src)
+			if a, b := fmt.Sprint(got), fmt.Sprint(want); a != b {
+				if vlRounded(got, want) {
+					// VictoriaLogs' own loss, not obs's: see vlRounded.
+					rounded++
+					continue
+				}
 				t.Errorf("%s: %v = %s, sent %s", ev["rid"], path, a, b)
 			}
 		}
 		rebuilt++
 	}
-	t.Logf("figures: searched through obs over the cluster: %d KQL queries of the logs tests' table, %d differ from the generator's predicates; %d hits rebuilt field by field",
-		queries, differ, rebuilt)
+	t.Logf("figures: searched through obs over the cluster: %d KQL queries of the logs tests' table, %d differ from the generator's predicates; %d hits rebuilt field by field, %d decimals VictoriaLogs returned one ulp off",
+		queries, differ, rebuilt, rounded)
+}
+
+// vlRounded tells a decimal that VictoriaLogs itself changed in its last
+// bit. When every value of a column in a block parses as a decimal,
+// VictoriaLogs v1.116 stores the column as float64, parsing "2.76" as
+// FMA(76, 0.01, 2) (lib/logstorage tryParseFloat64Exact), which is
+// 2.7600000000000002; it returns that spelling afterwards. obs forwarded
+// "2.76" and cannot tell the two apart on the way back.
+func vlRounded(got, want any) bool {
+	g, ok1 := got.(float64)
+	w, ok2 := want.(float64)
+	if !ok1 || !ok2 || w == 0 {
+		return false
+	}
+	return math.Abs(g-w) <= 4*math.Abs(w)*0x1p-52
 }
 
 // TestRemoteLogsClusterOutage: obs forwards events POSTed at a steady rate
