@@ -105,12 +105,46 @@ func (f StoreFetcher) FetchTagged(ctx context.Context, exprs []string, from, unt
 	return f.fetch(ctx, from, until, ms...)
 }
 
+// visitor is a Source that can stream samples (the embedded store):
+// fetch then fills each series' grid as samples are read.
+type visitor interface {
+	Visit(ctx context.Context, from, to int64, add func(metrics.Series) func(t int64, v float64), ms ...*labels.Matcher) error
+}
+
 func (f StoreFetcher) fetch(ctx context.Context, from, until int64, ms ...*labels.Matcher) ([]*Series, error) {
 	start, end, step := f.window(from, until)
 	n := int((end - start) / step)
-	raw, err := f.Store.Select(ctx, start*1000, end*1000-1, ms...)
-	if err != nil {
-		return nil, err
+	byName := map[string]*Series{}
+	// grid is where a series' samples go: the last sample in each
+	// interval, as whisper keeps the last write.
+	grid := func(r metrics.Series) func(t int64, v float64) {
+		name := TaggedName(r.Name, r.Labels)
+		s := newSeries(name, start, end, step, make([]float64, n), 0)
+		for i := range s.Values {
+			s.Values[i] = nan
+		}
+		byName[name] = s
+		return func(t int64, v float64) {
+			if b := (floorDiv(t, 1000) - start) / step; b >= 0 && b < int64(n) {
+				s.Values[b] = v
+			}
+		}
+	}
+	if vs, ok := f.Store.(visitor); ok {
+		if err := vs.Visit(ctx, start*1000, end*1000-1, grid, ms...); err != nil {
+			return nil, err
+		}
+	} else {
+		raw, err := f.Store.Select(ctx, start*1000, end*1000-1, ms...)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range raw {
+			put := grid(r)
+			for i, t := range r.TS {
+				put(t, r.Values[i])
+			}
+		}
 	}
 	// Series that exist but have no points in the range come back as
 	// nulls, as whisper files do.
@@ -118,31 +152,10 @@ func (f StoreFetcher) fetch(ctx context.Context, from, until int64, ms ...*label
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*Series{}
-	for _, r := range raw {
-		name := TaggedName(r.Name, r.Labels)
-		s := newSeries(name, start, end, step, make([]float64, n), 0)
-		for i := range s.Values {
-			s.Values[i] = nan
-		}
-		for i, t := range r.TS {
-			b := (floorDiv(t, 1000) - start) / step
-			if b >= 0 && b < int64(n) {
-				s.Values[b] = r.Values[i]
-			}
-		}
-		byName[name] = s
-	}
 	for _, k := range known {
-		name := TaggedName(k.Name, k.Labels)
-		if byName[name] != nil {
-			continue
+		if byName[TaggedName(k.Name, k.Labels)] == nil {
+			grid(k)
 		}
-		s := newSeries(name, start, end, step, make([]float64, n), 0)
-		for i := range s.Values {
-			s.Values[i] = nan
-		}
-		byName[name] = s
 	}
 	out := make([]*Series, 0, len(byName))
 	for _, s := range byName {

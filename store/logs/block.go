@@ -282,6 +282,7 @@ type Block struct {
 	err   error
 	got   []*colData
 	taken []int32 // rebuild's count of values taken per column
+	ts    stampCursor
 }
 
 // NewBlock builds a block in memory from entries, as a head is built
@@ -295,8 +296,17 @@ func newBlock(m *blockMetaV2, src colSource) *Block {
 	return &Block{N: m.n, m: m, src: src}
 }
 
-// Time is row r's @timestamp in unix milliseconds.
-func (b *Block) Time(r int) int64 { return b.m.ts.at(r) }
+// Time is row r's @timestamp in unix milliseconds. Rows asked in rising
+// order (every query's loop) cost one stored difference each.
+func (b *Block) Time(r int) int64 {
+	if b.ts.s == nil {
+		b.ts = b.m.ts.cursor()
+	}
+	return b.ts.at(r)
+}
+
+// Span is the earliest and the latest row's time.
+func (b *Block) Span() (lo, hi int64) { return b.m.ts.lo, b.m.ts.hi }
 
 // Fields returns the block's field paths, sorted.
 func (b *Block) Fields() []string { return b.m.names }

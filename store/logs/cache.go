@@ -3,12 +3,20 @@ package logs
 import (
 	"container/list"
 	"sync"
+	"time"
 )
 
 // blockCache keeps decoded block parts (metas, columns, bloom filters, v1
 // blocks in v2 form), least recently used out first, within a byte bound:
 // a count of blocks said nothing about memory, since one block's parts
 // range from a few kilobytes to megabytes.
+//
+// A part no query asked for in cacheIdle goes too, as VictoriaMetrics'
+// block cache drops entries unused for a few minutes. Without that the
+// cache only ever grew to its bound: the columns of every block one
+// search had read stayed, and at a busy dev box's rate the bound was
+// reached only after the first hour, so memory climbed all that time
+// (the soak's second-half slope) for parts nobody read twice.
 type blockCache struct {
 	mu    sync.Mutex
 	max   int64
@@ -17,7 +25,14 @@ type blockCache struct {
 	items map[cacheKey]*list.Element
 	// loading makes concurrent queries wanting the same part load it once.
 	loading map[cacheKey]*cacheLoad
+	now     func() time.Time
+	swept   time.Time
 }
+
+// cacheIdle is how long a part stays without being asked for. The
+// Discover page refreshes every few seconds to a minute, and an hour's
+// histogram over and over keeps its metas; a search read once does not.
+const cacheIdle = 3 * time.Minute
 
 // cacheKey names one part of one block: item is partMeta, partV1, or a
 // column's data (2i) or bloom filter (2i+1).
@@ -36,6 +51,7 @@ type cacheItem struct {
 	key  cacheKey
 	v    any
 	size int64
+	used time.Time
 }
 
 type cacheLoad struct {
@@ -45,17 +61,20 @@ type cacheLoad struct {
 }
 
 func newBlockCache(maxBytes int64) *blockCache {
-	return &blockCache{max: maxBytes, ll: list.New(), items: map[cacheKey]*list.Element{}, loading: map[cacheKey]*cacheLoad{}}
+	return &blockCache{max: maxBytes, ll: list.New(), items: map[cacheKey]*list.Element{}, loading: map[cacheKey]*cacheLoad{}, now: time.Now}
 }
 
 // get returns the part, loading (and keeping) it when absent.
 func (c *blockCache) get(k cacheKey, load func() (any, int64, error)) (any, error) {
 	c.mu.Lock()
+	now := c.now()
+	c.sweep(now)
 	if el, ok := c.items[k]; ok {
 		c.ll.MoveToFront(el)
-		v := el.Value.(*cacheItem).v
+		it := el.Value.(*cacheItem)
+		it.used = now
 		c.mu.Unlock()
-		return v, nil
+		return it.v, nil
 	}
 	if l, ok := c.loading[k]; ok {
 		c.mu.Unlock()
@@ -70,19 +89,34 @@ func (c *blockCache) get(k cacheKey, load func() (any, int64, error)) (any, erro
 	c.mu.Lock()
 	delete(c.loading, k)
 	if err == nil {
-		c.items[k] = c.ll.PushFront(&cacheItem{k, v, size})
+		c.items[k] = c.ll.PushFront(&cacheItem{k, v, size, c.now()})
 		c.size += size
 		for c.size > c.max && c.ll.Len() > 1 {
-			el := c.ll.Back()
-			it := el.Value.(*cacheItem)
-			c.ll.Remove(el)
-			delete(c.items, it.key)
-			c.size -= it.size
+			c.remove(c.ll.Back())
 		}
 	}
 	c.mu.Unlock()
 	close(l.done)
 	return v, err
+}
+
+// sweep drops the parts unused for cacheIdle, at most every cacheIdle/8:
+// they sit at the back, least recently used first. The caller holds mu.
+func (c *blockCache) sweep(now time.Time) {
+	if now.Sub(c.swept) < cacheIdle/8 {
+		return
+	}
+	c.swept = now
+	for el := c.ll.Back(); el != nil && now.Sub(el.Value.(*cacheItem).used) > cacheIdle; el = c.ll.Back() {
+		c.remove(el)
+	}
+}
+
+func (c *blockCache) remove(el *list.Element) {
+	it := el.Value.(*cacheItem)
+	c.ll.Remove(el)
+	delete(c.items, it.key)
+	c.size -= it.size
 }
 
 // bytes is what the cache holds now.
@@ -97,9 +131,7 @@ func (c *blockCache) dropPartition(part string) {
 	defer c.mu.Unlock()
 	for k, el := range c.items {
 		if k.part == part {
-			c.size -= el.Value.(*cacheItem).size
-			c.ll.Remove(el)
-			delete(c.items, k)
+			c.remove(el)
 		}
 	}
 }

@@ -78,8 +78,9 @@ func (cd *codec) encode(b *builtBlock) (meta, data []byte) {
 func (bm *blockMetaV2) appendTo(buf []byte) []byte {
 	buf = binary.AppendUvarint(buf, uint64(bm.n))
 	prev := int64(0)
+	c := bm.ts.cursor()
 	for i := range bm.ts.len() {
-		t := bm.ts.at(i)
+		t := c.at(i)
 		buf = binary.AppendVarint(buf, t-prev)
 		prev = t
 	}
@@ -150,8 +151,9 @@ func (d *colData) appendTo(buf []byte, m *colMeta, bm *blockMetaV2) []byte {
 			buf = binary.AppendUvarint(buf, v)
 		}
 	case encTime:
+		c := bm.ts.cursor()
 		for i, t := range d.t {
-			buf = binary.AppendVarint(buf, t-bm.ts.at(d.row(i)))
+			buf = binary.AppendVarint(buf, t-c.at(d.row(i)))
 		}
 	case encPlain:
 		prev := uint32(0)
@@ -342,8 +344,9 @@ func decodeColData(b []byte, m *colMeta, bm *blockMetaV2) (*colData, error) {
 		}
 	case encTime:
 		d.t = make([]int64, m.nvals)
+		c := bm.ts.cursor()
 		for i := range d.t {
-			d.t[i] = bm.ts.at(d.row(i)) + r.varint()
+			d.t[i] = c.at(d.row(i)) + r.varint()
 		}
 	case encPlain:
 		d.ends = make([]uint32, m.nvals)

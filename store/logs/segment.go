@@ -55,10 +55,11 @@ func encodeBlock(cd *codec, seq uint32, b *builtBlock) ([]byte, blockMeta) {
 	metaZ, data := cd.encode(b)
 	m := blockMeta{Seq: seq, Ver: 2, N: b.meta.n, RawLen: len(metaZ), IdxLen: len(data)}
 	m.CRC = crc32.Update(crc32.Checksum(metaZ, crcTable), crcTable, data)
-	ts := &b.meta.ts
-	m.MinTS, m.MaxTS = ts.at(0), ts.at(0)
-	for i := range ts.len() {
-		m.MinTS, m.MaxTS = min(m.MinTS, ts.at(i)), max(m.MaxTS, ts.at(i))
+	c := b.meta.ts.cursor()
+	m.MinTS, m.MaxTS = c.at(0), c.at(0)
+	for i := range b.meta.ts.len() {
+		t := c.at(i)
+		m.MinTS, m.MaxTS = min(m.MinTS, t), max(m.MaxTS, t)
 	}
 	out := make([]byte, blockHeaderSize, blockHeaderSize+len(metaZ)+len(data))
 	copy(out, blockMagicV2[:])

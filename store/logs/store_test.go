@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -296,6 +297,54 @@ func query(t *testing.T, b *Block) {
 		}
 		for r := 0; r < b.N; r++ {
 			b.rebuild(nil, r)
+		}
+	}
+}
+
+// TestHistogramBars: bars counted a block at a time (a block inside one
+// bar) and row by row (a block across bars or range ends) agree with
+// counting each event: random times, some out of order, random ranges and
+// intervals from a second to an hour.
+func TestHistogramBars(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	defer s.Close()
+	rnd := rand.New(rand.NewPCG(7, 8))
+	entries := make([]Entry, 30000)
+	for i := range entries {
+		ts := day.Add(time.Duration(i)*300*time.Millisecond + time.Duration(rnd.IntN(4000))*time.Millisecond)
+		entries[i] = Entry{TS: ts, Raw: fmt.Appendf(nil, `{"seq":%d}`, i)}
+	}
+	s.Append(context.Background(), entries)
+	s.Flush()
+	for range 40 {
+		from := day.Add(time.Duration(rnd.IntN(9000)) * time.Second)
+		to := from.Add(time.Duration(rnd.IntN(4000)+1) * time.Second)
+		iv := []time.Duration{time.Second, 7 * time.Second, time.Minute, 5 * time.Minute, time.Hour}[rnd.IntN(5)]
+		bars, total, err := s.Histogram(context.Background(), all{}, Range{From: from, To: to}, iv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]int, len(bars))
+		wantTotal := 0
+		for _, e := range entries {
+			if e.TS.Before(from) || e.TS.After(to) {
+				continue
+			}
+			for i := len(bars) - 1; i >= 0; i-- {
+				if !e.TS.Before(bars[i].Start) {
+					want[i]++
+					wantTotal++
+					break
+				}
+			}
+		}
+		for i := range bars {
+			if bars[i].Count != want[i] {
+				t.Fatalf("%s..%s every %s: bar %d (%s) = %d, want %d", from, to, iv, i, bars[i].Start, bars[i].Count, want[i])
+			}
+		}
+		if total != wantTotal {
+			t.Fatalf("%s..%s every %s: total %d, want %d", from, to, iv, total, wantTotal)
 		}
 	}
 }

@@ -237,17 +237,40 @@ type Series struct {
 // have no one value to give, so such a series comes with none; asking
 // its iterator for a float would panic.
 func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
+	var out []Series
+	err := s.Visit(ctx, from, to, func(ser Series) func(t int64, v float64) {
+		out = append(out, ser)
+		i := len(out) - 1
+		return func(t int64, v float64) {
+			out[i].TS = append(out[i].TS, t)
+			out[i].Values = append(out[i].Values, v)
+		}
+	}, ms...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Visit streams what Select returns: add is called once per matching
+// series (name and labels, no samples) and returns where that series'
+// float samples go, oldest first. A caller that puts samples straight on
+// its own grid (Graphite's render) so holds one copy of the answer, not
+// the samples and then the grid: with an hour of a growing set of timers
+// the samples were the largest thing in flight (soak, 19 MB).
+func (s *Store) Visit(ctx context.Context, from, to int64, add func(Series) func(t int64, v float64), ms ...*labels.Matcher) error {
 	q, err := s.db.Querier(from, to)
 	if err != nil {
-		return nil, fmt.Errorf("metrics querier: %w", err)
+		return fmt.Errorf("metrics querier: %w", err)
 	}
 	defer q.Close()
 	set := q.Select(ctx, true, nil, ms...)
-	var out []Series
+	var it chunkenc.Iterator
 	for set.Next() {
 		st := set.At()
 		ser := seriesOf(st.Labels())
-		it := st.Iterator(nil)
+		put := add(ser)
+		it = st.Iterator(it)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			if vt != chunkenc.ValFloat {
 				continue
@@ -256,18 +279,16 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 			if math.IsNaN(v) {
 				continue // staleness markers
 			}
-			ser.TS = append(ser.TS, t)
-			ser.Values = append(ser.Values, v)
+			put(t, v)
 		}
 		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", ser.Name, err)
+			return fmt.Errorf("read %s: %w", ser.Name, err)
 		}
-		out = append(out, ser)
 	}
 	if err := set.Err(); err != nil {
-		return nil, fmt.Errorf("select series: %w", err)
+		return fmt.Errorf("select series: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // seriesOf is a series with no samples yet: its name and other labels.
