@@ -25,6 +25,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/obs-dev/obs/store/remote/sender"
 )
 
 // recipe-api reports the way a service instrumented with an
@@ -293,8 +295,10 @@ func failed(ctx context.Context, err error) {
 }
 
 // flush sends the pending spans and log records, each kind in one
-// request. What obs does not acknowledge is dropped and logged at debug
-// level: a demo that waits for obs must not pile up.
+// request. What obs asks to have sent again is retried (postBody); what
+// it refuses for good, or still refuses after otlpRetryFor, is dropped
+// and logged at debug level. Meanwhile new spans wait in the next batch,
+// as in an SDK's batch processor.
 func (e *otlpExporter) flush(ctx context.Context) {
 	e.mu.Lock()
 	td, ld := e.traces, e.logs
@@ -358,20 +362,66 @@ func (e *otlpExporter) post(ctx context.Context, path string, req interface{ Mar
 	return true
 }
 
+// postBody sends one export, retrying as the OTel SDKs' exporters do: a
+// 429, 502, 503 or 504 (obs answers 429/503 with Retry-After when its
+// memory bound is reached) or a refused connection (obs restarting) is
+// tried again after the Retry-After it gave or a doubling backoff, for up
+// to otlpRetryFor; anything else is final. Before this the demo dropped
+// the batch obs had asked it to send again.
 func (e *otlpExporter) postBody(ctx context.Context, path string, body []byte) error {
+	wait, deadline := otlpBackoff, time.Now().Add(otlpRetryFor)
+	for {
+		after, err := e.postOnce(ctx, path, body)
+		if err == nil || after < 0 {
+			return err
+		}
+		if after == 0 {
+			after, wait = wait, min(2*wait, otlpRetryFor/4)
+		}
+		if time.Now().Add(after).After(deadline) {
+			return fmt.Errorf("%w (gave up retrying after %v)", err, otlpRetryFor)
+		}
+		e.log.Debug("OTLP export will be retried", "path", path, "in", after, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (not retried: %w)", err, ctx.Err())
+		case <-time.After(after):
+		}
+	}
+}
+
+// How long the demo keeps a refused export, and its first backoff (the
+// SDKs: 5 s growing to 30 s, for a minute; the demo sends every second,
+// so it waits less).
+var (
+	otlpRetryFor = 30 * time.Second
+	otlpBackoff  = 250 * time.Millisecond
+)
+
+// postOnce sends once: nil on 200; else the error and when to try again
+// (the receiver's Retry-After, 0 for the backoff, -1 for never).
+func (e *otlpExporter) postOnce(ctx context.Context, path string, body []byte) (time.Duration, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return -1, err
 	}
 	hr.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := e.client.Do(hr)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return -1, err
+		}
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	if resp.StatusCode == http.StatusOK {
+		return 0, nil
 	}
-	return nil
+	err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return sender.RetryAfter(resp.Header.Get("Retry-After")), err
+	}
+	return -1, err
 }
