@@ -250,20 +250,33 @@ func nonNull(v []float64) []float64 {
 	return out
 }
 
+// sumNonNull adds the non-null values in order (the same sum as sumOf of
+// nonNull, without copying: sumSeries over an hour of 1,800 series made
+// that copy for every point, 8 MB in flight per render in the soak).
+func sumNonNull(v []float64) (sum float64, n int) {
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			sum += x
+			n++
+		}
+	}
+	return sum, n
+}
+
 func safeSum(v []float64) float64 {
-	n := nonNull(v)
-	if len(n) == 0 {
+	s, n := sumNonNull(v)
+	if n == 0 {
 		return nan
 	}
-	return sumOf(n)
+	return s
 }
 
 func safeAvg(v []float64) float64 {
-	n := nonNull(v)
-	if len(n) == 0 {
+	s, n := sumNonNull(v)
+	if n == 0 {
 		return nan
 	}
-	return sumOf(n) / float64(len(n))
+	return s / float64(n)
 }
 
 func safeMin(v []float64) float64 {
@@ -295,7 +308,10 @@ func safeLast(v []float64) float64 {
 	return nan
 }
 
-func safeLen(v []float64) float64 { return float64(len(nonNull(v))) }
+func safeLen(v []float64) float64 {
+	_, n := sumNonNull(v)
+	return float64(n)
+}
 
 func safeMedian(v []float64) float64 {
 	n := nonNull(v)
