@@ -55,12 +55,7 @@ func encodeBlock(cd *codec, seq uint32, b *builtBlock) ([]byte, blockMeta) {
 	metaZ, data := cd.encode(b)
 	m := blockMeta{Seq: seq, Ver: 2, N: b.meta.n, RawLen: len(metaZ), IdxLen: len(data)}
 	m.CRC = crc32.Update(crc32.Checksum(metaZ, crcTable), crcTable, data)
-	c := b.meta.ts.cursor()
-	m.MinTS, m.MaxTS = c.at(0), c.at(0)
-	for i := range b.meta.ts.len() {
-		t := c.at(i)
-		m.MinTS, m.MaxTS = min(m.MinTS, t), max(m.MaxTS, t)
-	}
+	m.MinTS, m.MaxTS = b.meta.ts.lo, b.meta.ts.hi
 	out := make([]byte, blockHeaderSize, blockHeaderSize+len(metaZ)+len(data))
 	copy(out, blockMagicV2[:])
 	binary.LittleEndian.PutUint32(out[4:], seq)
