@@ -38,6 +38,7 @@ const (
 type blockMetaV2 struct {
 	n        int
 	ts       stamps
+	lazyTS   bool // ts holds only lo and hi: the times are read when asked (decodeMetaTS)
 	shapes   []shape
 	rowShape []uint16 // nil when every row has shape 0 (a block has at most BlockSize rows)
 	cols     []colMeta
@@ -268,10 +269,12 @@ type builtBlock struct {
 type colSource interface {
 	colData(i int) (*colData, error)
 	colBloom(i int) (bloom, error)
+	stamps() (*stamps, error)
 }
 
 func (b *builtBlock) colData(i int) (*colData, error) { return b.data[i], nil }
 func (b *builtBlock) colBloom(i int) (bloom, error)   { return b.blooms[i], nil }
+func (b *builtBlock) stamps() (*stamps, error)        { return &b.meta.ts, nil }
 
 // Block is one block (or a head) as a query sees it: the timestamp of each
 // row, and its columns by field path, read on first use.
@@ -298,9 +301,16 @@ func newBlock(m *blockMetaV2, src colSource) *Block {
 
 // Time is row r's @timestamp in unix milliseconds. Rows asked in rising
 // order (every query's loop) cost one stored difference each.
+// A block whose times cannot be read (a damaged disk) answers its
+// earliest time for every row and reports the error through Err.
 func (b *Block) Time(r int) int64 {
 	if b.ts.s == nil {
-		b.ts = b.m.ts.cursor()
+		s, err := b.src.stamps()
+		if err != nil {
+			b.fail(err)
+			return b.m.ts.lo
+		}
+		b.ts = s.cursor()
 	}
 	return b.ts.at(r)
 }

@@ -34,7 +34,8 @@ type blockCache struct {
 // histogram over and over keeps its metas; a search read once does not.
 const cacheIdle = 3 * time.Minute
 
-// cacheKey names one part of one block: item is partMeta, partV1, or a
+// cacheKey names one part of one block: item is partMeta, partV1,
+// partStamps (a meta's row times, kept apart: see decodeMetaTS), or a
 // column's data (2i) or bloom filter (2i+1).
 type cacheKey struct {
 	part string
@@ -43,8 +44,9 @@ type cacheKey struct {
 }
 
 const (
-	partMeta = -1
-	partV1   = -2
+	partMeta   = -1
+	partV1     = -2
+	partStamps = -3
 )
 
 type cacheItem struct {

@@ -27,5 +27,7 @@ func (s *Store) Collectors() []prometheus.Collector {
 			func() float64 { return float64(s.Stats.QueuedB.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_partitions", Help: "Day partitions kept."},
 			func() float64 { return float64(len(s.Partitions())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "obs_logs_cache_bytes", Help: "Decoded block parts (metas, row times, columns, bloom filters) kept for queries, estimated."},
+			func() float64 { return float64(s.cache.bytes()) }),
 	}
 }

@@ -109,7 +109,7 @@ func (s *Store) block(u *unit) (*Block, error) {
 	v, err := s.cache.get(key, func() (any, int64, error) {
 		var bm *blockMetaV2
 		err := s.withRead(u.p, func() (err error) {
-			bm, err = readMeta(u.p.seg, s.codec, u.meta)
+			bm, err = readMetaTS(u.p.seg, s.codec, u.meta, false)
 			return err
 		})
 		if err != nil {
@@ -138,6 +138,13 @@ func (s *Store) columns(u *unit, bm *blockMetaV2) *encodedBlock {
 				return nil, fmt.Errorf("read block %d: %w", m.Seq, err)
 			}
 			return b, nil
+		},
+		readMeta: func() (b []byte, err error) {
+			err = s.withRead(p, func() (err error) {
+				b, err = readMetaBytes(p.seg, s.codec, m)
+				return err
+			})
+			return b, err
 		},
 		cache: func(item int, load func() (any, int64, error)) (any, error) {
 			return s.cache.get(cacheKey{part: p.name, seq: m.Seq, item: int32(item)}, load)

@@ -210,6 +210,28 @@ func indexMagic(b []byte) int {
 
 // readMeta reads and decodes a v2 block's meta.
 func readMeta(f *os.File, cd *codec, m blockMeta) (*blockMetaV2, error) {
+	return readMetaTS(f, cd, m, true)
+}
+
+// readMetaTS reads a v2 block's meta, with its row times or without them
+// (decodeMetaTS).
+func readMetaTS(f *os.File, cd *codec, m blockMeta, withStamps bool) (*blockMetaV2, error) {
+	b, err := readMetaBytes(f, cd, m)
+	if err != nil {
+		return nil, err
+	}
+	bm, err := decodeMetaTS(b, m.IdxLen, withStamps)
+	if err != nil {
+		return nil, fmt.Errorf("decode meta of block %d: %w", m.Seq, err)
+	}
+	if bm.n != m.N {
+		return nil, fmt.Errorf("block %d: header says %d events, meta %d: %w", m.Seq, m.N, bm.n, errCorrupt)
+	}
+	return bm, nil
+}
+
+// readMetaBytes reads and decompresses a v2 block's meta.
+func readMetaBytes(f *os.File, cd *codec, m blockMeta) ([]byte, error) {
 	z := make([]byte, m.RawLen)
 	if _, err := f.ReadAt(z, m.Off); err != nil {
 		return nil, fmt.Errorf("read meta of block %d: %w", m.Seq, err)
@@ -218,12 +240,5 @@ func readMeta(f *os.File, cd *codec, m blockMeta) (*blockMetaV2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decompress meta of block %d: %w", m.Seq, err)
 	}
-	bm, err := decodeMeta(b, m.IdxLen)
-	if err != nil {
-		return nil, fmt.Errorf("decode meta of block %d: %w", m.Seq, err)
-	}
-	if bm.n != m.N {
-		return nil, fmt.Errorf("block %d: header says %d events, meta %d: %w", m.Seq, m.N, bm.n, errCorrupt)
-	}
-	return bm, nil
+	return b, nil
 }

@@ -1,6 +1,9 @@
 package logs
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // stamps are a block's row timestamps (unix ms) as they sit in the block
 // cache. A query over the last hour keeps every block's meta of that hour
@@ -43,6 +46,32 @@ func newStamps(ts []int64) stamps {
 		s.enc = append([]byte(nil), s.enc...) // the cache counts len, so hold no more
 	}
 	return s
+}
+
+// readStamps reads a meta's n row times (varint differences from the
+// previous row, the first from zero).
+func readStamps(r *reader, n int) stamps {
+	ts := make([]int64, n)
+	prev := int64(0)
+	for i := range ts {
+		prev += r.varint()
+		ts[i] = prev
+	}
+	return newStamps(ts)
+}
+
+// decodeStamps reads only the row times at the head of a decompressed meta.
+func decodeStamps(b []byte) (*stamps, error) {
+	r := &reader{b: b}
+	n := r.count(1)
+	if r.err != nil || n == 0 || n > BlockSize {
+		return nil, fmt.Errorf("%w: %d rows", errCorrupt, n)
+	}
+	s := readStamps(r, n)
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &s, nil
 }
 
 func (s *stamps) len() int { return s.n }

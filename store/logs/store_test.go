@@ -259,12 +259,23 @@ func FuzzDecodeBlock(f *testing.F) {
 		// fuzzer reaches the column decoder without forging zstd frames.
 		if len(bm.cols) > 0 {
 			i := col & 0xffff % len(bm.cols)
-			if d, err := decodeColData(data, &bm.cols[i], bm); err == nil {
+			if d, err := decodeColData(data, &bm.cols[i], bm, nil); err == nil {
 				query(t, newBlock(bm, oneColumn{i, d}))
 			}
 		}
 		e := &encodedBlock{meta: bm, cd: cd, read: func(off, n int) ([]byte, error) { return data[off : off+n], nil }}
 		query(t, newBlock(bm, e))
+		// The same meta as the cache keeps it, its row times read again
+		// when a query asks for one.
+		lazy, err := decodeMetaTS(meta, len(data), false)
+		if err != nil {
+			t.Fatalf("decoded with row times but not without: %v", err)
+		}
+		if lazy.ts.lo != bm.ts.lo || lazy.ts.hi != bm.ts.hi {
+			t.Fatalf("span without row times %d..%d, with %d..%d", lazy.ts.lo, lazy.ts.hi, bm.ts.lo, bm.ts.hi)
+		}
+		e = &encodedBlock{meta: lazy, cd: cd, read: e.read, readMeta: func() ([]byte, error) { return meta, nil }}
+		query(t, newBlock(lazy, e))
 	})
 }
 
@@ -282,6 +293,7 @@ func (o oneColumn) colData(i int) (*colData, error) {
 }
 
 func (o oneColumn) colBloom(int) (bloom, error) { return nil, errCorrupt }
+func (o oneColumn) stamps() (*stamps, error)    { return nil, errCorrupt }
 
 // query asks everything of a block, as a fuzz target: nothing may panic.
 func query(t *testing.T, b *Block) {
@@ -346,5 +358,56 @@ func TestHistogramBars(t *testing.T) {
 		if total != wantTotal {
 			t.Fatalf("%s..%s every %s: total %d, want %d", from, to, iv, total, wantTotal)
 		}
+	}
+}
+
+// TestMetaWithoutRowTimes: the cache keeps metas without their row times
+// (decodeMetaTS). An hour-bar histogram reads none for the blocks inside
+// one bar; a search reads them for the blocks it returns, and gets every
+// row's time, and every time field stored against it, back exactly.
+func TestMetaWithoutRowTimes(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{})
+	defer s.Close()
+	entries := make([]Entry, 5*BlockSize)
+	for i := range entries {
+		ts := day.Add(time.Duration(i) * 700 * time.Millisecond)
+		at := ts.Add(time.Duration(i%7) * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+		entries[i] = Entry{TS: ts, Raw: fmt.Appendf(nil, `{"seq":%d,"at":%q}`, i, at)}
+	}
+	s.Append(context.Background(), entries)
+	s.Flush()
+	stampsCached := func() (n int) {
+		s.cache.mu.Lock()
+		defer s.cache.mu.Unlock()
+		for k := range s.cache.items {
+			if k.item == partStamps {
+				n++
+			}
+		}
+		return n
+	}
+	if _, total, err := s.Histogram(context.Background(), all{}, Range{From: day, To: day.Add(24 * time.Hour)}, time.Hour); err != nil || total != len(entries) {
+		t.Fatalf("histogram: %d, %v", total, err)
+	}
+	// 5 blocks of ~23 minutes each over 2 hours: at most the one or two
+	// that cross an hour need their row times.
+	if n := stampsCached(); n > 2 {
+		t.Fatalf("an hour-bar histogram read the row times of %d blocks", n)
+	}
+	res, err := s.Search(context.Background(), SearchRequest{Match: all{}, Range: Range{From: day, To: day.Add(24 * time.Hour)}, Limit: len(entries)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) != len(entries) {
+		t.Fatalf("%d hits, want %d", len(res.Hits), len(entries))
+	}
+	for k, h := range res.Hits {
+		e := entries[len(entries)-1-k]
+		if !h.TS.Equal(e.TS) || string(h.Raw) != string(e.Raw) {
+			t.Fatalf("hit %d: %s %s, want %s %s", k, h.TS, h.Raw, e.TS, e.Raw)
+		}
+	}
+	if n := stampsCached(); n != 5 {
+		t.Fatalf("%d blocks' row times cached after reading all 5", n)
 	}
 }
