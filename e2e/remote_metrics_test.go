@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obs-dev/obs/store/remote/endpoint"
+	"github.com/obs-dev/obs/store/remote/promapi"
 )
 
 // The scale-out tests: obs forwards everything it stores as metrics to a
@@ -106,8 +110,20 @@ func remoteRoundTrip(t *testing.T, e *engine) {
 	}
 	// Names through the engine's label API.
 	out, err = s.obs("metrics", "list", "rt.carbon.*")
-	if err != nil || strings.Fields(out)[0] != "rt.carbon.a" || len(strings.Fields(out)) != 2 {
-		t.Errorf("metrics list: %q %v", out, err)
+	if f := strings.Fields(out); err != nil || len(f) != 2 || f[0] != "rt.carbon.a" {
+		t.Errorf("metrics list rt.carbon.*: %q %v", out, err)
+	}
+	// Graphite's find asks for names "any time before until": the engine
+	// must take that whatever day until falls on. VictoriaMetrics reads a
+	// start of 0 as none and looks at until's day only, so in the last
+	// hour of a UTC day (obs asks until now+1h) it listed nothing.
+	pc, err := promapi.New(endpoint.Config{URL: e.queryURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(36 * time.Hour)
+	if names, err := pc.Names(context.Background(), 0, tomorrow.UnixMilli()); err != nil || !slices.Contains(names, "rt.carbon.a") {
+		t.Errorf("%s: names from the epoch to tomorrow noon: %v, %v", e.name, names, err)
 	}
 	var nodes []map[string]any
 	if err := getJSONErr(s.url()+"/metrics/find?query=rt.*", &nodes); err != nil || !findHas(nodes, "rt.carbon") {

@@ -255,8 +255,12 @@ func (c *Client) Select(ctx context.Context, from, to int64, ms ...*labels.Match
 }
 
 // clampStart keeps a start the engines accept: Graphite asks "anywhere
-// before until", which the API takes as the epoch.
-func clampStart(from int64) int64 { return max(from, 0) }
+// before until", which the API takes as one second after the epoch.
+// Not the epoch itself: VictoriaMetrics reads start=0 as no start at
+// all and then searches only the UTC day of end, so a find whose until
+// ran past midnight (obs asks until now+1h) listed nothing in the last
+// hour of every day.
+func clampStart(from int64) int64 { return max(from, 1000) }
 
 // SeriesIn lists the series matching ms with data in [from, to].
 func (c *Client) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]metrics.Series, error) {
