@@ -312,9 +312,9 @@ func decodeMetaTS(b []byte, dataLen int, withStamps bool) (*blockMetaV2, error) 
 	return bm, nil
 }
 
-// decodeColData reads one column's data (decompressed).
-// decodeColData decodes one column's data; ts is the block's row times
-// (nil: the meta's own), which a time column's values are stored against.
+// decodeColData reads one column's data (decompressed); ts is the block's
+// row times (nil: the meta's own), which a time column's values are
+// stored against.
 func decodeColData(b []byte, m *colMeta, bm *blockMetaV2, ts *stamps) (*colData, error) {
 	if ts == nil {
 		ts = &bm.ts

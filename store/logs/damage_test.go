@@ -241,3 +241,32 @@ func TestOpenDaysAreBounded(t *testing.T) {
 		t.Fatalf("after reopening: %d events", n)
 	}
 }
+
+// Row times read apart from a cached meta (decodeMetaTS): when the disk
+// under them is damaged after the meta was cached, a search skips the
+// block and reports it, as for any unreadable part.
+func TestUnreadableRowTimesAreReported(t *testing.T) {
+	dir, days := threeDays(t)
+	s := openT(t, dir, Options{})
+	defer s.Close()
+	rng := Range{From: days[1], To: days[1].Add(24*time.Hour - time.Millisecond)}
+	// One day-long bar: the sealed block's meta is cached without its row times.
+	if _, total, err := s.Histogram(context.Background(), all{}, rng, 24*time.Hour); err != nil || total != 2500 {
+		t.Fatalf("histogram %d, %v", total, err)
+	}
+	part := filepath.Join(dir, dayName(days[1]), "segment.dat")
+	f, err := os.Open(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := scanSegment(f)
+	f.Close()
+	flip(t, part, res.blocks[0].Off) // the meta's zstd frame header
+	got, err := s.Search(context.Background(), SearchRequest{Match: all{}, Range: rng, Limit: 5000})
+	if err != nil || len(got.Hits) != 500 {
+		t.Fatalf("search: %d hits, %v; want the head's 500", len(got.Hits), err)
+	}
+	if p := strings.Join(s.Problems(), "\n"); !strings.Contains(p, "meta") {
+		t.Fatalf("problems %q", p)
+	}
+}

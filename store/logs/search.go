@@ -208,6 +208,9 @@ func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
 				bits[i>>6] &^= 1 << uint(i&63)
 			}
 		}
+		if err := b.Err(); err != nil { // the row times, read apart from the meta
+			return nil, nil, s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
+		}
 	}
 	if exact || bits.Empty() {
 		return b, bits, nil
@@ -351,13 +354,21 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 			return SearchResult{}, err
 		}
 		blocks[ui] = blk
+		var keys []cand
 		bits.Each(func(r int) {
 			k := sortKey{blk.Time(r), u.p.name, u.meta.Seq, uint16(r)}
 			if after != nil && !better(*after, k) {
 				return
 			}
-			cands = append(cands, cand{k, ui})
+			keys = append(keys, cand{k, ui})
 		})
+		if err := blk.Err(); err != nil { // its row times could not be read
+			if err := s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err)); skip(err) {
+				continue
+			}
+			return SearchResult{}, err
+		}
+		cands = append(cands, keys...)
 		sort.Slice(cands, func(i, j int) bool { return better(cands[i].k, cands[j].k) })
 		if len(cands) > req.Limit+1 {
 			cands = cands[:req.Limit+1]
@@ -556,6 +567,11 @@ func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int6
 					return
 				}
 				fn(w, b, bits)
+				if err := b.Err(); err != nil {
+					// fn read row times that could not be read: its
+					// rows were counted at the block's first time.
+					s.damaged(&units[ui], fmt.Errorf("block %d: %w", units[ui].meta.Seq, err))
+				}
 			}
 		}(w)
 	}
