@@ -188,25 +188,11 @@ func decodeMeta(b []byte, dataLen int) (*blockMetaV2, error) {
 // query's window all through a run's first hour (the soak's slope).
 func decodeMetaTS(b []byte, dataLen int, withStamps bool) (*blockMetaV2, error) {
 	r := &reader{b: b}
-	n := r.count(1)
-	if r.err != nil || n == 0 || n > BlockSize {
-		return nil, fmt.Errorf("%w: %d rows", errCorrupt, n)
+	n, err := readRows(r)
+	if err != nil {
+		return nil, err
 	}
-	bm := &blockMetaV2{n: n}
-	if withStamps {
-		bm.ts = readStamps(r, n)
-	} else {
-		bm.ts = stamps{n: n}
-		prev := int64(0)
-		for i := range n {
-			prev += r.varint()
-			if i == 0 {
-				bm.ts.lo, bm.ts.hi = prev, prev
-			}
-			bm.ts.lo, bm.ts.hi = min(bm.ts.lo, prev), max(bm.ts.hi, prev)
-		}
-		bm.lazyTS = true
-	}
+	bm := &blockMetaV2{n: n, ts: readStamps(r, n, withStamps), lazyTS: !withStamps}
 	ns := r.count(3)
 	if ns == 0 && r.err == nil {
 		r.err = errCorrupt

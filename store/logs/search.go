@@ -354,21 +354,21 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 			return SearchResult{}, err
 		}
 		blocks[ui] = blk
-		var keys []cand
+		had := len(cands)
 		bits.Each(func(r int) {
 			k := sortKey{blk.Time(r), u.p.name, u.meta.Seq, uint16(r)}
 			if after != nil && !better(*after, k) {
 				return
 			}
-			keys = append(keys, cand{k, ui})
+			cands = append(cands, cand{k, ui})
 		})
 		if err := blk.Err(); err != nil { // its row times could not be read
+			cands = cands[:had]
 			if err := s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err)); skip(err) {
 				continue
 			}
 			return SearchResult{}, err
 		}
-		cands = append(cands, keys...)
 		sort.Slice(cands, func(i, j int) bool { return better(cands[i].k, cands[j].k) })
 		if len(cands) > req.Limit+1 {
 			cands = cands[:req.Limit+1]

@@ -48,26 +48,49 @@ func newStamps(ts []int64) stamps {
 	return s
 }
 
-// readStamps reads a meta's n row times (varint differences from the
-// previous row, the first from zero).
-func readStamps(r *reader, n int) stamps {
-	ts := make([]int64, n)
-	prev := int64(0)
-	for i := range ts {
-		prev += r.varint()
-		ts[i] = prev
+// readRows reads a meta's row count, which its row times follow.
+func readRows(r *reader) (int, error) {
+	n := r.count(1)
+	if r.err != nil || n == 0 || n > BlockSize {
+		return 0, fmt.Errorf("%w: %d rows", errCorrupt, n)
 	}
-	return newStamps(ts)
+	return n, nil
+}
+
+// readStamps reads a meta's n row times (varint differences from the
+// previous row, the first from zero); without keep it keeps only the
+// earliest and the latest (a meta cached without its row times).
+func readStamps(r *reader, n int, keep bool) stamps {
+	var ts []int64
+	if keep {
+		ts = make([]int64, n)
+	}
+	s := stamps{n: n}
+	prev := int64(0)
+	for i := range n {
+		prev += r.varint()
+		if keep {
+			ts[i] = prev
+		}
+		if i == 0 {
+			s.lo, s.hi = prev, prev
+		}
+		s.lo, s.hi = min(s.lo, prev), max(s.hi, prev)
+	}
+	if keep {
+		return newStamps(ts)
+	}
+	return s
 }
 
 // decodeStamps reads only the row times at the head of a decompressed meta.
 func decodeStamps(b []byte) (*stamps, error) {
 	r := &reader{b: b}
-	n := r.count(1)
-	if r.err != nil || n == 0 || n > BlockSize {
-		return nil, fmt.Errorf("%w: %d rows", errCorrupt, n)
+	n, err := readRows(r)
+	if err != nil {
+		return nil, err
 	}
-	s := readStamps(r, n)
+	s := readStamps(r, n, true)
 	if r.err != nil {
 		return nil, r.err
 	}
