@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,11 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	// Registerer receives the TSDB's own metrics (prometheus_tsdb_*); nil skips them.
 	Registerer prometheus.Registerer
+
+	// every is how often the TSDB writes full head chunks to its chunk
+	// files and the store compacts its head (a minute, Prometheus's
+	// default, when 0); tests shorten it.
+	every time.Duration
 }
 
 // Store wraps one TSDB.
@@ -56,10 +62,17 @@ type Store struct {
 	cutoff  atomic.Int64            // unix ms: blocks wholly older go (disk budget); 0 = none
 	opened  atomic.Pointer[tsdb.DB] // db, for the TSDB's own goroutines
 	log     *slog.Logger
-	mu      sync.Mutex
 	Written atomic.Int64
 	Failed  atomic.Int64
 	lastErr atomic.Pointer[string]
+
+	// maint serialises what maps and unmaps the head's chunk files
+	// (compaction, Close) with DropMapped: see maintain.go.
+	maint     sync.Mutex
+	closed    bool
+	chunksDir string
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // Open opens or creates the TSDB in dir, replaying its WAL after a crash.
@@ -89,6 +102,9 @@ func Open(dir string, o Options) (*Store, error) {
 	// rest a moment later, so the memory is better spent elsewhere, as
 	// Prometheus's agent mode does.
 	opts.IsolationDisabled = true
+	if o.every > 0 {
+		opts.BlockReloadInterval = o.every
+	}
 	s := &Store{log: o.Logger, dir: dir}
 	opts.BlocksToDelete = s.blocksToDelete
 	db, err := tsdb.Open(dir, o.Logger, o.Registerer, opts, nil)
@@ -97,6 +113,14 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s.db = db
 	s.opened.Store(db)
+	// obs compacts the head itself (maintain.go), so that no compaction
+	// unmaps a chunk file while DropMapped works on the mappings. This
+	// waits for a compaction Prometheus may already have started.
+	db.DisableCompactions()
+	s.chunksDir = headChunksDir(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go s.maintain(ctx, cmp.Or(o.every, compactEvery))
 	return s, nil
 }
 
@@ -366,6 +390,11 @@ func (s *Store) LabelValues(ctx context.Context, name string, from, to int64, ms
 
 // Close flushes the head and closes the TSDB.
 func (s *Store) Close() error {
+	s.stop()
+	<-s.done
+	s.maint.Lock()
+	defer s.maint.Unlock()
+	s.closed = true
 	if err := s.db.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("close metrics tsdb: %w", err)
 	}

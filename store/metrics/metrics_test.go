@@ -75,3 +75,36 @@ func TestBackfillADay(t *testing.T) {
 		t.Fatalf("read back %v %v", len(ss), err)
 	}
 }
+
+// TestHeadCompactsItself: with Prometheus's own compaction off (the store
+// runs it, see maintain.go), a head holding more than 1.5 block ranges
+// is still cut into a block on disk, and its samples stay readable.
+func TestHeadCompactsItself(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{every: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	start := time.Now().Add(-5 * time.Hour).Truncate(time.Minute).UnixMilli()
+	const points = 5 * 60 // one a minute for five hours
+	for p := range points {
+		if err := s.Write(ctx, []Sample{{Name: "stats.gauges.app.x", TS: start + int64(p)*60_000, Value: float64(p)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.Blocks()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no block was compacted out of a five-hour head in 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, err := s.Select(ctx, start, start+points*60_000, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "stats.gauges.app.x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || len(out[0].Values) != points {
+		t.Fatalf("after compaction: %+v", out)
+	}
+}

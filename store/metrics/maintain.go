@@ -1,0 +1,74 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// How often the store compacts the TSDB's head (Prometheus's own loop
+// checks once a minute) and hands back the pages of the head's chunk
+// files that queries mapped in.
+const (
+	compactEvery = time.Minute
+	dropEvery    = 30 * time.Second
+)
+
+// maintain runs what Prometheus's background loop would otherwise run on
+// its own: head compaction. obs runs it so that compaction, the only time
+// the TSDB unmaps its head chunk files (besides Close), never overlaps
+// dropMapped: see mapped_linux.go for why that matters.
+func (s *Store) maintain(ctx context.Context, every time.Duration) {
+	defer close(s.done)
+	compact := time.NewTicker(every)
+	defer compact.Stop()
+	drop := time.NewTicker(dropEvery)
+	defer drop.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-compact.C:
+			s.maint.Lock()
+			err := s.db.Compact(ctx)
+			s.maint.Unlock()
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("metrics compaction failed; retrying in a minute", "err", err)
+			}
+		case <-drop.C:
+			if _, err := s.DropMapped(); err != nil {
+				s.log.Debug("metrics: hand back mapped chunk pages", "err", err)
+			}
+		}
+	}
+}
+
+// DropMapped hands back the pages of the TSDB's head chunk files that are
+// mapped into obs (see mapped_linux.go) and returns how many bytes of
+// mappings it covered.
+func (s *Store) DropMapped() (int64, error) {
+	s.maint.Lock()
+	defer s.maint.Unlock()
+	if s.closed {
+		return 0, nil
+	}
+	n, err := dropMapped(s.chunksDir)
+	if err != nil {
+		return n, fmt.Errorf("drop mapped pages of %s: %w", s.chunksDir, err)
+	}
+	return n, nil
+}
+
+// headChunksDir is where the TSDB keeps its head chunk files, as the
+// kernel names it in /proc/self/maps (absolute, links resolved).
+func headChunksDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return filepath.Join(abs, "chunks_head") + string(filepath.Separator)
+}

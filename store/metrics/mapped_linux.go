@@ -1,0 +1,80 @@
+package metrics
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropMapped tells the kernel that obs no longer needs the pages of its
+// mappings of files under dir (the TSDB's chunks_head/).
+//
+// Why: the TSDB writes full head chunks to chunks_head/ with write(2) and
+// reads them back through a read-only shared memory map of each file. A
+// query over the last hour (a Graphite render of a timer set) touches
+// every series' older chunks, so nearly every page of the file ends up in
+// obs's page tables, and stays there until the head is compacted two to
+// three hours later: in the soak that was 20-24 MB/h of RSS, a quarter
+// of obs's growth, for pages the page cache holds anyway. MADV_DONTNEED
+// on a shared file mapping only unmaps the pages: their data stays in the
+// page cache (and in the file), and the next read maps the page again
+// with a minor fault, no disk read. The kernel can also reclaim unmapped
+// cache pages more readily than mapped ones under memory pressure.
+//
+// Safety: madvise(MADV_DONTNEED) on an address range that had meanwhile
+// been unmapped and reused for anonymous memory would zero that memory.
+// The TSDB unmaps a head chunk file only when the head is truncated after
+// a compaction, or on Close; Store runs both under the same lock as this
+// (it compacts the head itself, Prometheus's automatic compaction is
+// off), so the ranges read from /proc/self/maps stay what they were.
+func dropMapped(dir string) (int64, error) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return 0, fmt.Errorf("read mappings: %w", err)
+	}
+	defer f.Close()
+	var total int64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		// "start-end perms offset dev inode path": only the path has '/'.
+		i := strings.IndexByte(line, '/')
+		if i < 0 || !strings.HasPrefix(line[i:], dir) {
+			continue
+		}
+		start, end, ok := mappingRange(line)
+		if !ok {
+			continue
+		}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); errno != 0 {
+			return total, fmt.Errorf("madvise %s: %w", line[i:], errno)
+		}
+		total += int64(end - start)
+	}
+	if err := sc.Err(); err != nil {
+		return total, fmt.Errorf("read mappings: %w", err)
+	}
+	return total, nil
+}
+
+// mappingRange parses the "start-end" hex range that opens a maps line.
+func mappingRange(line string) (start, end uint64, ok bool) {
+	rng, _, found := strings.Cut(line, " ")
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err1 := strconv.ParseUint(a, 16, 64)
+	end, err2 := strconv.ParseUint(b, 16, 64)
+	if err1 != nil || err2 != nil || end <= start {
+		return 0, 0, false
+	}
+	return start, end, true
+}
