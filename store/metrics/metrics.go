@@ -116,7 +116,8 @@ func Open(dir string, o Options) (*Store, error) {
 	// obs compacts the head itself (maintain.go), so that no compaction
 	// unmaps a chunk file while DropMapped works on the mappings. This
 	// waits for a compaction Prometheus may already have started.
-	db.DisableCompactions()
+	db.DisableCompactions() // logs "Compactions disabled": say what runs them instead
+	s.log.Info("head compaction runs from obs's metrics store, once a minute")
 	s.chunksDir = headChunksDir(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
