@@ -1,6 +1,7 @@
 package zipkin
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -181,19 +182,25 @@ func (r *jsonReader) quoted() string { return string(r.quotedBytes()) }
 func (r *jsonReader) quotedBytes() []byte {
 	r.pos++ // opening quote
 	start := r.pos
-	for r.pos < len(r.b) {
-		switch c := r.b[r.pos]; c {
-		case '"':
-			r.pos++
-			return r.b[start : r.pos-1]
-		case '\\':
-			return r.escaped(start)
-		default:
-			r.pos++
+	// Find the closing quote, then look for an escape before it: two
+	// vectorised scans cost less than a byte loop (this was 6% of ingest).
+	rest := r.b[r.pos:]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		if e := bytes.IndexByte(rest, '\\'); e >= 0 {
+			r.pos += e
+			return r.escaped(start) // fails itself if nothing closes it
 		}
+		r.pos = len(r.b)
+		r.fail("unterminated string")
+		return nil
 	}
-	r.fail("unterminated string")
-	return nil
+	if e := bytes.IndexByte(rest[:q], '\\'); e >= 0 {
+		r.pos += e
+		return r.escaped(start)
+	}
+	r.pos += q + 1
+	return r.b[start : r.pos-1]
 }
 
 // escaped finishes a string that has escapes, from its start.
