@@ -8,8 +8,8 @@ import (
 )
 
 // How often the store compacts the TSDB's head (Prometheus's own loop
-// checks once a minute) and hands back the pages of the head's chunk
-// files that queries mapped in.
+// checks once a minute), and hands back the pages of the head's chunk
+// files that were mapped in (after every query too, see queried).
 const (
 	compactEvery = time.Minute
 	dropEvery    = 30 * time.Second
@@ -36,11 +36,30 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 			if err != nil && ctx.Err() == nil {
 				s.log.Warn("metrics compaction failed; retrying in a minute", "err", err)
 			}
+			continue
 		case <-drop.C:
+		case <-s.dropReq:
+		}
+		if ctx.Err() == nil {
 			if _, err := s.DropMapped(); err != nil {
 				s.log.Debug("metrics: hand back mapped chunk pages", "err", err)
 			}
 		}
+	}
+}
+
+// queried asks for the head chunk pages a query mapped in to be handed
+// back now: a query over the last hour maps nearly all of chunks_head,
+// and with a query every few seconds (a dashboard, a metric check) a
+// periodic drop alone would find them mapped again each time. Dropping
+// after each query leaves mapped only what queries in flight read, as if
+// the TSDB read its chunks with pread(2). The drop runs on maintain's
+// goroutine, never in the query's path; requests made while one runs
+// collapse into one more.
+func (s *Store) queried() {
+	select {
+	case s.dropReq <- struct{}{}:
+	default:
 	}
 }
 

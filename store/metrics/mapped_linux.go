@@ -19,7 +19,9 @@ import (
 // every series' older chunks, so nearly every page of the file ends up in
 // obs's page tables, and stays there until the head is compacted two to
 // three hours later: in the soak that was 20-24 MB/h of RSS, a quarter
-// of obs's growth, for pages the page cache holds anyway. MADV_DONTNEED
+// of obs's growth, for pages the page cache holds anyway. The store calls
+// this after each query it serves (and every 30 s), so what stays mapped
+// is what queries in flight read. MADV_DONTNEED
 // on a shared file mapping only unmaps the pages: their data stays in the
 // page cache (and in the file), and the next read maps the page again
 // with a minor fault, no disk read. The kernel can also reclaim unmapped

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // mappedRss is how much of obs's mappings of files under dir is resident
@@ -41,24 +42,24 @@ func mappedRss(t *testing.T, dir string) int64 {
 	return kb << 10
 }
 
-// TestDropMappedKeepsData: a query over full head chunks maps pages of
-// chunks_head/ into the process; DropMapped hands them back, and the same
-// query then reads the same samples again (from the page cache).
-func TestDropMappedKeepsData(t *testing.T) {
-	dir := t.TempDir()
+// 12,000 series, 400 samples each 10 s apart (a StatsD flush's spacing):
+// three full 120-sample chunks per series go to disk, more than the 4 MiB
+// the chunk writer buffers before its file sees them.
+const mappedSeries, mappedPoints = 12000, 400
+
+// mappedStore is a store whose head has full chunks in chunks_head, and
+// the time range they cover.
+func mappedStore(t *testing.T, dir string) (s *Store, start, end int64) {
+	t.Helper()
 	s, err := Open(dir, Options{every: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
-	// 12,000 series, 400 samples each 10 s apart (a StatsD flush's
-	// spacing): three full 120-sample chunks per series go to disk, more
-	// than the 4 MiB the chunk writer buffers before its file sees them.
-	const series, points = 12000, 400
-	start := time.Now().Add(-points * 10 * time.Second).UnixMilli()
-	for p := range points {
-		batch := make([]Sample, series)
+	start = time.Now().Add(-mappedPoints * 10 * time.Second).UnixMilli()
+	for p := range mappedPoints {
+		batch := make([]Sample, mappedSeries)
 		for i := range batch {
 			batch[i] = Sample{Name: fmt.Sprintf("stats.timers.app.m%d.upper_90", i), TS: start + int64(p)*10_000, Value: float64((i*7919 + p*104729) % 1000)}
 		}
@@ -66,7 +67,6 @@ func TestDropMappedKeepsData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	chunks := s.chunksDir
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		fi, err := os.Stat(filepath.Join(dir, "chunks_head", "000001"))
@@ -78,14 +78,30 @@ func TestDropMappedKeepsData(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return s, start, start + mappedPoints*10_000
+}
+
+// TestDropMappedKeepsData: reading full head chunks maps pages of
+// chunks_head/ into the process; DropMapped hands them back, and the same
+// read then gets the same samples again (from the page cache).
+func TestDropMappedKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	s, start, end := mappedStore(t, dir)
+	ctx := context.Background()
+	// The raw TSDB querier: Store's own reads hand the pages back by
+	// themselves (TestQueriesHandBackWhatTheyMapped).
 	read := func() (n int, sum float64) {
-		m := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*")
-		out, err := s.Select(ctx, start, start+points*10_000, m)
+		q, err := s.db.Querier(start, end)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ser := range out {
-			for _, v := range ser.Values {
+		defer q.Close()
+		set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*"))
+		var it chunkenc.Iterator
+		for set.Next() {
+			it = set.At().Iterator(it)
+			for it.Next() != chunkenc.ValNone {
+				_, v := it.At()
 				n++
 				sum += v
 			}
@@ -93,10 +109,10 @@ func TestDropMappedKeepsData(t *testing.T) {
 		return n, sum
 	}
 	n1, sum1 := read()
-	if n1 != series*points {
-		t.Fatalf("read %d samples, want %d", n1, series*points)
+	if n1 != mappedSeries*mappedPoints {
+		t.Fatalf("read %d samples, want %d", n1, mappedSeries*mappedPoints)
 	}
-	before := mappedRss(t, chunks)
+	before := mappedRss(t, s.chunksDir)
 	if before < 64<<10 {
 		t.Fatalf("a query over the full chunks left only %d bytes of chunks_head resident: the test does not reach the mapped path", before)
 	}
@@ -104,12 +120,60 @@ func TestDropMappedKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := mappedRss(t, chunks)
+	after := mappedRss(t, s.chunksDir)
 	t.Logf("chunks_head resident: %d KB before, %d KB after; mappings covered %d MB", before>>10, after>>10, covered>>20)
 	if covered < before || after > before/10 {
 		t.Fatalf("DropMapped covered %d bytes; resident %d -> %d bytes", covered, before, after)
 	}
 	if n2, sum2 := read(); n2 != n1 || sum2 != sum1 {
 		t.Fatalf("after dropping the mapped pages: %d samples summing %v, before %d summing %v", n2, sum2, n1, sum1)
+	}
+}
+
+// TestQueriesHandBackWhatTheyMapped: a Graphite-style read and a PromQL
+// querier each leave chunks_head mapped only while they run; once closed,
+// the store hands the pages back by itself.
+func TestQueriesHandBackWhatTheyMapped(t *testing.T) {
+	dir := t.TempDir()
+	s, start, end := mappedStore(t, dir)
+	ctx := context.Background()
+	m := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*")
+	reads := map[string]func() int{
+		"Select": func() int {
+			out, err := s.Select(ctx, start, end, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(out)
+		},
+		"PromQL querier": func() int {
+			q, err := s.Queryable().Querier(start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			set := q.Select(ctx, false, nil, m)
+			n := 0
+			var it chunkenc.Iterator
+			for set.Next() {
+				it = set.At().Iterator(it)
+				for it.Next() != chunkenc.ValNone {
+				}
+				n++
+			}
+			return n
+		},
+	}
+	for name, read := range reads {
+		if n := read(); n != mappedSeries {
+			t.Fatalf("%s: %d series, want %d", name, n, mappedSeries)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for mappedRss(t, s.chunksDir) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: chunks_head still has %d bytes resident 2 s after the query closed", name, mappedRss(t, s.chunksDir))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

@@ -73,6 +73,7 @@ type Store struct {
 	chunksDir string
 	stop      context.CancelFunc
 	done      chan struct{}
+	dropReq   chan struct{} // a query ended: drop what it mapped
 }
 
 // Open opens or creates the TSDB in dir, replaying its WAL after a crash.
@@ -120,7 +121,7 @@ func Open(dir string, o Options) (*Store, error) {
 	s.log.Info("head compaction runs from obs's metrics store, once a minute")
 	s.chunksDir = headChunksDir(dir)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
+	s.stop, s.done, s.dropReq = cancel, make(chan struct{}), make(chan struct{}, 1)
 	go s.maintain(ctx, cmp.Or(o.every, compactEvery))
 	return s, nil
 }
@@ -128,8 +129,34 @@ func Open(dir string, o Options) (*Store, error) {
 // DB is the TSDB, a storage.Queryable for the PromQL engine.
 func (s *Store) DB() *tsdb.DB { return s.db }
 
-// Queryable is the storage PromQL reads.
-func (s *Store) Queryable() storage.Queryable { return s.db }
+// Queryable is the storage PromQL reads. Its queriers hand back the
+// chunk-file pages they mapped in when they close (see maintain.go).
+func (s *Store) Queryable() storage.Queryable { return queryable{s} }
+
+type queryable struct{ s *Store }
+
+func (q queryable) Querier(mint, maxt int64) (storage.Querier, error) { return q.s.querier(mint, maxt) }
+
+// querier is a TSDB querier that, once closed, asks for the head chunk
+// pages it read through the TSDB's memory map to be handed back.
+type querier struct {
+	storage.Querier
+	s *Store
+}
+
+func (q *querier) Close() error {
+	err := q.Querier.Close()
+	q.s.queried()
+	return err
+}
+
+func (s *Store) querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := s.db.Querier(mint, maxt)
+	if err != nil {
+		return nil, fmt.Errorf("metrics querier: %w", err)
+	}
+	return &querier{Querier: q, s: s}, nil
+}
 
 // Appender is one transaction on the TSDB (a storage.Appendable, so
 // that a writer can keep series references between transactions: an
@@ -284,9 +311,9 @@ func (s *Store) Select(ctx context.Context, from, to int64, ms ...*labels.Matche
 // the samples and then the grid: with an hour of a growing set of timers
 // the samples were the largest thing in flight (soak, 19 MB).
 func (s *Store) Visit(ctx context.Context, from, to int64, add func(Series) func(t int64, v float64), ms ...*labels.Matcher) error {
-	q, err := s.db.Querier(from, to)
+	q, err := s.querier(from, to)
 	if err != nil {
-		return fmt.Errorf("metrics querier: %w", err)
+		return err
 	}
 	defer q.Close()
 	set := q.Select(ctx, true, nil, ms...)
@@ -333,9 +360,9 @@ func seriesOf(ls labels.Labels) Series {
 // [from, to] (unix ms), without reading their samples: Graphite answers a
 // series that exists but has no points in the asked range with nulls.
 func (s *Store) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]Series, error) {
-	q, err := s.db.Querier(from, to)
+	q, err := s.querier(from, to)
 	if err != nil {
-		return nil, fmt.Errorf("metrics querier: %w", err)
+		return nil, err
 	}
 	defer q.Close()
 	set := q.Select(ctx, false, &storage.SelectHints{Start: from, End: to, Func: "series"}, ms...)
@@ -352,9 +379,9 @@ func (s *Store) SeriesIn(ctx context.Context, from, to int64, ms ...*labels.Matc
 
 // Names lists metric names with data in [from, to], sorted.
 func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
-	q, err := s.db.Querier(from, to)
+	q, err := s.querier(from, to)
 	if err != nil {
-		return nil, fmt.Errorf("metrics querier: %w", err)
+		return nil, err
 	}
 	defer q.Close()
 	names, _, err := q.LabelValues(ctx, labels.MetricName, nil)
@@ -368,9 +395,9 @@ func (s *Store) Names(ctx context.Context, from, to int64) ([]string, error) {
 // LabelNames lists the label names of the series matching ms with data
 // in [from, to] (all series without ms).
 func (s *Store) LabelNames(ctx context.Context, from, to int64, ms ...*labels.Matcher) ([]string, error) {
-	q, err := s.db.Querier(from, to)
+	q, err := s.querier(from, to)
 	if err != nil {
-		return nil, fmt.Errorf("metrics querier: %w", err)
+		return nil, err
 	}
 	defer q.Close()
 	names, _, err := q.LabelNames(ctx, nil, ms...)
@@ -380,9 +407,9 @@ func (s *Store) LabelNames(ctx context.Context, from, to int64, ms ...*labels.Ma
 // LabelValues lists the values of label name in the series matching ms
 // with data in [from, to].
 func (s *Store) LabelValues(ctx context.Context, name string, from, to int64, ms ...*labels.Matcher) ([]string, error) {
-	q, err := s.db.Querier(from, to)
+	q, err := s.querier(from, to)
 	if err != nil {
-		return nil, fmt.Errorf("metrics querier: %w", err)
+		return nil, err
 	}
 	defer q.Close()
 	vals, _, err := q.LabelValues(ctx, name, nil, ms...)
