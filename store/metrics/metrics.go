@@ -126,7 +126,9 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// DB is the TSDB, a storage.Queryable for the PromQL engine.
+// DB is the TSDB itself, for tests and tools that inspect it. Queries go
+// through Queryable (its queriers hand back mapped pages), and nothing
+// but the store may compact or close it (see maintain.go).
 func (s *Store) DB() *tsdb.DB { return s.db }
 
 // Queryable is the storage PromQL reads. Its queriers hand back the
