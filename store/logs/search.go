@@ -191,6 +191,12 @@ func (s *Store) damaged(u *unit, err error) error {
 	return &blockError{err}
 }
 
+// blockDamaged is damaged for an error found in one block's contents
+// (its column data or its row times), named by the block's number.
+func (s *Store) blockDamaged(u *unit, err error) error {
+	return s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
+}
+
 // rows evaluates m on a unit, restricted to the time range, and resolves an
 // inexact answer by checking the candidate events one by one.
 func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
@@ -200,7 +206,7 @@ func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
 	}
 	bits, exact := m.MatchBlock(b)
 	if err := b.Err(); err != nil {
-		return nil, nil, s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
+		return nil, nil, s.blockDamaged(u, err)
 	}
 	if u.meta.MinTS < from || u.meta.MaxTS > to {
 		for i := range b.N {
@@ -209,7 +215,7 @@ func (s *Store) rows(u *unit, m Matcher, from, to int64) (*Block, Bits, error) {
 			}
 		}
 		if err := b.Err(); err != nil { // the row times, read apart from the meta
-			return nil, nil, s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err))
+			return nil, nil, s.blockDamaged(u, err)
 		}
 	}
 	if exact || bits.Empty() {
@@ -364,7 +370,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) (SearchResult, er
 		})
 		if err := blk.Err(); err != nil { // its row times could not be read
 			cands = cands[:had]
-			if err := s.damaged(u, fmt.Errorf("block %d: %w", u.meta.Seq, err)); skip(err) {
+			if err := s.blockDamaged(u, err); skip(err) {
 				continue
 			}
 			return SearchResult{}, err
@@ -570,7 +576,7 @@ func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int6
 				if err := b.Err(); err != nil {
 					// fn read row times that could not be read: its
 					// rows were counted at the block's first time.
-					s.damaged(&units[ui], fmt.Errorf("block %d: %w", units[ui].meta.Seq, err))
+					s.blockDamaged(&units[ui], err)
 				}
 			}
 		}(w)
