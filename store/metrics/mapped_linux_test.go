@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
@@ -29,7 +30,7 @@ func mappedRss(t *testing.T, dir string) int64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if _, _, ok := mappingRange(line); ok && strings.Contains(line, " ") && !strings.HasSuffix(line, ":") {
+		if _, _, ok := mappingRange(line); ok { // a mapping's header; its fields follow
 			i := strings.IndexByte(line, '/')
 			in = i >= 0 && strings.HasPrefix(line[i:], dir)
 			continue
@@ -46,6 +47,26 @@ func mappedRss(t *testing.T, dir string) int64 {
 // three full 120-sample chunks per series go to disk, more than the 4 MiB
 // the chunk writer buffers before its file sees them.
 const mappedSeries, mappedPoints = 12000, 400
+
+// mappedMatcher matches every series mappedStore writes.
+var mappedMatcher = labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*")
+
+// drain reads every sample of mappedStore's series through q: how many
+// series and samples, and the samples' sum.
+func drain(ctx context.Context, q storage.Querier) (series, samples int, sum float64) {
+	set := q.Select(ctx, false, nil, mappedMatcher)
+	var it chunkenc.Iterator
+	for set.Next() {
+		series++
+		it = set.At().Iterator(it)
+		for it.Next() != chunkenc.ValNone {
+			_, v := it.At()
+			samples++
+			sum += v
+		}
+	}
+	return series, samples, sum
+}
 
 // mappedStore is a store whose head has full chunks in chunks_head, and
 // the time range they cover.
@@ -96,16 +117,7 @@ func TestDropMappedKeepsData(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer q.Close()
-		set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*"))
-		var it chunkenc.Iterator
-		for set.Next() {
-			it = set.At().Iterator(it)
-			for it.Next() != chunkenc.ValNone {
-				_, v := it.At()
-				n++
-				sum += v
-			}
-		}
+		_, n, sum = drain(ctx, q)
 		return n, sum
 	}
 	n1, sum1 := read()
@@ -137,10 +149,9 @@ func TestQueriesHandBackWhatTheyMapped(t *testing.T) {
 	dir := t.TempDir()
 	s, start, end := mappedStore(t, dir)
 	ctx := context.Background()
-	m := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*")
 	reads := map[string]func() int{
 		"Select": func() int {
-			out, err := s.Select(ctx, start, end, m)
+			out, err := s.Select(ctx, start, end, mappedMatcher)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,15 +163,7 @@ func TestQueriesHandBackWhatTheyMapped(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer q.Close()
-			set := q.Select(ctx, false, nil, m)
-			n := 0
-			var it chunkenc.Iterator
-			for set.Next() {
-				it = set.At().Iterator(it)
-				for it.Next() != chunkenc.ValNone {
-				}
-				n++
-			}
+			n, _, _ := drain(ctx, q)
 			return n
 		},
 	}
