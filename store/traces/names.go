@@ -288,7 +288,7 @@ func (ni *nameIndex) sync() error {
 	if !ni.dirty.Swap(false) {
 		return nil
 	}
-	if err := ni.f.Sync(); err != nil {
+	if err := datasync(ni.f); err != nil {
 		ni.dirty.Store(true)
 		return fmt.Errorf("fsync span names: %w", err)
 	}

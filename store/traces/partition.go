@@ -51,8 +51,9 @@ type partition struct {
 
 	// Writer-only state: the two WALs (opened on first use) and which one
 	// the head is in; the other holds the head being sealed, if any.
-	wals [2]*wal
-	cur  int
+	wals   [2]*wal
+	walEnd [2]int64 // where replay found each WAL's valid records end
+	cur    int
 
 	maxSeq uint64        // highest seq in a block (sealer, and open)
 	sealed chan struct{} // the sealer says a frozen head is a block
@@ -206,24 +207,27 @@ func (p *partition) walPath(i int) string { return filepath.Join(p.dir, fmt.Spri
 
 // replayWAL reads the head back from both WAL files, in seq order,
 // skipping records already in a block (a crash between sealing and
-// truncating) and cutting off a torn last record.
+// emptying the WAL, or an old record past the last head: see wal.go).
+// Writing resumes where each WAL's valid records end; a torn record there
+// is overwritten. A WAL holding nothing but records in blocks is truncated.
 func (p *partition) replayWAL() error {
 	var recs []walRecord
 	for i := range p.wals {
-		rs, valid, size, err := readWAL(p.walPath(i))
+		rs, valid, err := readWAL(p.walPath(i))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		recs = append(recs, rs...)
-		if valid < size {
-			p.log.Warn("cutting a torn span WAL record", "partition", p.name, "wal", i, "at", valid)
-			if err := os.Truncate(p.walPath(i), valid); err != nil {
-				return fmt.Errorf("truncate torn wal: %w", err)
+		if !slices.ContainsFunc(rs, func(r walRecord) bool { return r.seq > p.maxSeq }) {
+			if err := os.Truncate(p.walPath(i), 0); err != nil {
+				return fmt.Errorf("truncate sealed span wal: %w", err)
 			}
+			continue
 		}
+		recs = append(recs, rs...)
+		p.walEnd[i] = valid
 	}
 	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
 	for _, r := range recs {
@@ -250,7 +254,7 @@ func (p *partition) appendRows(rows []row) (*wal, error) {
 	w := p.wals[p.cur]
 	if w == nil {
 		var err error
-		if w, err = openWAL(p.walPath(p.cur)); err != nil {
+		if w, err = openWAL(p.walPath(p.cur), p.walEnd[p.cur]); err != nil {
 			return nil, err
 		}
 		p.wals[p.cur] = w
@@ -309,8 +313,8 @@ func (p *partition) freeze(wait bool) (sealJob, bool) {
 	return job, true
 }
 
-// seal writes a frozen head as a block: append, fsync, publish, then
-// empty the WAL that held it (sealer only).
+// seal writes a frozen head as a block: append, fsync, empty the WAL that
+// held it, publish (sealer only).
 func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, error) {
 	sealed := false
 	defer func() {
@@ -339,7 +343,7 @@ func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, e
 	m.off = p.size
 	_, err := p.f.WriteAt(buf, p.size)
 	if err == nil {
-		err = p.f.Sync()
+		err = datasync(p.f)
 	} else {
 		p.f.Truncate(p.size)
 	}
@@ -350,6 +354,16 @@ func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, e
 	if err != nil {
 		return nil, fmt.Errorf("write span block in %s: %w", p.name, err)
 	}
+	// Empty the WAL before the writer can see the seal done and switch
+	// back to it (freeze checks sealing): the records are durable in the
+	// block now, and a reset after that switch would drop new ones.
+	if job.wal != nil {
+		if err := job.wal.reset(p.hour >= time.Now().Unix()/3600); err != nil && !errors.Is(err, os.ErrClosed) {
+			// Harmless: replay skips records that are in a block.
+			p.log.Warn("empty sealed span WAL", "partition", p.name, "err", err)
+		}
+	}
+	p.maxSeq = max(p.maxSeq, m.lastSeq)
 	p.mu.Lock()
 	p.size += int64(len(buf))
 	p.blocks = append(p.blocks, m)
@@ -357,14 +371,27 @@ func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, e
 	p.sealing = nil // readers see the spans in the block or the frozen head, never both
 	p.mu.Unlock()
 	sealed = true
-	p.maxSeq = max(p.maxSeq, m.lastSeq)
-	if job.wal != nil {
-		if err := job.wal.reset(); err != nil && !errors.Is(err, os.ErrClosed) {
-			// Harmless: replay skips records that are in a block.
-			p.log.Warn("empty sealed span WAL", "partition", p.name, "err", err)
+	return m, nil
+}
+
+// trimWALs truncates both WALs of a partition no longer written once all
+// they hold is in blocks (writer only): reuse in place (wal.go) is for the
+// hours being written, and old hours should not keep a head's worth of
+// stale records each.
+func (p *partition) trimWALs(idle time.Duration) error {
+	p.mu.RLock()
+	done := p.sealing == nil && len(p.head) == 0 && time.Since(p.lastWrite) >= idle
+	p.mu.RUnlock()
+	if !done {
+		return nil
+	}
+	var errs []error
+	for _, w := range p.wals {
+		if w != nil {
+			errs = append(errs, w.trim())
 		}
 	}
-	return m, nil
+	return errors.Join(errs...)
 }
 
 // readAt reads part of spans.dat; false when the partition was closed.

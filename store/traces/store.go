@@ -523,6 +523,7 @@ func (s *Store) writer() {
 			req.reply <- wait
 		case <-tick.C:
 			s.sealAll(false)
+			s.trimWALs()
 			if s.links.due() {
 				s.sendLinks(false)
 			}
@@ -732,6 +733,20 @@ func (s *Store) sealAll(force bool) []chan struct{} {
 		}
 	}
 	return wait
+}
+
+// walIdle is how long a partition goes unwritten before its WALs are
+// truncated rather than kept for reuse.
+const walIdle = time.Minute
+
+// trimWALs truncates the WALs of partitions no longer written (writer
+// only).
+func (s *Store) trimWALs() {
+	for _, p := range s.partitionList() {
+		if err := p.trimWALs(walIdle); err != nil && !errors.Is(err, os.ErrClosed) {
+			s.log.Warn("truncate idle span WAL", "partition", p.name, "err", err)
+		}
+	}
 }
 
 // boundHeads seals the largest heads while all heads together hold more

@@ -11,25 +11,45 @@ import (
 // The write-ahead log holds a partition's head, the spans not yet in a
 // block: a record (record.go) per span, payload = uvarint(seq) | span JSON.
 //
-// A batch is one write(2) by the writer; when a sender waits for the
-// answer (the Zipkin collector acknowledges with 202) the syncer fsyncs
-// the WAL before answering, one fsync for all that was written meanwhile.
-// Once the head is in a block and spans.dat is fsynced, the WAL is
-// truncated; a crash in between leaves records whose seq is already in a
-// block, and replay skips them.
+// A batch is one write by the writer; when a sender waits for the answer
+// (the Zipkin collector acknowledges with 202) the syncer makes the WAL
+// durable before answering, one fdatasync for all that was written
+// meanwhile. Once the head is in a block and spans.dat is fsynced, the WAL
+// is emptied by starting over at offset 0: the file keeps its length and
+// its old records, and the next head overwrites them in place.
+//
+// Why not truncate: on ext4 an fdatasync after an append must commit the
+// file's new size through the journal (0.43-0.47 ms for 60 KB here), while
+// one after overwriting blocks already on disk only writes the data (0.23-
+// 0.25 ms); fallocate does not help, since its unwritten extents change
+// on first write. The group commit waits on this fdatasync, so it bounds
+// the spans/s of acknowledged batches. The records left past the new ones
+// are harmless: each has a seq already in a block, which replay skips, and
+// the first one partly overwritten fails its crc and ends the valid
+// prefix. Only the hour being written (now or later) reuses its WALs;
+// an hour that is over truncates them as before, and one no longer
+// written gets them truncated (trimWALs).
 type wal struct {
 	f     *os.File
 	path  string
 	buf   []byte
+	off   int64       // where the next record goes
+	size  int64       // the file's length; bytes past off are records already in a block
 	dirty atomic.Bool // new file: its directory entry is not durable yet
 }
 
-func openWAL(path string) (*wal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// openWAL opens a WAL whose valid records end at off (0 for a new one).
+func openWAL(path string, off int64) (*wal, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open span wal: %w", err)
 	}
-	w := &wal{f: f, path: path}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat span wal: %w", err)
+	}
+	w := &wal{f: f, path: path, off: min(off, st.Size()), size: st.Size()}
 	w.dirty.Store(true)
 	return w, nil
 }
@@ -41,14 +61,14 @@ func (w *wal) append(rows []row) error {
 		n := binary.PutUvarint(tmp[:], rows[i].Seq)
 		w.buf = appendRecord(w.buf, tmp[:n], rows[i].JSON)
 	}
-	if n, err := w.f.Write(w.buf); err != nil {
-		// A short write (disk full) leaves a torn record that would hide
-		// every later one from replay: cut it off.
-		if st, serr := w.f.Stat(); serr == nil && n > 0 {
-			w.f.Truncate(st.Size() - int64(n))
-		}
+	// A short write (disk full) leaves a torn record at off; the next
+	// write starts at off again and overwrites it, so it never hides
+	// later records from replay.
+	if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
 		return fmt.Errorf("write span wal: %w", err)
 	}
+	w.off += int64(len(w.buf))
+	w.size = max(w.size, w.off)
 	if cap(w.buf) > 4<<20 {
 		w.buf = nil // one huge batch should not pin its buffer
 	}
@@ -57,8 +77,8 @@ func (w *wal) append(rows []row) error {
 
 // sync makes everything written so far durable (syncer only).
 func (w *wal) sync() error {
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("fsync span wal: %w", err)
+	if err := datasync(w.f); err != nil {
+		return fmt.Errorf("fdatasync span wal: %w", err)
 	}
 	if w.dirty.Load() {
 		if err := syncDir(filepath.Dir(w.path)); err != nil {
@@ -70,8 +90,31 @@ func (w *wal) sync() error {
 }
 
 // reset empties the WAL once its records are in a durable block (the
-// sealer calls it; the writer writes the other WAL meanwhile).
-func (w *wal) reset() error { return w.f.Truncate(0) }
+// sealer calls it before the writer may switch back to this WAL). With
+// reuse the next record goes to offset 0 over the old ones; without, the
+// file is truncated, for an hour that is over: it will rarely be written
+// again, and its old records would only hold disk.
+func (w *wal) reset(reuse bool) error {
+	w.off = 0
+	if reuse {
+		return nil
+	}
+	return w.trim()
+}
+
+// trim gives the disk back once every record in the WAL is in a block
+// (the writer, with no seal in flight, or the sealer from reset).
+func (w *wal) trim() error {
+	w.off = 0
+	if w.size == 0 {
+		return nil
+	}
+	if err := w.f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate span wal: %w", err)
+	}
+	w.size = 0
+	return nil
+}
 
 func (w *wal) close() error { return w.f.Close() }
 
@@ -82,11 +125,12 @@ type walRecord struct {
 }
 
 // readWAL returns the valid records of a WAL file and where they end: a
-// torn last record (a crash mid-write) ends the valid prefix.
-func readWAL(path string) ([]walRecord, int64, int64, error) {
+// torn record (a crash mid-write, or the first old record partly
+// overwritten) ends the valid prefix.
+func readWAL(path string) ([]walRecord, int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("read span wal: %w", err)
+		return nil, 0, fmt.Errorf("read span wal: %w", err)
 	}
 	var out []walRecord
 	off := eachRecord(b, func(p []byte) {
@@ -94,7 +138,7 @@ func readWAL(path string) ([]walRecord, int64, int64, error) {
 			out = append(out, walRecord{seq: seq, json: p[sn:]})
 		}
 	})
-	return out, int64(off), int64(len(b)), nil
+	return out, int64(off), nil
 }
 
 // syncDir makes a directory's entries (a new, renamed or removed file)
