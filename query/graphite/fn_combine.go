@@ -47,8 +47,10 @@ func aggregateSeries(rc reqCtx, ss []*Series, fname string, xff *float64) []*Ser
 }
 
 // xffOK: some values are non-null, and at least the xFilesFactor share.
+// It counts without copying: called once per point of a combined series,
+// a copy of each column was 6% of all that the 60-minute soak allocated.
 func xffOK(v []float64, xff float64) bool {
-	n := len(nonNull(v))
+	_, n := sumNonNull(v)
 	return n > 0 && len(v) > 0 && float64(n)/float64(len(v)) >= xff
 }
 

@@ -471,7 +471,7 @@ func fnTransformNull(c *call) ([]*Series, error) {
 		}
 		hasRef = len(ref) > 0
 		rows(ref, func(_ int, col []float64) {
-			if len(nonNull(col)) > 0 {
+			if _, n := sumNonNull(col); n > 0 {
 				defaults = append(defaults, def)
 			} else {
 				defaults = append(defaults, nan)
