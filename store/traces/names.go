@@ -290,7 +290,7 @@ func (ni *nameIndex) sync() error {
 	}
 	if err := datasync(ni.f); err != nil {
 		ni.dirty.Store(true)
-		return fmt.Errorf("fsync span names: %w", err)
+		return fmt.Errorf("sync span names: %w", err)
 	}
 	return nil
 }
