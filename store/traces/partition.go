@@ -358,7 +358,7 @@ func (p *partition) seal(job sealJob, intern func(string) string) (*blockMeta, e
 	// back to it (freeze checks sealing): the records are durable in the
 	// block now, and a reset after that switch would drop new ones.
 	if job.wal != nil {
-		if err := job.wal.reset(p.hour >= time.Now().Unix()/3600); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := job.wal.reset(p.hour >= hourOf(time.Now().UnixMicro())); err != nil && !errors.Is(err, os.ErrClosed) {
 			// Harmless: replay skips records that are in a block.
 			p.log.Warn("empty sealed span WAL", "partition", p.name, "err", err)
 		}
