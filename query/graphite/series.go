@@ -40,7 +40,7 @@ func newSeries(name string, start, end, step int64, values []float64, xff float6
 // tagsOf parses a Graphite tagged name, metric;k=v;k2=v2, into tags with
 // the metric as "name"; a call such as sumSeries(...) is only a name.
 func tagsOf(name string) map[string]string {
-	if callName.MatchString(name) {
+	if strings.HasSuffix(name, ")") && callName.MatchString(name) {
 		return map[string]string{"name": name}
 	}
 	parts := strings.Split(name, ";")
