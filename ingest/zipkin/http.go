@@ -50,7 +50,7 @@ func NewCollector(sink Committer, maxBody int64, reg prometheus.Registerer, log 
 	for _, r := range []string{"decode", "format", "too_large", "content_type", "gzip", "busy", "store"} {
 		c.bad.WithLabelValues(r)
 	}
-	for _, e := range []string{"v2_json", "v2_proto", "v1_json"} {
+	for _, e := range encodingLabel {
 		c.received.WithLabelValues(e)
 	}
 	if reg != nil {
@@ -58,6 +58,9 @@ func NewCollector(sink Committer, maxBody int64, reg prometheus.Registerer, log 
 	}
 	return c
 }
+
+// encodingLabel is obs_zipkin_spans_received_total's label per encoding.
+var encodingLabel = map[string]string{encJSONV2: "v2_json", encProto: "v2_proto", encJSONV1: "v1_json"}
 
 // The encodings, named as Zipkin names its decoders in error messages.
 const (
@@ -129,7 +132,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, "store", http.StatusInternalServerError, "store spans: "+err.Error())
 		return
 	}
-	c.received.WithLabelValues(map[string]string{encJSONV2: "v2_json", encProto: "v2_proto", encJSONV1: "v1_json"}[enc]).Add(float64(len(d.Spans)))
+	c.received.WithLabelValues(encodingLabel[enc]).Add(float64(len(d.Spans)))
 	if d.Cut > 0 {
 		c.cut.Add(float64(d.Cut))
 	}
