@@ -54,11 +54,6 @@ type Guard struct {
 	goLimit  atomic.Int64 // the runtime's soft limit now
 	gcPct    atomic.Int64 // the GOGC tuneGC set
 	userGOGC bool         // GOGC set in the environment: the user's choice stands
-	// lives are the live heaps of the last liveWindow GC cycles (tuneGC's
-	// own, read only by the sampling goroutine); cycle is the last one seen.
-	lives  [liveWindow]int64
-	nLives int
-	cycle  uint64
 
 	mu      sync.Mutex
 	dropped map[string]*atomic.Int64 // by intake
@@ -86,7 +81,6 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
-		{Name: "/gc/cycles/total:gc-cycles"},
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -116,7 +110,7 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 			lastFit = now
 		}
 		g.update(live, now)
-		g.tuneGC(live, samples[4].Value.Uint64())
+		g.tuneGC(live)
 		// The runtime keeps freed heap pages mapped, up to about its heap
 		// goal, and returns them slowly: after each GC cycle a daemon's RSS
 		// sits near the goal, not the live heap. Handing free pages back
@@ -202,37 +196,13 @@ func scavengeWait() time.Duration {
 	return scavengeEvery/2 + rand.N(scavengeEvery)
 }
 
-// The live heap the runtime reports after a cycle counts everything
-// allocated while that cycle marked: the runtime marks new objects live
-// at once. A query that allocates 10-20 MB (the soak's one-hour render
-// over 2,000 timers) while the GC marks inflates that cycle's figure by as
-// much, and GOGC applies to the inflated figure: the next goal, and RSS
-// with it, rises by that garbage plus GOGC's share of it. The headroom is
-// therefore measured from the smallest live heap of the last liveWindow
-// cycles (a few seconds to a minute), which garbage from one unlucky cycle
-// does not move and real growth moves within liveWindow cycles.
-const liveWindow = 8
-
-// tuneGC sets GOGC so that the next GC comes when the heap reaches about
-// low + max(gcFloor, low/4) (at most 2*low), where low is the smallest live
-// heap of the last liveWindow cycles, and never sooner than after a
-// quarter of live (GOGC 25): a heap that really grew is collected that
-// often until the window catches up, no more.
-func (g *Guard) tuneGC(live int64, cycle uint64) {
+// tuneGC sets GOGC so that the next GC comes after about
+// max(gcFloor, live/2) bytes of allocation.
+func (g *Guard) tuneGC(live int64) {
 	if live <= 0 || g.userGOGC {
 		return
 	}
-	if cycle != g.cycle || g.nLives == 0 {
-		g.cycle = cycle
-		g.lives[g.nLives%liveWindow] = live
-		g.nLives++
-	}
-	low := live
-	for _, l := range g.lives[:min(g.nLives, liveWindow)] {
-		low = min(low, l)
-	}
-	goal := low + min(max(gcFloor, low*gcMinPct/100), low)
-	want := min(gcDefault, max(gcMinPct, (goal-live)*100/live))
+	want := min(gcDefault, max(gcMinPct, gcFloor*100/live))
 	if d := want - g.gcPct.Load(); d >= gcStepPct || -d >= gcStepPct || (want == gcDefault && d != 0) {
 		g.gcPct.Store(want)
 		debug.SetGCPercent(int(want))

@@ -91,32 +91,6 @@ func TestInflight(t *testing.T) {
 	}
 }
 
-// A cycle whose live heap is inflated by what was allocated while it
-// marked does not raise the goal: the headroom counts from the smallest
-// live heap of the last cycles, until the window has seen the bigger heap
-// for itself, and GOGC never goes under 25 meanwhile.
-func TestTuneGCIgnoresOneCyclesGarbage(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	g := &Guard{}
-	g.gcPct.Store(gcDefault)
-	step := func(cycle uint64, live int64, want int) {
-		t.Helper()
-		g.tuneGC(live, cycle)
-		if got := debug.SetGCPercent(-1); got != want {
-			t.Errorf("cycle %d, live %d MiB: GOGC %d, want %d", cycle, live>>20, got, want)
-		}
-		debug.SetGCPercent(int(g.gcPct.Load()))
-	}
-	step(1, 128<<20, 50) // goal 192 MiB
-	step(2, 160<<20, 25) // 32 MiB floated: goal still 192 (GOGC 20), floored at 25
-	step(2, 160<<20, 25) // the same cycle sampled again changes nothing
-	step(3, 130<<20, 47) // back down: goal 192
-	for c := uint64(4); c < 3+liveWindow; c++ {
-		step(c, 200<<20, 25) // real growth: 130 MiB still in the window
-	}
-	step(3+liveWindow, 200<<20, 32) // the window holds only 200 MiB heaps: as before
-}
-
 // The GC may let max(64 MiB, a quarter of the live heap) of garbage pile
 // up: the default GOGC for small heaps, down to 25 for large ones, back up when
 // the heap shrinks, and never over a GOGC the user set.
@@ -128,8 +102,7 @@ func TestTuneGC(t *testing.T) {
 		live int64
 		want int
 	}{{10 << 20, 100}, {64 << 20, 100}, {100 << 20, 64}, {102 << 20, 64}, {128 << 20, 50}, {200 << 20, 32}, {256 << 20, 25}, {1 << 30, 25}, {32 << 20, 100}} {
-		g.nLives = 0 // each heap on its own: no window of earlier cycles
-		g.tuneGC(s.live, 1)
+		g.tuneGC(s.live)
 		if got := debug.SetGCPercent(-1); got != s.want {
 			t.Errorf("live %d MiB: GOGC %d, want %d", s.live>>20, got, s.want)
 		}
@@ -137,7 +110,7 @@ func TestTuneGC(t *testing.T) {
 	}
 	g.userGOGC = true
 	debug.SetGCPercent(200)
-	g.tuneGC(1<<30, 2)
+	g.tuneGC(1 << 30)
 	if got := debug.SetGCPercent(200); got != 200 {
 		t.Errorf("GOGC set by the user: changed to %d", got)
 	}
