@@ -2,6 +2,7 @@ package kql
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 type Query struct {
 	src  string
 	root expr
+	key  string // MatchKey: src, or "" when the query reads the clock
 }
 
 // Compile parses q. Relative dates (now-15m) are resolved against now.
@@ -25,7 +27,29 @@ func Compile(q string, now time.Time) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Query{src: q, root: e}, nil
+	qq := &Query{src: q, root: e}
+	if !readsClock(n) {
+		qq.key = q
+	}
+	return qq, nil
+}
+
+// readsClock says whether a query has a relative date (now-15m): the
+// rows it matches then change with the time it was compiled at.
+func readsClock(n Node) bool {
+	switch t := n.(type) {
+	case Or:
+		return slices.ContainsFunc(t.Nodes, readsClock)
+	case And:
+		return slices.ContainsFunc(t.Nodes, readsClock)
+	case Not:
+		return readsClock(t.Node)
+	case Nested:
+		return readsClock(t.Query)
+	case Range:
+		return strings.HasPrefix(strings.TrimSpace(t.Value.Text), "now")
+	}
+	return false
 }
 
 // MustCompile is Compile for queries known to be valid (tests, built-ins).
@@ -38,6 +62,10 @@ func MustCompile(q string) *Query {
 }
 
 func (q *Query) String() string { return q.src }
+
+// MatchKey implements logs.Keyed: the log store keeps a sealed block's
+// match count under it.
+func (q *Query) MatchKey() string { return q.key }
 
 // MatchBlock implements logs.Matcher.
 func (q *Query) MatchBlock(b *logs.Block) (logs.Bits, bool) { return q.root.block(b) }

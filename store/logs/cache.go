@@ -35,18 +35,21 @@ type blockCache struct {
 const cacheIdle = 3 * time.Minute
 
 // cacheKey names one part of one block: item is partMeta, partV1,
-// partStamps (a meta's row times, kept apart: see decodeMetaTS), or a
+// partStamps (a meta's row times, kept apart: see decodeMetaTS),
+// partCount (a query's match count: see counter), or a
 // column's data (2i) or bloom filter (2i+1).
 type cacheKey struct {
 	part string
 	seq  uint32
 	item int32
+	q    string // partCount: the matcher's key
 }
 
 const (
 	partMeta   = -1
 	partV1     = -2
 	partStamps = -3
+	partCount  = -4 // a Keyed matcher's count of the block's rows
 )
 
 type cacheItem struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -501,7 +502,14 @@ func (s *Store) Histogram(ctx context.Context, m Matcher, r Range, interval time
 	for w := range hs {
 		hs[w] = &Histo{first: h.first, iv: h.iv, counts: make([]int, len(h.counts))}
 	}
-	err = s.scan(ctx, units, m, from, to, workers, func(w int, b *Block, bits Bits) {
+	// A sealed block within the range and one bar adds its match count,
+	// kept from an earlier query when the matcher is Keyed.
+	whole := &counter{key: matchKey(m),
+		whole: func(u *unit) bool {
+			return u.meta.MinTS >= from && u.meta.MaxTS <= to && h.bar(u.meta.MinTS) == h.bar(u.meta.MaxTS)
+		},
+		add: func(w int, u *unit, n int) { hs[w].Add(u.meta.MinTS, n) }}
+	err = s.scan(ctx, units, m, from, to, workers, whole, func(w int, b *Block, bits Bits) {
 		hw := hs[w]
 		// A block within one bar (most are: a block is 2,000 rows)
 		// counts without reading its rows' times.
@@ -533,7 +541,10 @@ func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, erro
 	}
 	workers := scanWorkers(len(units))
 	totals := make([]int, workers)
-	err = s.scan(ctx, units, m, from, to, workers, func(w int, _ *Block, bits Bits) { totals[w] += bits.Count() })
+	whole := &counter{key: matchKey(m),
+		whole: func(u *unit) bool { return u.meta.MinTS >= from && u.meta.MaxTS <= to },
+		add:   func(w int, _ *unit, n int) { totals[w] += n }}
+	err = s.scan(ctx, units, m, from, to, workers, whole, func(w int, _ *Block, bits Bits) { totals[w] += bits.Count() })
 	total := 0
 	for _, n := range totals {
 		total += n
@@ -545,9 +556,57 @@ func (s *Store) CountMatches(ctx context.Context, m Matcher, r Range) (int, erro
 // count or a histogram visits every block, so it uses the cores.
 func scanWorkers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n/8)) }
 
+// counter lets scan take a sealed block's match count instead of its
+// rows, for a caller that needs no more of a block than whole says (a
+// count or a histogram, of a block within the range and one bar). With a
+// Keyed matcher the count is kept in the block cache, a few dozen bytes
+// where the block's meta is kilobytes: the Discover page asks for the
+// same hour's histogram every few seconds, and kept metas made the cache
+// grow with the window all through its first hour (the soak's slope).
+type counter struct {
+	key   string // matchKey(m); "" reads the block each time
+	whole func(u *unit) bool
+	add   func(w int, u *unit, n int)
+}
+
+// Keyed is a Matcher that names what it matches: two matchers with the
+// same key match the same rows of any block, at any time (a query with
+// relative dates such as now-15m has no key).
+type Keyed interface {
+	MatchKey() string
+}
+
+func matchKey(m Matcher) string {
+	if k, ok := m.(Keyed); ok {
+		return k.MatchKey()
+	}
+	return ""
+}
+
+// blockCount is how many rows of a sealed unit m matches, kept in the
+// cache under the matcher's key.
+func (s *Store) blockCount(u *unit, m Matcher, key string) (int, error) {
+	v, err := s.cache.get(cacheKey{part: u.p.name, seq: u.meta.Seq, item: partCount, q: key}, func() (any, int64, error) {
+		_, bits, err := s.rows(u, m, math.MinInt64, math.MaxInt64)
+		if err != nil {
+			return nil, 0, err
+		}
+		return bits.Count(), countItemBytes, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int), nil
+}
+
+// countItemBytes is a kept count's cost: its list element, map entry and
+// item (the key's text is the query's, shared by all its counts).
+const countItemBytes = 160
+
 // scan evaluates m on every unit, calling fn(worker, block, rows) from
-// one of the workers goroutines; damaged blocks are left out.
-func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int64, workers int, fn func(int, *Block, Bits)) error {
+// one of the workers goroutines, or c.add(worker, unit, count) for a
+// sealed unit c.whole takes; damaged blocks are left out.
+func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int64, workers int, c *counter, fn func(int, *Block, Bits)) error {
 	var next atomic.Int64
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -563,6 +622,18 @@ func (s *Store) scan(ctx context.Context, units []unit, m Matcher, from, to int6
 				if err := ctx.Err(); err != nil {
 					errs[w] = err
 					return
+				}
+				if u := &units[ui]; c != nil && c.key != "" && u.head == nil && c.whole(u) {
+					n, err := s.blockCount(u, m, c.key)
+					if skip(err) {
+						continue
+					}
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					c.add(w, u, n)
+					continue
 				}
 				b, bits, err := s.rows(&units[ui], m, from, to)
 				if skip(err) {
