@@ -239,6 +239,59 @@ func TestRemoteLogsVictoriaLogsCluster(t *testing.T) {
 	}
 	t.Logf("figures: searched through obs over the cluster: %d KQL queries of the logs tests' table, %d differ from the generator's predicates; %d hits rebuilt field by field, %d decimals VictoriaLogs returned one ulp off",
 		queries, differ, rebuilt, rounded)
+
+	// A burst at one instant, paged through obs 100 at a time: the
+	// cluster's two storage nodes answer the hits of one time in any
+	// order, and pages cut by an offset among them repeated some hits and
+	// lost others. Each comes back exactly once.
+	const burst = 1500
+	tie := now.Add(-2 * time.Minute).Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+	var body bytes.Buffer
+	for i := range burst {
+		fmt.Fprintf(&body, `{"@timestamp":%q,"run":"%sb","rid":"b%d","message":"burst event %d"}`+"\n", tie, run, i, i)
+	}
+	resp, err := http.Post(s.url()+"/api/logs", "application/x-ndjson", &body)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("post the burst: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	eventually(t, time.Minute, func() error {
+		if got := s.metric("obs_logs_remote_events_sent_total"); int(got) != total+burst {
+			return fmt.Errorf("forwarded %v of %d events", got, total+burst)
+		}
+		if got := vl.query(t, fmt.Sprintf(`_time:30d run:=%q`, run+"b")); len(got) != burst {
+			return fmt.Errorf("VictoriaLogs has %d of the burst's %d events", len(got), burst)
+		}
+		return nil
+	})
+	seen, pages, cursor := map[string]int{}, 0, ""
+	for {
+		var res struct {
+			Hits []struct {
+				Event map[string]any `json:"event"`
+			} `json:"hits"`
+			Next string `json:"next"`
+		}
+		s.getJSON(t, s.url(), "/api/logs/search?limit=100&q="+url.QueryEscape(fmt.Sprintf("run:%q", run+"b"))+api.window()+"&cursor="+url.QueryEscape(cursor), &res)
+		pages++
+		for _, h := range res.Hits {
+			seen[fmt.Sprint(h.Event["rid"])]++
+		}
+		if res.Next == "" || pages > burst {
+			break
+		}
+		cursor = res.Next
+	}
+	twice := 0
+	for _, n := range seen {
+		if n > 1 {
+			twice++
+		}
+	}
+	t.Logf("figures: %d events at one instant paged 100 at a time through obs: %d pages, %d distinct, %d more than once", burst, pages, len(seen), twice)
+	if len(seen) != burst || twice != 0 {
+		t.Errorf("the burst paged through obs: %d distinct of %d, %d more than once", len(seen), burst, twice)
+	}
 }
 
 // vlRounded tells a decimal that VictoriaLogs itself changed in its last

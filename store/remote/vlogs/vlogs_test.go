@@ -36,12 +36,13 @@ func TestRebuild(t *testing.T) {
 }
 
 func TestCursor(t *testing.T) {
-	c := cursor{ts: 1795873552564676568, skip: 3}
-	got, err := parseCursor(c.String())
-	if err != nil || got != c {
-		t.Errorf("%v: %v %v", c, got, err)
+	for _, c := range []cursor{{ts: 1795873552564676568}, {ts: 1795873552564676568, skip: 300, inside: true}} {
+		got, err := parseCursor(c.String())
+		if err != nil || got != c {
+			t.Errorf("%v: %v %v", c, got, err)
+		}
 	}
-	for _, bad := range []string{"", "vl:x:1", "vl:1:-2", "B1:2"} {
+	for _, bad := range []string{"", "vl:x:1", "vl:1:-2", "B1:2", "vlt:1", "vlt:1:-1"} {
 		if _, err := parseCursor(bad); err == nil {
 			t.Errorf("%q: accepted", bad)
 		}
