@@ -229,6 +229,90 @@ type spanNode struct {
 	children []*spanNode
 }
 
+// smallTrace is how many keys a nodeMap keeps in a list before it takes a
+// map. Most traces are a few spans (telemetrygen's are two), and hashing
+// node keys, three endpoint strings each, into maps was a third of the
+// linker's time; a list of a few keys is searched faster than that.
+var smallTrace = 16
+
+// nodeMap maps node keys to V: a list while it is short, a map past
+// smallTrace keys. Its space is kept from trace to trace.
+type nodeMap[V any] struct {
+	small  []nodeEntry[V]
+	big    map[nodeKey]V
+	useBig bool
+}
+
+type nodeEntry[V any] struct {
+	k nodeKey
+	v V
+}
+
+func (m *nodeMap[V]) find(k nodeKey) int {
+	for i := range m.small {
+		if e := &m.small[i]; e.k.id == k.id && e.k == k {
+			return i
+		}
+	}
+	return -1
+}
+
+func (m *nodeMap[V]) get(k nodeKey) (V, bool) {
+	if m.useBig {
+		v, ok := m.big[k]
+		return v, ok
+	}
+	if i := m.find(k); i >= 0 {
+		return m.small[i].v, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (m *nodeMap[V]) set(k nodeKey, v V) {
+	if m.useBig {
+		m.big[k] = v
+		return
+	}
+	if i := m.find(k); i >= 0 {
+		m.small[i].v = v
+		return
+	}
+	if len(m.small) < smallTrace {
+		m.small = append(m.small, nodeEntry[V]{k, v})
+		return
+	}
+	if m.big == nil {
+		m.big = map[nodeKey]V{}
+	}
+	for _, e := range m.small {
+		m.big[e.k] = e.v
+	}
+	m.big[k] = v
+	m.small, m.useBig = m.small[:0], true
+}
+
+func (m *nodeMap[V]) del(k nodeKey) {
+	if m.useBig {
+		delete(m.big, k)
+		return
+	}
+	if i := m.find(k); i >= 0 {
+		last := len(m.small) - 1
+		m.small[i] = m.small[last]
+		m.small = m.small[:last]
+	}
+}
+
+func (m *nodeMap[V]) reset() {
+	clear(m.small) // no pointers kept from the last trace
+	m.small = m.small[:0]
+	if m.useBig {
+		clear(m.big)
+		m.useBig = false
+	}
+}
+
 // linker is the scratch space for linking one trace after another (what
 // Zipkin's SpanNode.Builder.clear() keeps): the linker goroutine links
 // thousands of traces a second, and maps made per trace were most of its
@@ -236,14 +320,12 @@ type spanNode struct {
 type linker struct {
 	merged    []row
 	nodes     []spanNode
-	keyToNode map[nodeKey]*spanNode
+	keyToNode nodeMap[*spanNode]
 	toParent  orderedMap
 	queue     []*spanNode
 }
 
-func newLinker() *linker {
-	return &linker{keyToNode: map[nodeKey]*spanNode{}, toParent: orderedMap{pos: map[nodeKey]int{}, vals: map[nodeKey]parentKey{}}}
-}
+func newLinker() *linker { return &linker{} }
 
 // parentKey is a node's parent's key; ok false: no parent.
 type parentKey struct {
@@ -256,34 +338,34 @@ type parentKey struct {
 // the end.
 type orderedMap struct {
 	keys []nodeKey
-	pos  map[nodeKey]int
-	vals map[nodeKey]parentKey
+	pos  nodeMap[int]
+	vals nodeMap[parentKey]
 }
 
 func (m *orderedMap) put(k nodeKey, v parentKey) {
-	if _, ok := m.vals[k]; !ok {
-		m.pos[k] = len(m.keys)
+	if _, ok := m.vals.get(k); !ok {
+		m.pos.set(k, len(m.keys))
 		m.keys = append(m.keys, k)
 	}
-	m.vals[k] = v
+	m.vals.set(k, v)
 }
 
 func (m *orderedMap) remove(k nodeKey) {
-	delete(m.vals, k)
-	delete(m.pos, k)
+	m.vals.del(k)
+	m.pos.del(k)
 }
 
 func (m *orderedMap) clear() {
 	m.keys = m.keys[:0]
-	clear(m.pos)
-	clear(m.vals)
+	m.pos.reset()
+	m.vals.reset()
 }
 
 // buildTree is SpanNode.Builder.build over merged rows.
 func buildTree(spans []row) *spanNode { return newLinker().buildTree(spans) }
 
 func (l *linker) buildTree(spans []row) *spanNode {
-	clear(l.keyToNode)
+	l.keyToNode.reset()
 	l.toParent.clear()
 	if cap(l.nodes) < len(spans)+1 {
 		l.nodes = make([]spanNode, 0, len(spans)+1)
@@ -297,7 +379,7 @@ func (l *linker) buildTree(spans []row) *spanNode {
 		return n
 	}
 	var root *spanNode
-	keyToNode, spanToParent := l.keyToNode, &l.toParent
+	keyToNode, spanToParent := &l.keyToNode, &l.toParent
 	for i := range spans {
 		s := &spans[i]
 		if s.shared() {
@@ -320,7 +402,7 @@ func (l *linker) buildTree(spans []row) *spanNode {
 			parent = parentKey{nodeKey{id: s.ID}, true}
 		case s.Parent != 0:
 			pk := keyOf(s.Parent, true, s.Local)
-			if _, ok := spanToParent.vals[pk]; ok {
+			if _, ok := spanToParent.vals.get(pk); ok {
 				parent = parentKey{pk, true}
 				spanToParent.put(noEndpointKey, parent)
 			} else {
@@ -333,27 +415,27 @@ func (l *linker) buildTree(spans []row) *spanNode {
 			root = node
 			spanToParent.remove(noEndpointKey)
 		case shared:
-			keyToNode[key] = node
-			keyToNode[noEndpointKey] = node
+			keyToNode.set(key, node)
+			keyToNode.set(noEndpointKey, node)
 		default:
-			keyToNode[noEndpointKey] = node
+			keyToNode.set(noEndpointKey, node)
 		}
 	}
 	if root == nil {
 		root = newNode(len(spans), nil) // synthetic root
 	}
 	for i, k := range spanToParent.keys {
-		if p, ok := spanToParent.pos[k]; !ok || p != i {
+		if p, ok := spanToParent.pos.get(k); !ok || p != i {
 			continue // removed (the root), or put again later
 		}
-		pk := spanToParent.vals[k]
-		child := keyToNode[k]
+		pk, _ := spanToParent.vals.get(k)
+		child, _ := keyToNode.get(k)
 		if child == nil {
 			continue
 		}
 		var parent *spanNode
 		if pk.ok {
-			parent = keyToNode[pk.key]
+			parent, _ = keyToNode.get(pk.key)
 		}
 		if parent == nil {
 			parent = root
