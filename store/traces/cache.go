@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -25,30 +26,44 @@ func (d *decoded) jsonOf(i int) []byte { return d.json[d.offs[i]:d.offs[i+1]] }
 
 // blockCache keeps recently decoded blocks, least recently used out first,
 // bounded in bytes: searches and trace lookups in the same minutes read
-// the same few blocks.
+// the same few blocks. A block no one asked for in cacheIdle goes too, as
+// in the log store's cache: a search for the newest traces, asked again
+// and again, reads the newest blocks, and without that the blocks it read
+// minutes ago stayed until the bound pushed them out, so the cache only
+// ever grew to its bound (the soak: 7 MB at 30 minutes on its way to 16).
 type blockCache struct {
 	mu    sync.Mutex
 	max   int
 	size  int
 	ll    *list.List
 	items map[*blockMeta]*list.Element
+	now   func() time.Time
+	swept time.Time
 }
 
+// cacheIdle is how long a block stays without being asked for.
+const cacheIdle = 3 * time.Minute
+
 type cacheEntry struct {
-	key *blockMeta
-	d   *decoded
+	key  *blockMeta
+	d    *decoded
+	used time.Time
 }
 
 func newBlockCache(maxBytes int) *blockCache {
-	return &blockCache{max: maxBytes, ll: list.New(), items: map[*blockMeta]*list.Element{}}
+	return &blockCache{max: maxBytes, ll: list.New(), items: map[*blockMeta]*list.Element{}, now: time.Now}
 }
 
 func (c *blockCache) get(b *blockMeta) *decoded {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.now()
+	c.sweep(now)
 	if el, ok := c.items[b]; ok {
 		c.ll.MoveToFront(el)
-		return el.Value.(*cacheEntry).d
+		e := el.Value.(*cacheEntry)
+		e.used = now
+		return e.d
 	}
 	return nil
 }
@@ -59,9 +74,28 @@ func (c *blockCache) put(b *blockMeta, d *decoded) {
 	if _, ok := c.items[b]; ok {
 		return
 	}
-	c.items[b] = c.ll.PushFront(&cacheEntry{b, d})
+	c.items[b] = c.ll.PushFront(&cacheEntry{b, d, c.now()})
 	c.size += d.bytes
 	c.evict()
+}
+
+// sweep drops the blocks unused for cacheIdle, at most every cacheIdle/8:
+// they sit at the back. The caller holds mu.
+func (c *blockCache) sweep(now time.Time) {
+	if now.Sub(c.swept) < cacheIdle/8 {
+		return
+	}
+	c.swept = now
+	for el := c.ll.Back(); el != nil && now.Sub(el.Value.(*cacheEntry).used) > cacheIdle; el = c.ll.Back() {
+		c.remove(el)
+	}
+}
+
+func (c *blockCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.ll.Remove(el)
+	delete(c.items, e.key)
+	c.size -= e.d.bytes
 }
 
 // grow accounts for a block's JSON once loaded.
@@ -78,11 +112,7 @@ func (c *blockCache) grow(b *blockMeta, d *decoded, n int) {
 
 func (c *blockCache) evict() {
 	for c.size > c.max && c.ll.Len() > 1 {
-		el := c.ll.Back()
-		e := el.Value.(*cacheEntry)
-		c.ll.Remove(el)
-		delete(c.items, e.key)
-		c.size -= e.d.bytes
+		c.remove(c.ll.Back())
 	}
 }
 
@@ -91,9 +121,7 @@ func (c *blockCache) drop(blocks []*blockMeta) {
 	defer c.mu.Unlock()
 	for _, b := range blocks {
 		if el, ok := c.items[b]; ok {
-			c.ll.Remove(el)
-			delete(c.items, b)
-			c.size -= el.Value.(*cacheEntry).d.bytes
+			c.remove(el)
 		}
 	}
 }
