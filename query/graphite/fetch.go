@@ -165,6 +165,84 @@ func (f StoreFetcher) fetch(ctx context.Context, from, until int64, ms ...*label
 	return out, nil
 }
 
+// FetchAggregate is sumSeries, averageSeries, minSeries or maxSeries (fn:
+// sum, average, min, max) of one path glob, added up as the samples are
+// read: no grid per series, which for an hour of a few thousand timers
+// was most of what a render held (the soak: 6.6 of 11 MB per render). It
+// answers only where that equals the grid path exactly, ok false
+// otherwise: a store that can stream, at least two series, none of them
+// tagged (the store's order is then Graphite's name order, so sums add in
+// the same order), and no xFilesFactor (series without points in the
+// range, which the grid path lists as nulls, then change nothing).
+func (f StoreFetcher) FetchAggregate(ctx context.Context, glob string, from, until int64, fn string, xff float64) (vals []float64, start, end, step int64, ok bool, err error) {
+	vs, canVisit := f.Store.(visitor)
+	if !canVisit || xff != 0 || (fn != "sum" && fn != "average" && fn != "min" && fn != "max") {
+		return nil, 0, 0, 0, false, nil
+	}
+	m, err := labels.NewMatcher(labels.MatchRegexp, labels.MetricName, strings.TrimSuffix(strings.TrimPrefix(GlobRegexp(glob), "^"), "$"))
+	if err != nil {
+		return nil, 0, 0, 0, false, &SyntaxError{0, "bad path " + glob + ": " + err.Error()}
+	}
+	start, end, step = f.window(from, until)
+	n := int((end - start) / step)
+	acc := make([]float64, n)
+	cnt := make([]int32, n)
+	// put adds one series' value at bucket b: the last sample in each
+	// interval, as the grid keeps it.
+	put := func(b int64, v float64) {
+		if b < 0 || math.IsNaN(v) {
+			return
+		}
+		// As safeSum, safeMin and safeMax take a column, in order.
+		switch {
+		case fn == "sum" || fn == "average":
+			acc[b] += v
+		case cnt[b] == 0 || fn == "min" && v < acc[b] || fn == "max" && v > acc[b]:
+			acc[b] = v
+		}
+		cnt[b]++
+	}
+	series, tagged := 0, false
+	curB, curV := int64(-1), nan
+	err = vs.Visit(ctx, start*1000, end*1000-1, func(r metrics.Series) func(t int64, v float64) {
+		put(curB, curV)
+		curB, curV = -1, nan
+		series++
+		if len(r.Labels) > 0 || strings.ContainsAny(r.Name, ";~") {
+			// Its place in Graphite's name order is not the store's.
+			tagged = true
+			return func(int64, float64) {}
+		}
+		return func(t int64, v float64) {
+			b := (floorDiv(t, 1000) - start) / step
+			if b < 0 || b >= int64(n) {
+				return
+			}
+			if b != curB {
+				put(curB, curV)
+				curB = b
+			}
+			curV = v
+		}
+	}, m)
+	put(curB, curV)
+	if err != nil {
+		return nil, 0, 0, 0, false, err
+	}
+	if series < 2 || tagged {
+		return nil, 0, 0, 0, false, nil
+	}
+	for i := range acc {
+		switch {
+		case cnt[i] == 0:
+			acc[i] = nan
+		case fn == "average":
+			acc[i] /= float64(cnt[i])
+		}
+	}
+	return acc, start, end, step, true, nil
+}
+
 // TaggedName is Graphite's tagged-series form, name;k=v (tags sorted).
 func TaggedName(name string, tags map[string]string) string {
 	if len(tags) == 0 {

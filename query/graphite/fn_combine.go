@@ -1,6 +1,7 @@
 package graphite
 
 import (
+	"context"
 	"math"
 	"strings"
 )
@@ -65,6 +66,9 @@ func flatten(lists [][]*Series) []*Series {
 // combine registers sumSeries and its siblings: every argument a series list.
 func combine(fname string) fnDef {
 	return fnDef{impl: func(c *call) ([]*Series, error) {
+		if s, ok, err := c.streamed(fname); ok || err != nil {
+			return s, err
+		}
 		lists, err := c.seriesLists(0)
 		if err != nil {
 			return nil, err
@@ -75,6 +79,37 @@ func combine(fname string) fnDef {
 		}
 		return aggregateSeries(c.rc, ss, fname, nil), nil
 	}}
+}
+
+// streamingFetcher is a Fetcher that can aggregate one path's series as it
+// reads them (StoreFetcher.FetchAggregate).
+type streamingFetcher interface {
+	FetchAggregate(ctx context.Context, glob string, from, until int64, fn string, xff float64) (vals []float64, start, end, step int64, ok bool, err error)
+}
+
+// streamed is sumSeries(path) and its siblings read without a grid per
+// series, where the fetcher can give exactly what aggregateSeries would:
+// the name, tags and values are those of the grid path.
+func (c *call) streamed(fname string) ([]*Series, bool, error) {
+	sf, ok := c.ev.f.(streamingFetcher)
+	if !ok || len(c.args) != 1 || !c.has(0) || c.args[0].Kind != KindPath {
+		return nil, false, nil
+	}
+	path := c.args[0].Path
+	if _, isConst := c.ev.consts[path]; isConst {
+		return nil, false, nil
+	}
+	x := c.rc.XFF()
+	vals, start, end, step, ok, err := sf.FetchAggregate(c.ev.ctx, path, c.rc.from, c.rc.until, fname, x)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	name := fname + "Series(" + path + ")"
+	out := newSeries(name, start, end, step, vals, x)
+	// Two or more untagged series have nothing in common but their
+	// names' absence: aggregateSeries keeps these two.
+	out.Tags = map[string]string{"name": name, "aggregatedBy": fname}
+	return []*Series{out}, true, nil
 }
 
 func fnAggregate(c *call) ([]*Series, error) {
