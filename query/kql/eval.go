@@ -14,7 +14,7 @@ import (
 type Query struct {
 	src  string
 	root expr
-	key  string // MatchKey: src, or "" when the query reads the clock
+	key  string // MatchKey: "kql:" and src, or "" when the query reads the clock
 }
 
 // Compile parses q. Relative dates (now-15m) are resolved against now.
@@ -29,7 +29,7 @@ func Compile(q string, now time.Time) (*Query, error) {
 	}
 	qq := &Query{src: q, root: e}
 	if !readsClock(n) {
-		qq.key = q
+		qq.key = "kql:" + q // apart from any other language's keys
 	}
 	return qq, nil
 }

@@ -25,7 +25,7 @@ func TestMatchKeyOnlyForClockFreeQueries(t *testing.T) {
 		if got := c.MatchKey() != ""; got != keyed {
 			t.Errorf("%s: keyed %v, want %v", q, got, keyed)
 		}
-		if keyed && c.MatchKey() != q {
+		if keyed && c.MatchKey() != "kql:"+q {
 			t.Errorf("%s: key %q", q, c.MatchKey())
 		}
 	}
