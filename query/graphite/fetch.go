@@ -185,6 +185,9 @@ func (f StoreFetcher) FetchAggregate(ctx context.Context, glob string, from, unt
 	}
 	start, end, step = f.window(from, until)
 	n := int((end - start) / step)
+	if n == 0 {
+		return nil, 0, 0, 0, false, nil // nothing to add up: the grid path says how that looks
+	}
 	acc := make([]float64, n)
 	cnt := make([]int32, n)
 	// put adds one series' value at bucket b: the last sample in each

@@ -72,7 +72,7 @@ func TestStreamedAggregatesEqualTheGridPath(t *testing.T) {
 		"sumSeries(app.old.lat)", "sumSeries(nothing.*)", "sumSeries(tagged.*.lat)", "alias(sumSeries(app.*.lat),'x')",
 		"sumSeries(app.*.lat,app.s1.lat)", "scale(maxSeries(app.s2*.lat),2)",
 	} {
-		for _, w := range [][2]int64{{3600, 0}, {3607, 13}, {600, 0}, {86400, 0}} {
+		for _, w := range [][2]int64{{3600, 0}, {3607, 13}, {600, 0}, {86400, 0}, {3, 1}} {
 			from, until := end.Unix()-w[0], end.Unix()-w[1]
 			want, err := Eval(context.Background(), gridOnly{f}, target, from, until)
 			if err != nil {
