@@ -47,7 +47,10 @@ async function main() {
     if (traces.join(',') !== `${env.TRACE_ID},${env.SLOW_ID}`) fail(`traces ${traces}, want ${env.TRACE_ID} (failing) then ${env.SLOW_ID} (slow)`);
     for (const x of env.EXCLUDED.split(',')) if (traces.includes(x)) fail('trace of another service or time: ' + x);
     // The $service dashboard's panels, drawn for this service.
-    await page.waitForSelector('#incident-metrics [data-panel="codes"] path.series', { timeout: 10000 });
+    // Drawn data: a line, or the dot of a series that has one point so far
+    // (its path is then a lone moveto with no size, never "visible"; under
+    // load the page can open between the StatsD flushes that add points).
+    await page.waitForSelector('#incident-metrics [data-panel="codes"] :is(path.series[d*="L"], circle.point)', { timeout: 10000 });
     const dash = await page.getAttribute('.incident-dashboard', 'href');
     if (!dash.includes('var-service=' + env.SERVICE)) fail('dashboard link ' + dash);
   });
