@@ -66,11 +66,20 @@ func (f StoreFetcher) window(from, until int64) (start, end, step int64) {
 // Fetch implements Fetcher: names matching glob on the step grid, the
 // last sample in each interval (whisper keeps the last write).
 func (f StoreFetcher) Fetch(ctx context.Context, glob string, from, until int64) ([]*Series, error) {
+	m, err := globMatcher(glob)
+	if err != nil {
+		return nil, err
+	}
+	return f.fetch(ctx, from, until, m)
+}
+
+// globMatcher is the __name__ matcher of a path glob.
+func globMatcher(glob string) (*labels.Matcher, error) {
 	m, err := labels.NewMatcher(labels.MatchRegexp, labels.MetricName, strings.TrimSuffix(strings.TrimPrefix(GlobRegexp(glob), "^"), "$"))
 	if err != nil {
 		return nil, &SyntaxError{0, "bad path " + glob + ": " + err.Error()}
 	}
-	return f.fetch(ctx, from, until, m)
+	return m, nil
 }
 
 // FetchTagged implements Fetcher for seriesByTag: "name" is the metric
@@ -179,9 +188,9 @@ func (f StoreFetcher) FetchAggregate(ctx context.Context, glob string, from, unt
 	if !canVisit || xff != 0 || (fn != "sum" && fn != "average" && fn != "min" && fn != "max") {
 		return nil, 0, 0, 0, false, nil
 	}
-	m, err := labels.NewMatcher(labels.MatchRegexp, labels.MetricName, strings.TrimSuffix(strings.TrimPrefix(GlobRegexp(glob), "^"), "$"))
+	m, err := globMatcher(glob)
 	if err != nil {
-		return nil, 0, 0, 0, false, &SyntaxError{0, "bad path " + glob + ": " + err.Error()}
+		return nil, 0, 0, 0, false, err
 	}
 	start, end, step = f.window(from, until)
 	n := int((end - start) / step)
