@@ -277,10 +277,8 @@ func (r *Reader) Search(ctx context.Context, req logs.SearchRequest) (logs.Searc
 			page = append(page, h)
 		}
 	}
-	tf, err := r.filter(ctx, req.Match, logs.Range{From: time.Unix(0, last), To: time.Unix(0, last)})
-	if err != nil {
-		return logs.SearchResult{}, err
-	}
+	// The page's own filter, narrowed to that one time.
+	tf := logsql.Within(f, time.Unix(0, last), time.Unix(0, last))
 	ties, err := r.hits(ctx, fmt.Sprintf("%s | limit %d", tf, maxTie+1), page)
 	if err != nil {
 		return logs.SearchResult{}, err
