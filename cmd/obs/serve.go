@@ -291,6 +291,11 @@ func runServe(c *cli.Context) error {
 	// Everything opened from here on is closed by stopAll, newest first.
 	closers := []func() error{logStore.Close, closeForward, logSrv.Close}
 	stopAll := func() error {
+		// Servers started so far run until ctx ends, and their closers
+		// wait for them: end it first, or a failure to start a later
+		// listener (a port in use) hangs here instead of exiting with
+		// the error.
+		stop()
 		var errs []error
 		for i := len(closers) - 1; i >= 0; i-- {
 			errs = append(errs, closers[i]())

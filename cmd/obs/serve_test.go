@@ -2,8 +2,10 @@ package main
 
 import (
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -98,5 +100,31 @@ func TestLogsQueryKindFlag(t *testing.T) {
 	}
 	if _, err := loadArgs(t, append(base, "--logs-remote-query-kind", "splunk")...); err == nil || !strings.Contains(err.Error(), "logs.remote.query_kind") {
 		t.Errorf("bad kind: %v", err)
+	}
+}
+
+// A listener that cannot start (its port is taken) ends obs serve with
+// an error naming it, after the servers started before it stop; it used
+// to hang there, waiting for the Zipkin server to end on a signal.
+func TestServeExitsWhenAListenerCannotStart(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	app := &cli.App{Commands: []*cli.Command{serveCommand()}}
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run([]string{"obs", "serve", "--data", t.TempDir(), "--http", "127.0.0.1:0",
+			"--logs-udp", "127.0.0.1:0", "--statsd", "127.0.0.1:0", "--carbon", "127.0.0.1:0",
+			"--zipkin", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", busy.Addr().String()})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "listen otlp http "+busy.Addr().String()) {
+			t.Fatalf("want the OTLP listen error, got %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("obs serve still running 60 s after its OTLP port was found taken")
 	}
 }
