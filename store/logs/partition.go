@@ -427,7 +427,8 @@ type headIndex struct {
 }
 
 func buildEntries(entries []Entry) *builtBlock {
-	bb := newBlockBuilder()
+	bb := getBlockBuilder()
+	defer putBlockBuilder(bb)
 	for i := range entries {
 		bb.add(entries[i].TS.UnixMilli(), entries[i].Raw)
 	}

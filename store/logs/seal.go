@@ -67,13 +67,14 @@ func (sl *sealer) stop() {
 func (sl *sealer) work() {
 	defer sl.wg.Done()
 	for j := range sl.jobs {
-		bb := newBlockBuilder()
+		bb := getBlockBuilder()
 		for i := range j.entries {
 			bb.add(j.entries[i].TS.UnixMilli(), j.entries[i].Raw)
 		}
 		b := bb.build()
-		j.built.Store(b)
 		j.rejected = bb.rejected
+		putBlockBuilder(bb)
+		j.built.Store(b)
 		j.buf, j.meta = encodeBlock(sl.cd, j.seq, b)
 		j.ready.Store(true)
 		sl.append(j.p)
