@@ -53,7 +53,12 @@ type Guard struct {
 	mapped   atomic.Int64
 	goLimit  atomic.Int64 // the runtime's soft limit now
 	gcPct    atomic.Int64 // the GOGC tuneGC set
-	userGOGC bool         // GOGC set in the environment: the user's choice stands
+	busy     atomic.Bool  // allocating fast: the larger GC headroom
+	// allocation rate, smoothed (bytes/s), from the last reading
+	allocRate   float64
+	lastAllocs  uint64
+	lastAllocAt time.Time
+	userGOGC    bool // GOGC set in the environment: the user's choice stands
 
 	mu      sync.Mutex
 	dropped map[string]*atomic.Int64 // by intake
@@ -81,6 +86,7 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/gc/heap/allocs:bytes"},
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -110,6 +116,7 @@ func (g *Guard) run(ctx context.Context, every time.Duration) {
 			lastFit = now
 		}
 		g.update(live, now)
+		g.noteAllocs(samples[4].Value.Uint64(), now)
 		g.tuneGC(live)
 		// The runtime keeps freed heap pages mapped, up to about its heap
 		// goal, and returns them slowly: after each GC cycle a daemon's RSS
@@ -166,19 +173,32 @@ func residentBytes() (int64, bool) {
 // heap before it collects. Go's default (GOGC=100) lets the heap double,
 // and the runtime keeps what it grew to: a daemon whose live heap grows
 // slowly with what it stores (TSDB series, caches filling) shows twice
-// that growth in RSS. Headroom is the larger of a fixed floor, so that a
-// small heap is not collected all the time, and a quarter of the live
-// heap (GOGC=25) once the heap is past 256 MiB. Between 64 and 256 MiB of
-// live heap the headroom stays 64 MiB, so RSS grows only as much as the
-// live heap does (with GOGC=50 it grew 1.5x as much: the soak's TSDB
-// series, about 23 MB/h of live heap, show as 35 MB/h of RSS). The GC
-// runs more often on large heaps only, and each cycle marks the live heap:
-// the CPU that costs is the price of a flat RSS.
+// that growth in RSS. So the headroom is a constant while the heap is
+// small, and RSS grows only as much as the live heap does; a share of the
+// live heap only once the heap is large, so that the GC does not run all
+// the time.
+//
+// Which constant depends on how fast obs allocates. A dev box's trickle
+// (a soak at ~1,000 log events, 2,000 StatsD metrics and 500 spans a
+// second allocates ~7 MB/s) is "quiet": 16 MiB of headroom is a GC every
+// 2-3 s, each marking ~100 MB of live heap for ~20 ms of CPU (gctrace),
+// under 1% of a core, and RSS sits within 16 MiB of the live heap. With 64
+// MiB, RSS swung ±30 MB around each GC and each hand-back of free pages,
+// so a 30-minute RSS slope read anywhere in 40-70 MB/h for one binary.
+// Under a benchmark's load (hundreds of MB/s) 16 MiB would be dozens of
+// GCs a second, so above busyRate the headroom is the larger of 64 MiB
+// and a quarter of the live heap, as before. The rate is smoothed over
+// rateTau and the two modes have a gap between them (busyRate/2 to
+// busyRate), so a query's burst does not flip them and a steady load
+// keeps one constant.
 const (
-	gcFloor   = 64 << 20
-	gcMinPct  = 25
-	gcDefault = 100
-	gcStepPct = 5 // change the setting only by at least this much
+	quietFloor  = 16 << 20
+	quietMinPct = 6 // a sixteenth of the live heap: constant headroom up to 256 MiB of it
+	busyFloor   = 64 << 20
+	busyMinPct  = 25
+	gcDefault   = 100
+	busyRate    = 32 << 20 // bytes allocated per second
+	rateTau     = 10 * time.Second
 )
 
 // Free heap pages over scavengeOver are handed back to the OS about every
@@ -196,14 +216,40 @@ func scavengeWait() time.Duration {
 	return scavengeEvery/2 + rand.N(scavengeEvery)
 }
 
-// tuneGC sets GOGC so that the next GC comes after about
-// max(gcFloor, live/2) bytes of allocation.
+// noteAllocs smooths the allocation rate from the runtime's cumulative
+// count and switches between the quiet and busy headroom.
+func (g *Guard) noteAllocs(total uint64, now time.Time) {
+	if g.lastAllocAt.IsZero() || total < g.lastAllocs {
+		g.lastAllocs, g.lastAllocAt = total, now
+		return
+	}
+	dt := now.Sub(g.lastAllocAt)
+	if dt <= 0 {
+		return
+	}
+	inst := float64(total-g.lastAllocs) / dt.Seconds()
+	g.lastAllocs, g.lastAllocAt = total, now
+	g.allocRate += (inst - g.allocRate) * min(1, float64(dt)/float64(rateTau))
+	switch {
+	case !g.busy.Load() && g.allocRate > busyRate:
+		g.busy.Store(true)
+	case g.busy.Load() && g.allocRate < busyRate/2:
+		g.busy.Store(false)
+	}
+}
+
+// tuneGC sets GOGC so that the next GC comes after the mode's headroom:
+// max(floor, live × minPct%), never more than GOGC=100.
 func (g *Guard) tuneGC(live int64) {
 	if live <= 0 || g.userGOGC {
 		return
 	}
-	want := min(gcDefault, max(gcMinPct, gcFloor*100/live))
-	if d := want - g.gcPct.Load(); d >= gcStepPct || -d >= gcStepPct || (want == gcDefault && d != 0) {
+	floor, minPct := int64(quietFloor), int64(quietMinPct)
+	if g.busy.Load() {
+		floor, minPct = busyFloor, busyMinPct
+	}
+	want := min(gcDefault, max(minPct, floor*100/live))
+	if want != g.gcPct.Load() {
 		g.gcPct.Store(want)
 		debug.SetGCPercent(int(want))
 	}

@@ -91,27 +91,67 @@ func TestInflight(t *testing.T) {
 	}
 }
 
-// The GC may let max(64 MiB, a quarter of the live heap) of garbage pile
-// up: the default GOGC for small heaps, down to 25 for large ones, back up when
-// the heap shrinks, and never over a GOGC the user set.
+// While obs allocates slowly the GC may let max(16 MiB, a sixteenth of the
+// live heap) of garbage pile up, under load max(64 MiB, a quarter): the
+// default GOGC for small heaps, lower for large ones, back up when the heap
+// shrinks, and never over a GOGC the user set.
 func TestTuneGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	g := &Guard{}
 	g.gcPct.Store(gcDefault)
-	for _, s := range []struct {
-		live int64
-		want int
-	}{{10 << 20, 100}, {64 << 20, 100}, {100 << 20, 64}, {102 << 20, 64}, {128 << 20, 50}, {200 << 20, 32}, {256 << 20, 25}, {1 << 30, 25}, {32 << 20, 100}} {
-		g.tuneGC(s.live)
-		if got := debug.SetGCPercent(-1); got != s.want {
-			t.Errorf("live %d MiB: GOGC %d, want %d", s.live>>20, got, s.want)
+	check := func(mode string, cases []struct{ live, want int64 }) {
+		t.Helper()
+		for _, s := range cases {
+			g.tuneGC(s.live << 20)
+			if got := debug.SetGCPercent(-1); got != int(s.want) {
+				t.Errorf("%s, live %d MiB: GOGC %d, want %d", mode, s.live, got, s.want)
+			}
+			debug.SetGCPercent(int(g.gcPct.Load()))
 		}
-		debug.SetGCPercent(int(g.gcPct.Load()))
 	}
+	check("quiet", []struct{ live, want int64 }{{10, 100}, {16, 100}, {32, 50}, {100, 16}, {128, 12}, {256, 6}, {1024, 6}, {20, 80}})
+	g.busy.Store(true)
+	check("busy", []struct{ live, want int64 }{{10, 100}, {64, 100}, {100, 64}, {128, 50}, {200, 32}, {256, 25}, {1024, 25}, {32, 100}})
 	g.userGOGC = true
 	debug.SetGCPercent(200)
 	g.tuneGC(1 << 30)
 	if got := debug.SetGCPercent(200); got != 200 {
 		t.Errorf("GOGC set by the user: changed to %d", got)
+	}
+}
+
+// The mode follows the smoothed allocation rate, with a gap between the
+// two thresholds: a short burst does not flip it, a sustained load does,
+// and it comes back only well under the threshold.
+func TestAllocRateMode(t *testing.T) {
+	g := &Guard{}
+	now := time.Unix(1000, 0)
+	var total uint64
+	feed := func(rate float64, d time.Duration) {
+		for end := now.Add(d); now.Before(end); {
+			now = now.Add(100 * time.Millisecond)
+			total += uint64(rate / 10)
+			g.noteAllocs(total, now)
+		}
+	}
+	feed(8<<20, time.Minute) // the soak's trickle
+	if g.busy.Load() {
+		t.Fatalf("busy at 8 MB/s (smoothed %.0f)", g.allocRate)
+	}
+	feed(400<<20, 500*time.Millisecond) // one large query
+	if g.busy.Load() {
+		t.Fatalf("a half-second burst made it busy (smoothed %.0f)", g.allocRate)
+	}
+	feed(300<<20, 30*time.Second) // a benchmark
+	if !g.busy.Load() {
+		t.Fatalf("not busy at 300 MB/s (smoothed %.0f)", g.allocRate)
+	}
+	feed(24<<20, time.Minute) // between the thresholds: stays busy
+	if !g.busy.Load() {
+		t.Fatal("left busy between the thresholds")
+	}
+	feed(4<<20, time.Minute)
+	if g.busy.Load() {
+		t.Fatalf("still busy at 4 MB/s (smoothed %.0f)", g.allocRate)
 	}
 }
