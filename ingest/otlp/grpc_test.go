@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -115,9 +116,24 @@ func TestGRPCMalformed(t *testing.T) {
 	if code := status.Code(err); code == codes.OK || code == codes.Unavailable {
 		t.Fatalf("malformed: %v", err)
 	}
-	if n := g.counter("obs_otlp_requests_refused_total", "transport", "grpc", "signal", "traces"); n != 1 {
+	if n := g.refusedByEnd(1, "signal", "traces"); n != 1 {
 		t.Errorf("counted %v", n)
 	}
+}
+
+// refusedByEnd reads a gRPC refusal count, waiting up to 5 s for it to
+// reach want: a call gRPC refuses itself is counted by the stats handler
+// at the call's end, which runs after the status is on its way to the
+// client, so the client may see the error first (a CI run under -race did).
+func (g *rig) refusedByEnd(want float64, labels ...string) float64 {
+	labels = append([]string{"transport", "grpc"}, labels...)
+	var n float64
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n = g.counter("obs_otlp_requests_refused_total", labels...); n >= want {
+			break
+		}
+	}
+	return n
 }
 
 func TestGRPCRefusals(t *testing.T) {
@@ -155,7 +171,7 @@ func TestGRPCRefusals(t *testing.T) {
 		t.Errorf("over the limit: %v", err)
 	}
 	for reason, want := range map[string]float64{"auth": 2, "shed": 1, "too_large": 1} {
-		if n := g.counter("obs_otlp_requests_refused_total", "transport", "grpc", "reason", reason); n != want {
+		if n := g.refusedByEnd(want, "reason", reason); n != want {
 			t.Errorf("%s counted %v, want %v", reason, n, want)
 		}
 	}
