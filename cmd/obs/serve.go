@@ -225,6 +225,11 @@ func runServe(c *cli.Context) error {
 	}
 	ctx, stop := shutdownContext(log)
 	defer stop()
+	// stopAll ends the servers' context itself (a start that fails part
+	// way has had no signal); the signal handling stays, so that a second
+	// signal still exits at once while the stores flush.
+	ctx, endServing := context.WithCancel(ctx)
+	defer endServing()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -295,7 +300,7 @@ func runServe(c *cli.Context) error {
 		// wait for them: end it first, or a failure to start a later
 		// listener (a port in use) hangs here instead of exiting with
 		// the error.
-		stop()
+		endServing()
 		var errs []error
 		for i := len(closers) - 1; i >= 0; i-- {
 			errs = append(errs, closers[i]())
