@@ -13,10 +13,11 @@ import (
 
 // TestOTLPThroughputVsPeers (make bench-otlp; OBS_BENCH_OTLP=1) is the
 // BENCHMARKS.md comparison of OTLP intake: the Collector's own generator,
-// telemetrygen, sends the same spans to obs and to Jaeger v2 (in-memory
-// storage, no batch processor: it answers once they are stored; obs
-// answers once they are fsynced), over OTLP/HTTP and OTLP/gRPC, and the
-// same log records to obs and to a single VictoriaLogs node over
+// telemetrygen, sends the same spans to obs and to Jaeger v2 (no batch
+// processor: it answers once they are stored; obs answers once they are
+// fsynced), once with in-memory storage and once with badger (on disk,
+// as obs keeps them), over OTLP/HTTP and OTLP/gRPC, and the same log
+// records to obs and to a single VictoriaLogs node over
 // OTLP/HTTP (VictoriaLogs takes no gRPC), all on this machine in one
 // run, taking turns. For each it reports items/s (the generator's wall
 // time, so the generator's own CPU bounds it on a small box) and the
@@ -32,6 +33,10 @@ func TestOTLPThroughputVsPeers(t *testing.T) {
 	spans, records, reps := benchEnv("OBS_BENCH_SPANS", 100000), benchEnv("OBS_BENCH_LOGS", 100000), benchEnv("OBS_BENCH_REPS", 2)
 	s := newServer(t)
 	j := startJaeger(t, "")
+	// Jaeger with badger, its embedded store that survives a restart: the
+	// peer that does what obs does with a span (keep it on disk), beside
+	// the in-memory one that keeps it in a map.
+	jb := startJaeger(t, t.TempDir())
 	vl, vlURL := startVictoriaLogs(t)
 	zipkinURL := fmt.Sprintf("http://127.0.0.1:%d", s.zipkin)
 
@@ -52,16 +57,19 @@ func TestOTLPThroughputVsPeers(t *testing.T) {
 		}
 		return n
 	}
-	jaegerSpans := func(svc string) int {
-		var found jaegerTrace
-		// Below the in-memory store's max_traces, as Jaeger requires.
-		jaegerGet(t, j, fmt.Sprintf("/api/traces?service=%s&limit=999999&lookback=1h", svc), &found)
-		n := 0
-		for _, tr := range found.Data {
-			n += len(tr.Spans)
+	jaegerSpansIn := func(j *jaeger) func(svc string) int {
+		return func(svc string) int {
+			var found jaegerTrace
+			// Below the in-memory store's max_traces, as Jaeger requires.
+			jaegerGet(t, j, fmt.Sprintf("/api/traces?service=%s&limit=999999&lookback=1h", svc), &found)
+			n := 0
+			for _, tr := range found.Data {
+				n += len(tr.Spans)
+			}
+			return n
 		}
-		return n
 	}
+	jaegerSpans, badgerSpans := jaegerSpansIn(j), jaegerSpansIn(jb)
 	obsLogs := func(svc string) int {
 		var h struct{ Total int }
 		s.getJSON(t, s.url(), "/api/logs/histogram?"+url.Values{"q": {fmt.Sprintf(`service.name:%q`, svc)}, "from": {"now-1h"}, "to": {"now+1h"}}.Encode(), &h)
@@ -75,7 +83,8 @@ func TestOTLPThroughputVsPeers(t *testing.T) {
 		n, _ := strconv.Atoi(fmt.Sprint(rows[0]["n"]))
 		return n
 	}
-	jaegerHTTP := strings.TrimSuffix(strings.TrimPrefix(j.otlpURL, "http://"), "/v1/traces")
+	hostOf := func(u string) string { return strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/v1/traces") }
+	jaegerHTTP, badgerHTTP := hostOf(j.otlpURL), hostOf(jb.otlpURL)
 	vlHost := strings.TrimPrefix(vlURL, "http://")
 	sigs := []struct {
 		signal, unit string
@@ -85,8 +94,10 @@ func TestOTLPThroughputVsPeers(t *testing.T) {
 		{"traces", "spans", spans, []target{
 			{"obs", s.cmd.Process.Pid, s.otlpHTTP, []string{"--otlp-http"}, obsSpans},
 			{"Jaeger", j.cmd.Process.Pid, jaegerHTTP, []string{"--otlp-http"}, jaegerSpans},
+			{"Jaeger+badger", jb.cmd.Process.Pid, badgerHTTP, []string{"--otlp-http"}, badgerSpans},
 			{"obs", s.cmd.Process.Pid, s.otlpGRPC, nil, obsSpans},
 			{"Jaeger", j.cmd.Process.Pid, j.otlpGRPC, nil, jaegerSpans},
+			{"Jaeger+badger", jb.cmd.Process.Pid, jb.otlpGRPC, nil, badgerSpans},
 		}},
 		{"logs", "log records", records, []target{
 			{"obs", s.cmd.Process.Pid, s.otlpHTTP, []string{"--otlp-http"}, obsLogs},
@@ -131,7 +142,7 @@ func TestOTLPThroughputVsPeers(t *testing.T) {
 				if stored != sig.n {
 					t.Errorf("%s over %s: %d %s stored, %d sent", tg.server, transport, stored, sig.unit, sig.n)
 				}
-				t.Logf("figures: rep %d: %s over OTLP/%s to %-12s %7.0f %s/s, %5.1f CPU s per 1M (%d in %v, server CPU %v), %d stored",
+				t.Logf("figures: rep %d: %s over OTLP/%s to %-13s %7.0f %s/s, %5.1f CPU s per 1M (%d in %v, server CPU %v), %d stored",
 					rep+1, sig.signal, transport, tg.server, float64(sig.n)/took.Seconds(), sig.unit,
 					cpu.Seconds()*1e6/float64(sig.n), sig.n, took.Round(time.Millisecond), cpu, stored)
 			}
