@@ -43,10 +43,12 @@ func mappedRss(t *testing.T, dir string) int64 {
 	return kb << 10
 }
 
-// 12,000 series, 400 samples each 10 s apart (a StatsD flush's spacing):
-// three full 120-sample chunks per series go to disk, more than the 4 MiB
-// the chunk writer buffers before its file sees them.
-const mappedSeries, mappedPoints = 12000, 400
+// 20,000 series, 170 samples each 10 s apart (a StatsD flush's spacing):
+// two or three full chunks per series go to disk, more than the 4 MiB the
+// chunk writer buffers before its file sees them, and the 28 minutes stay
+// under the 30 the head holds before it cuts a block (metrics.go: a
+// block cut moves the chunks out of chunks_head).
+const mappedSeries, mappedPoints = 20000, 170
 
 // mappedMatcher matches every series mappedStore writes.
 var mappedMatcher = labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, "stats[.]timers[.]app[.].*")
