@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,7 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 	drop := time.NewTicker(dropEvery)
 	defer drop.Stop()
 	for {
+		paged := false // block pages go on the half-minute tick only (see pageOutBlocks)
 		select {
 		case <-ctx.Done():
 			return
@@ -38,11 +40,17 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 			}
 			continue
 		case <-drop.C:
+			paged = true
 		case <-s.dropReq:
 		}
 		if ctx.Err() == nil {
 			if _, err := s.DropMapped(); err != nil {
 				s.log.Debug("metrics: hand back mapped chunk pages", "err", err)
+			}
+			if paged {
+				if _, err := s.PageOutBlocks(); err != nil {
+					s.log.Debug("metrics: page out mapped block pages", "err", err)
+				}
 			}
 		}
 	}
@@ -75,6 +83,23 @@ func (s *Store) DropMapped() (int64, error) {
 	n, err := dropMapped(s.chunksDir)
 	if err != nil {
 		return n, fmt.Errorf("drop mapped pages of %s: %w", s.chunksDir, err)
+	}
+	return n, nil
+}
+
+// PageOutBlocks has the kernel reclaim the pages of the TSDB's block
+// files mapped into obs (see mapped_linux.go) and returns how many bytes
+// of mappings it covered.
+func (s *Store) PageOutBlocks() (int64, error) {
+	s.maint.Lock()
+	defer s.maint.Unlock()
+	if s.closed {
+		return 0, nil
+	}
+	dir := filepath.Dir(strings.TrimSuffix(s.chunksDir, string(filepath.Separator))) + string(filepath.Separator)
+	n, err := pageOutBlocks(dir, s.chunksDir)
+	if err != nil {
+		return n, fmt.Errorf("page out mapped block pages under %s: %w", dir, err)
 	}
 	return n, nil
 }

@@ -34,6 +34,36 @@ import (
 // (it compacts the head itself, Prometheus's automatic compaction is
 // off), so the ranges read from /proc/self/maps stay what they were.
 func dropMapped(dir string) (int64, error) {
+	return adviseMapped(dir, "", unix.MADV_DONTNEED)
+}
+
+// pageOutBlocks has the kernel reclaim the pages of the TSDB's block
+// files (each block's chunks/ and index, under dir but not under
+// chunksDir) that are mapped into obs.
+//
+// Why: the TSDB reads blocks through read-only shared maps of their
+// files, and a page a query touched stays in obs's RSS until the block
+// is closed, which for the newest blocks (the ones a query over the last
+// hour reads) is when they are merged into a larger one, or never for
+// the largest. In the soak that was 29 MB/h of RSS once blocks were cut
+// every 20 minutes.
+//
+// Why MADV_PAGEOUT and not MADV_DONTNEED as for chunks_head: the TSDB
+// closes and unmaps blocks from its own background loop (a block reload
+// every minute, for retention), which the store's lock does not cover.
+// DONTNEED on a range unmapped meanwhile and reused for anonymous memory
+// would zero that memory; PAGEOUT never loses data (anonymous pages would
+// be swapped out, or left alone without swap), so a race costs at most
+// a page read back. For the block files it evicts clean pages from the
+// page cache too, so the next query that needs one reads it from disk:
+// the store does this every half minute, not after every query.
+func pageOutBlocks(dir, chunksDir string) (int64, error) {
+	return adviseMapped(dir, chunksDir, unix.MADV_PAGEOUT)
+}
+
+// adviseMapped applies advice to every mapping of a file under dir but
+// not under skip ("" skips nothing).
+func adviseMapped(dir, skip string, advice int) (int64, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("read mappings: %w", err)
@@ -45,14 +75,17 @@ func dropMapped(dir string) (int64, error) {
 		line := sc.Text()
 		// "start-end perms offset dev inode path": only the path has '/'.
 		i := strings.IndexByte(line, '/')
-		if i < 0 || !strings.HasPrefix(line[i:], dir) {
+		if i < 0 || !strings.HasPrefix(line[i:], dir) || (skip != "" && strings.HasPrefix(line[i:], skip)) {
 			continue
 		}
 		start, end, ok := mappingRange(line)
 		if !ok {
 			continue
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); errno != 0 {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(advice)); errno != 0 {
+			if errno == unix.EINVAL && advice == unix.MADV_PAGEOUT {
+				return total, nil // a kernel before 5.4: nothing to do
+			}
 			return total, fmt.Errorf("madvise %s: %w", line[i:], errno)
 		}
 		total += int64(end - start)

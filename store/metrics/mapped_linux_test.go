@@ -182,3 +182,73 @@ func TestQueriesHandBackWhatTheyMapped(t *testing.T) {
 		}
 	}
 }
+
+// TestPageOutBlocksKeepsData: a query over blocks maps pages of their
+// chunk and index files into the process; PageOutBlocks has the kernel
+// reclaim them, and the same read then gets the same samples again
+// (from disk).
+func TestPageOutBlocksKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{every: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// 50 minutes of samples: past the 30 the head holds, so a 20-minute
+	// block is cut out of it.
+	const series, points = 5000, 300
+	start := time.Now().Add(-points * 10 * time.Second).UnixMilli()
+	for p := range points {
+		batch := make([]Sample, series)
+		for i := range batch {
+			batch[i] = Sample{Name: fmt.Sprintf("stats.timers.app.m%d.upper_90", i), TS: start + int64(p)*10_000, Value: float64((i*7919 + p*104729) % 1000)}
+		}
+		if err := s.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.Blocks()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no block was cut out of a 50-minute head in 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	blocksRss := func() int64 {
+		var n int64
+		for _, b := range s.Blocks() {
+			n += mappedRss(t, filepath.Join(headChunksDir(dir), "..", b.Name))
+		}
+		return n
+	}
+	read := func() (n int, sum float64) {
+		q, err := s.db.Querier(start, start+points*10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		_, n, sum = drain(ctx, q)
+		return n, sum
+	}
+	n1, sum1 := read()
+	if n1 != series*points {
+		t.Fatalf("read %d samples, want %d", n1, series*points)
+	}
+	before := blocksRss()
+	if before < 64<<10 {
+		t.Fatalf("a query over the blocks left only %d bytes of them resident: the test does not reach the mapped path", before)
+	}
+	covered, err := s.PageOutBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := blocksRss()
+	t.Logf("block files resident: %d KB before, %d KB after; mappings covered %d KB", before>>10, after>>10, covered>>10)
+	if covered < before || after > before/10 {
+		t.Fatalf("PageOutBlocks covered %d bytes; resident %d -> %d bytes", covered, before, after)
+	}
+	if n2, sum2 := read(); n2 != n1 || sum2 != sum1 {
+		t.Fatalf("after paging out: %d samples summing %v, before %d summing %v", n2, sum2, n1, sum1)
+	}
+}
