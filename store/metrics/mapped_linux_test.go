@@ -70,6 +70,23 @@ func drain(ctx context.Context, q storage.Querier) (series, samples int, sum flo
 	return series, samples, sum
 }
 
+// writeTimers writes points samples 10 s apart, ending now, for each of
+// series timer paths, and returns the first sample's time.
+func writeTimers(t *testing.T, s *Store, series, points int) int64 {
+	t.Helper()
+	start := time.Now().Add(-time.Duration(points) * 10 * time.Second).UnixMilli()
+	for p := range points {
+		batch := make([]Sample, series)
+		for i := range batch {
+			batch[i] = Sample{Name: fmt.Sprintf("stats.timers.app.m%d.upper_90", i), TS: start + int64(p)*10_000, Value: float64((i*7919 + p*104729) % 1000)}
+		}
+		if err := s.Write(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return start
+}
+
 // mappedStore is a store whose head has full chunks in chunks_head, and
 // the time range they cover.
 func mappedStore(t *testing.T, dir string) (s *Store, start, end int64) {
@@ -79,17 +96,7 @@ func mappedStore(t *testing.T, dir string) (s *Store, start, end int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	ctx := context.Background()
-	start = time.Now().Add(-mappedPoints * 10 * time.Second).UnixMilli()
-	for p := range mappedPoints {
-		batch := make([]Sample, mappedSeries)
-		for i := range batch {
-			batch[i] = Sample{Name: fmt.Sprintf("stats.timers.app.m%d.upper_90", i), TS: start + int64(p)*10_000, Value: float64((i*7919 + p*104729) % 1000)}
-		}
-		if err := s.Write(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	start = writeTimers(t, s, mappedSeries, mappedPoints)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		fi, err := os.Stat(filepath.Join(dir, "chunks_head", "000001"))
@@ -198,16 +205,7 @@ func TestPageOutBlocksKeepsData(t *testing.T) {
 	// 50 minutes of samples: past the 30 the head holds, so a 20-minute
 	// block is cut out of it.
 	const series, points = 5000, 300
-	start := time.Now().Add(-points * 10 * time.Second).UnixMilli()
-	for p := range points {
-		batch := make([]Sample, series)
-		for i := range batch {
-			batch[i] = Sample{Name: fmt.Sprintf("stats.timers.app.m%d.upper_90", i), TS: start + int64(p)*10_000, Value: float64((i*7919 + p*104729) % 1000)}
-		}
-		if err := s.Write(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	start := writeTimers(t, s, series, points)
 	deadline := time.Now().Add(30 * time.Second)
 	for len(s.Blocks()) == 0 {
 		if time.Now().After(deadline) {
