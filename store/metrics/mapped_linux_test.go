@@ -70,6 +70,19 @@ func drain(ctx context.Context, q storage.Querier) (series, samples int, sum flo
 	return series, samples, sum
 }
 
+// rawRead reads [start, end] through the TSDB's own querier, which does
+// not hand back what it mapped, and returns the samples and their sum.
+func rawRead(t *testing.T, s *Store, start, end int64) (n int, sum float64) {
+	t.Helper()
+	q, err := s.db.Querier(start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	_, n, sum = drain(context.Background(), q)
+	return n, sum
+}
+
 // writeTimers writes points samples 10 s apart, ending now, for each of
 // series timer paths, and returns the first sample's time.
 func writeTimers(t *testing.T, s *Store, series, points int) int64 {
@@ -117,18 +130,9 @@ func mappedStore(t *testing.T, dir string) (s *Store, start, end int64) {
 func TestDropMappedKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	s, start, end := mappedStore(t, dir)
-	ctx := context.Background()
 	// The raw TSDB querier: Store's own reads hand the pages back by
 	// themselves (TestQueriesHandBackWhatTheyMapped).
-	read := func() (n int, sum float64) {
-		q, err := s.db.Querier(start, end)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		_, n, sum = drain(ctx, q)
-		return n, sum
-	}
+	read := func() (int, float64) { return rawRead(t, s, start, end) }
 	n1, sum1 := read()
 	if n1 != mappedSeries*mappedPoints {
 		t.Fatalf("read %d samples, want %d", n1, mappedSeries*mappedPoints)
@@ -201,7 +205,6 @@ func TestPageOutBlocksKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
 	// 50 minutes of samples: past the 30 the head holds, so a 20-minute
 	// block is cut out of it.
 	const series, points = 5000, 300
@@ -220,15 +223,7 @@ func TestPageOutBlocksKeepsData(t *testing.T) {
 		}
 		return n
 	}
-	read := func() (n int, sum float64) {
-		q, err := s.db.Querier(start, start+points*10_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		_, n, sum = drain(ctx, q)
-		return n, sum
-	}
+	read := func() (int, float64) { return rawRead(t, s, start, start+points*10_000) }
 	n1, sum1 := read()
 	if n1 != series*points {
 		t.Fatalf("read %d samples, want %d", n1, series*points)
