@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -96,17 +95,16 @@ func (s *Store) PageOutBlocks() (int64, error) {
 	if s.closed {
 		return 0, nil
 	}
-	dir := filepath.Dir(strings.TrimSuffix(s.chunksDir, string(filepath.Separator))) + string(filepath.Separator)
-	n, err := pageOutBlocks(dir, s.chunksDir)
+	n, err := pageOutBlocks(s.mapsDir, s.chunksDir)
 	if err != nil {
-		return n, fmt.Errorf("page out mapped block pages under %s: %w", dir, err)
+		return n, fmt.Errorf("page out mapped block pages under %s: %w", s.mapsDir, err)
 	}
 	return n, nil
 }
 
-// headChunksDir is where the TSDB keeps its head chunk files, as the
-// kernel names it in /proc/self/maps (absolute, links resolved).
-func headChunksDir(dir string) string {
+// mapsDir is the TSDB's directory as the kernel names it in
+// /proc/self/maps (absolute, links resolved), with a trailing separator.
+func mapsDir(dir string) string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
@@ -114,5 +112,11 @@ func headChunksDir(dir string) string {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
-	return filepath.Join(abs, "chunks_head") + string(filepath.Separator)
+	return filepath.Clean(abs) + string(filepath.Separator)
+}
+
+// headChunksDir is where the TSDB keeps its head chunk files, named as in
+// /proc/self/maps.
+func headChunksDir(mapsDir string) string {
+	return mapsDir + "chunks_head" + string(filepath.Separator)
 }

@@ -219,7 +219,7 @@ func TestPageOutBlocksKeepsData(t *testing.T) {
 	blocksRss := func() int64 {
 		var n int64
 		for _, b := range s.Blocks() {
-			n += mappedRss(t, filepath.Join(headChunksDir(dir), "..", b.Name))
+			n += mappedRss(t, s.mapsDir+b.Name+string(filepath.Separator))
 		}
 		return n
 	}

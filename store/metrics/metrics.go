@@ -70,6 +70,7 @@ type Store struct {
 	// (compaction, Close) with DropMapped: see maintain.go.
 	maint     sync.Mutex
 	closed    bool
+	mapsDir   string // the TSDB's directory as /proc/self/maps names it
 	chunksDir string
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -147,7 +148,8 @@ func Open(dir string, o Options) (*Store, error) {
 	// waits for a compaction Prometheus may already have started.
 	db.DisableCompactions() // logs "Compactions disabled": say what runs them instead
 	s.log.Info("head compaction runs from obs's metrics store, once a minute")
-	s.chunksDir = headChunksDir(dir)
+	s.mapsDir = mapsDir(dir)
+	s.chunksDir = headChunksDir(s.mapsDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done, s.dropReq = cancel, make(chan struct{}), make(chan struct{}, 1)
 	go s.maintain(ctx, cmp.Or(o.every, compactEvery))
