@@ -9,7 +9,8 @@ import (
 
 // How often the store compacts the TSDB's head (Prometheus's own loop
 // checks once a minute), and hands back the pages of the head's chunk
-// files that were mapped in (after every query too, see queried).
+// files and of the blocks' files that were mapped in (after every query
+// too, see queried).
 const (
 	compactEvery = time.Minute
 	dropEvery    = 30 * time.Second
@@ -26,7 +27,6 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 	drop := time.NewTicker(dropEvery)
 	defer drop.Stop()
 	for {
-		paged := false // block pages go on the half-minute tick only (see pageOutBlocks)
 		select {
 		case <-ctx.Done():
 			return
@@ -39,30 +39,27 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 			}
 			continue
 		case <-drop.C:
-			paged = true
 		case <-s.dropReq:
 		}
 		if ctx.Err() == nil {
 			if _, err := s.DropMapped(); err != nil {
 				s.log.Debug("metrics: hand back mapped chunk pages", "err", err)
 			}
-			if paged {
-				if _, err := s.PageOutBlocks(); err != nil {
-					s.log.Debug("metrics: page out mapped block pages", "err", err)
-				}
+			if _, err := s.DropBlockPages(); err != nil {
+				s.log.Debug("metrics: hand back mapped block pages", "err", err)
 			}
 		}
 	}
 }
 
-// queried asks for the head chunk pages a query mapped in to be handed
-// back now: a query over the last hour maps nearly all of chunks_head,
-// and with a query every few seconds (a dashboard, a metric check) a
-// periodic drop alone would find them mapped again each time. Dropping
-// after each query leaves mapped only what queries in flight read, as if
-// the TSDB read its chunks with pread(2). The drop runs on maintain's
-// goroutine, never in the query's path; requests made while one runs
-// collapse into one more.
+// queried asks for the chunk pages a query mapped in to be handed back
+// now: a query over the last hour maps nearly all of chunks_head and of
+// the newest blocks, and with a query every few seconds (a dashboard, a
+// metric check) a periodic drop alone would find them mapped again each
+// time. Dropping after each query leaves mapped only what queries in
+// flight read, as if the TSDB read its chunks with pread(2). The drop runs
+// on maintain's goroutine, never in the query's path; requests made while
+// one runs collapse into one more.
 func (s *Store) queried() {
 	select {
 	case s.dropReq <- struct{}{}:
@@ -86,18 +83,29 @@ func (s *Store) DropMapped() (int64, error) {
 	return n, nil
 }
 
-// PageOutBlocks has the kernel reclaim the pages of the TSDB's block
-// files mapped into obs (see mapped_linux.go) and returns how many bytes
-// of mappings it covered.
-func (s *Store) PageOutBlocks() (int64, error) {
+// DropBlockPages hands back the pages of the TSDB's block files mapped
+// into obs (see dropBlockPages in mapped_linux.go) and returns how many
+// bytes of mappings it covered. It holds a reader on every block it
+// covers while it runs, so the TSDB cannot close (and unmap) one under it;
+// a block already closing is left out, its pages go with its mapping.
+func (s *Store) DropBlockPages() (int64, error) {
 	s.maint.Lock()
 	defer s.maint.Unlock()
 	if s.closed {
 		return 0, nil
 	}
-	n, err := pageOutBlocks(s.mapsDir, s.chunksDir)
+	var dirs []string
+	for _, b := range s.db.Blocks() {
+		r, err := b.Index() // pins the block: Close waits for its readers
+		if err != nil {
+			continue // closing
+		}
+		defer r.Close()
+		dirs = append(dirs, s.mapsDir+filepath.Base(b.Dir())+string(filepath.Separator))
+	}
+	n, err := dropBlockPages(dirs)
 	if err != nil {
-		return n, fmt.Errorf("page out mapped block pages under %s: %w", s.mapsDir, err)
+		return n, fmt.Errorf("drop mapped block pages under %s: %w", s.mapsDir, err)
 	}
 	return n, nil
 }

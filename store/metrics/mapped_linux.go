@@ -34,12 +34,12 @@ import (
 // (it compacts the head itself, Prometheus's automatic compaction is
 // off), so the ranges read from /proc/self/maps stay what they were.
 func dropMapped(dir string) (int64, error) {
-	return adviseMapped(dir, "", unix.MADV_DONTNEED)
+	return dontNeedMapped([]string{dir})
 }
 
-// pageOutBlocks has the kernel reclaim the pages of the TSDB's block
-// files (each block's chunks/ and index, under dir but not under
-// chunksDir) that are mapped into obs.
+// dropBlockPages hands back the pages of the TSDB's block files (each
+// block's chunks/ and index, under one of dirs) that are mapped into obs,
+// as dropMapped does for chunks_head.
 //
 // Why: the TSDB reads blocks through read-only shared maps of their
 // files, and a page a query touched stays in obs's RSS until the block
@@ -48,22 +48,27 @@ func dropMapped(dir string) (int64, error) {
 // the largest. In the soak that was 29 MB/h of RSS once blocks were cut
 // every 20 minutes.
 //
-// Why MADV_PAGEOUT and not MADV_DONTNEED as for chunks_head: the TSDB
-// closes and unmaps blocks from its own background loop (a block reload
-// every minute, for retention), which the store's lock does not cover.
-// DONTNEED on a range unmapped meanwhile and reused for anonymous memory
-// would zero that memory; PAGEOUT never loses data (anonymous pages would
-// be swapped out, or left alone without swap), so a race costs at most
-// a page read back. For the block files it evicts clean pages from the
-// page cache too, so the next query that needs one reads it from disk:
-// the store does this every half minute, not after every query.
-func pageOutBlocks(dir, chunksDir string) (int64, error) {
-	return adviseMapped(dir, chunksDir, unix.MADV_PAGEOUT)
+// Safety: unlike chunks_head, blocks are closed (and unmapped) from the
+// TSDB's own background loop, which the store's lock does not cover. So
+// the caller passes only the directories of blocks it holds a reader on:
+// Block.Close waits for every reader to finish, so none of those files
+// can be unmapped, and no address range read from /proc/self/maps reused,
+// while this runs. MADV_PAGEOUT (reclaim, never lose data) would be safe
+// without that, but it evicts the pages from the page cache too, so every
+// query after it read the blocks from disk again (the soak's render p50
+// went from 14 to 23 ms with a page-out every 30 s); DONTNEED leaves the
+// page cache alone and the next query maps the pages back with minor
+// faults.
+func dropBlockPages(dirs []string) (int64, error) {
+	if len(dirs) == 0 {
+		return 0, nil
+	}
+	return dontNeedMapped(dirs)
 }
 
-// adviseMapped applies advice to every mapping of a file under dir but
-// not under skip ("" skips nothing).
-func adviseMapped(dir, skip string, advice int) (int64, error) {
+// dontNeedMapped applies MADV_DONTNEED to every mapping of a file under
+// one of dirs.
+func dontNeedMapped(dirs []string) (int64, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("read mappings: %w", err)
@@ -75,17 +80,14 @@ func adviseMapped(dir, skip string, advice int) (int64, error) {
 		line := sc.Text()
 		// "start-end perms offset dev inode path": only the path has '/'.
 		i := strings.IndexByte(line, '/')
-		if i < 0 || !strings.HasPrefix(line[i:], dir) || (skip != "" && strings.HasPrefix(line[i:], skip)) {
+		if i < 0 || !underAny(line[i:], dirs) {
 			continue
 		}
 		start, end, ok := mappingRange(line)
 		if !ok {
 			continue
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(advice)); errno != 0 {
-			if errno == unix.EINVAL && advice == unix.MADV_PAGEOUT {
-				return total, nil // a kernel before 5.4: nothing to do
-			}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(unix.MADV_DONTNEED)); errno != 0 {
 			return total, fmt.Errorf("madvise %s: %w", line[i:], errno)
 		}
 		total += int64(end - start)
@@ -94,6 +96,15 @@ func adviseMapped(dir, skip string, advice int) (int64, error) {
 		return total, fmt.Errorf("read mappings: %w", err)
 	}
 	return total, nil
+}
+
+func underAny(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(path, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // mappingRange parses the "start-end" hex range that opens a maps line.

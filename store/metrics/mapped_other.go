@@ -6,5 +6,5 @@ package metrics
 // TSDB's mapped pages stay until the kernel reclaims them.
 func dropMapped(string) (int64, error) { return 0, nil }
 
-// pageOutBlocks is Linux-only too, for the same reason.
-func pageOutBlocks(string, string) (int64, error) { return 0, nil }
+// dropBlockPages is Linux-only too, for the same reason.
+func dropBlockPages([]string) (int64, error) { return 0, nil }
