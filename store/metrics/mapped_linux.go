@@ -54,11 +54,10 @@ func dropMapped(dir string) (int64, error) {
 // Block.Close waits for every reader to finish, so none of those files
 // can be unmapped, and no address range read from /proc/self/maps reused,
 // while this runs. MADV_PAGEOUT (reclaim, never lose data) would be safe
-// without that, but it evicts the pages from the page cache too, so every
-// query after it read the blocks from disk again (the soak's render p50
-// went from 14 to 23 ms with a page-out every 30 s); DONTNEED leaves the
+// without that, but it evicts the pages from the page cache too, so the
+// query after it reads the blocks from disk again; DONTNEED leaves the
 // page cache alone and the next query maps the pages back with minor
-// faults.
+// faults, which makes it cheap enough to run after every query.
 func dropBlockPages(dirs []string) (int64, error) {
 	if len(dirs) == 0 {
 		return 0, nil
