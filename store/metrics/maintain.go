@@ -45,9 +45,6 @@ func (s *Store) maintain(ctx context.Context, every time.Duration) {
 			if _, err := s.DropMapped(); err != nil {
 				s.log.Debug("metrics: hand back mapped chunk pages", "err", err)
 			}
-			if _, err := s.DropBlockPages(); err != nil {
-				s.log.Debug("metrics: hand back mapped block pages", "err", err)
-			}
 		}
 	}
 }
@@ -67,34 +64,19 @@ func (s *Store) queried() {
 	}
 }
 
-// DropMapped hands back the pages of the TSDB's head chunk files that are
-// mapped into obs (see mapped_linux.go) and returns how many bytes of
-// mappings it covered.
+// DropMapped hands back the pages of the TSDB's head chunk files and
+// block files that are mapped into obs (see mapped_linux.go), in one pass
+// over the process's mappings, and returns how many bytes of mappings it
+// covered. It holds a reader on every block it covers while it runs, so
+// the TSDB cannot close (and unmap) one under it; a block already closing
+// is left out, its pages go with its mapping.
 func (s *Store) DropMapped() (int64, error) {
 	s.maint.Lock()
 	defer s.maint.Unlock()
 	if s.closed {
 		return 0, nil
 	}
-	n, err := dropMapped(s.chunksDir)
-	if err != nil {
-		return n, fmt.Errorf("drop mapped pages of %s: %w", s.chunksDir, err)
-	}
-	return n, nil
-}
-
-// DropBlockPages hands back the pages of the TSDB's block files mapped
-// into obs (see dropBlockPages in mapped_linux.go) and returns how many
-// bytes of mappings it covered. It holds a reader on every block it
-// covers while it runs, so the TSDB cannot close (and unmap) one under it;
-// a block already closing is left out, its pages go with its mapping.
-func (s *Store) DropBlockPages() (int64, error) {
-	s.maint.Lock()
-	defer s.maint.Unlock()
-	if s.closed {
-		return 0, nil
-	}
-	var dirs []string
+	dirs := []string{s.chunksDir}
 	for _, b := range s.db.Blocks() {
 		r, err := b.Index() // pins the block: Close waits for its readers
 		if err != nil {
@@ -103,9 +85,9 @@ func (s *Store) DropBlockPages() (int64, error) {
 		defer r.Close()
 		dirs = append(dirs, s.mapsDir+filepath.Base(b.Dir())+string(filepath.Separator))
 	}
-	n, err := dropBlockPages(dirs)
+	n, err := dropMapped(dirs)
 	if err != nil {
-		return n, fmt.Errorf("drop mapped block pages under %s: %w", s.mapsDir, err)
+		return n, fmt.Errorf("drop mapped pages under %s: %w", s.mapsDir, err)
 	}
 	return n, nil
 }

@@ -11,63 +11,38 @@ import (
 )
 
 // dropMapped tells the kernel that obs no longer needs the pages of its
-// mappings of files under dir (the TSDB's chunks_head/).
+// mappings of files under any of dirs: the TSDB's chunks_head/ and the
+// directories of its blocks.
 //
 // Why: the TSDB writes full head chunks to chunks_head/ with write(2) and
-// reads them back through a read-only shared memory map of each file. A
-// query over the last hour (a Graphite render of a timer set) touches
-// every series' older chunks, so nearly every page of the file ends up in
-// obs's page tables, and stays there until the head is compacted two to
-// three hours later: in the soak that was 20-24 MB/h of RSS, a quarter
-// of obs's growth, for pages the page cache holds anyway. The store calls
-// this after each query it serves (and every 30 s), so what stays mapped
-// is what queries in flight read. MADV_DONTNEED
-// on a shared file mapping only unmaps the pages: their data stays in the
-// page cache (and in the file), and the next read maps the page again
-// with a minor fault, no disk read. The kernel can also reclaim unmapped
-// cache pages more readily than mapped ones under memory pressure.
+// reads them, and its blocks' chunks and index, back through read-only
+// shared memory maps. A query over the last hour (a Graphite render of a
+// timer set) touches every series' older chunks, so nearly every page of
+// those files ends up in obs's page tables, and stays there until the
+// file is closed: for chunks_head when the head is compacted, for a block
+// when it is merged into a larger one, or never for the largest. In the
+// soak that was 20-24 MB/h of RSS for chunks_head and 29 MB/h more once
+// blocks were cut every 20 minutes, for pages the page cache holds
+// anyway. The store calls this after each query it serves (and every
+// 30 s), so what stays mapped is what queries in flight read.
+// MADV_DONTNEED on a shared file mapping only unmaps the pages: their data
+// stays in the page cache (and in the file), and the next read maps the
+// page again with a minor fault, no disk read. The kernel can also reclaim
+// unmapped cache pages more readily than mapped ones under memory
+// pressure. (MADV_PAGEOUT would also evict them from the page cache, so
+// the query after it read them from disk.)
 //
 // Safety: madvise(MADV_DONTNEED) on an address range that had meanwhile
 // been unmapped and reused for anonymous memory would zero that memory.
 // The TSDB unmaps a head chunk file only when the head is truncated after
 // a compaction, or on Close; Store runs both under the same lock as this
 // (it compacts the head itself, Prometheus's automatic compaction is
-// off), so the ranges read from /proc/self/maps stay what they were.
-func dropMapped(dir string) (int64, error) {
-	return dontNeedMapped([]string{dir})
-}
-
-// dropBlockPages hands back the pages of the TSDB's block files (each
-// block's chunks/ and index, under one of dirs) that are mapped into obs,
-// as dropMapped does for chunks_head.
-//
-// Why: the TSDB reads blocks through read-only shared maps of their
-// files, and a page a query touched stays in obs's RSS until the block
-// is closed, which for the newest blocks (the ones a query over the last
-// hour reads) is when they are merged into a larger one, or never for
-// the largest. In the soak that was 29 MB/h of RSS once blocks were cut
-// every 20 minutes.
-//
-// Safety: unlike chunks_head, blocks are closed (and unmapped) from the
-// TSDB's own background loop, which the store's lock does not cover. So
-// the caller passes only the directories of blocks it holds a reader on:
-// Block.Close waits for every reader to finish, so none of those files
-// can be unmapped, and no address range read from /proc/self/maps reused,
-// while this runs. MADV_PAGEOUT (reclaim, never lose data) would be safe
-// without that, but it evicts the pages from the page cache too, so the
-// query after it reads the blocks from disk again; DONTNEED leaves the
-// page cache alone and the next query maps the pages back with minor
-// faults, which makes it cheap enough to run after every query.
-func dropBlockPages(dirs []string) (int64, error) {
-	if len(dirs) == 0 {
-		return 0, nil
-	}
-	return dontNeedMapped(dirs)
-}
-
-// dontNeedMapped applies MADV_DONTNEED to every mapping of a file under
-// one of dirs.
-func dontNeedMapped(dirs []string) (int64, error) {
+// off). Blocks are closed from the TSDB's own background loop too, which
+// that lock does not cover, so the caller passes only the directories of
+// blocks it holds a reader on: Block.Close waits for every reader to
+// finish. Either way the ranges read from /proc/self/maps stay what they
+// were while this runs.
+func dropMapped(dirs []string) (int64, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("read mappings: %w", err)
@@ -86,7 +61,7 @@ func dontNeedMapped(dirs []string) (int64, error) {
 		if !ok {
 			continue
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), uintptr(unix.MADV_DONTNEED)); errno != 0 {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED); errno != 0 {
 			return total, fmt.Errorf("madvise %s: %w", line[i:], errno)
 		}
 		total += int64(end - start)

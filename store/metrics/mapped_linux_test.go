@@ -194,11 +194,11 @@ func TestQueriesHandBackWhatTheyMapped(t *testing.T) {
 	}
 }
 
-// TestDropBlockPagesKeepsData: a query over blocks maps pages of their
-// chunk and index files into the process; DropBlockPages unmaps them,
+// TestDropMappedKeepsBlockData: a query over blocks maps pages of their
+// chunk and index files into the process; DropMapped unmaps them,
 // and the same read then gets the same samples again (from the page
 // cache).
-func TestDropBlockPagesKeepsData(t *testing.T) {
+func TestDropMappedKeepsBlockData(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{every: time.Second})
 	if err != nil {
@@ -232,14 +232,14 @@ func TestDropBlockPagesKeepsData(t *testing.T) {
 	if before < 64<<10 {
 		t.Fatalf("a query over the blocks left only %d bytes of them resident: the test does not reach the mapped path", before)
 	}
-	covered, err := s.DropBlockPages()
+	covered, err := s.DropMapped()
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := blocksRss()
 	t.Logf("block files resident: %d KB before, %d KB after; mappings covered %d KB", before>>10, after>>10, covered>>10)
 	if covered < before || after > before/10 {
-		t.Fatalf("DropBlockPages covered %d bytes; resident %d -> %d bytes", covered, before, after)
+		t.Fatalf("DropMapped covered %d bytes; resident %d -> %d bytes", covered, before, after)
 	}
 	if n2, sum2 := read(); n2 != n1 || sum2 != sum1 {
 		t.Fatalf("after dropping the pages: %d samples summing %v, before %d summing %v", n2, sum2, n1, sum1)
